@@ -1,0 +1,173 @@
+"""Tenants, permissions and membership, as Vault policies and identity groups.
+
+A tenant T has two policies (nexo-tenant-T-read, nexo-tenant-T-write) rendered from
+vault-policies/, and two identity groups (nexo-tenant-T-readers, -writers) that carry them.
+A user's permission is their entity's membership of one of the groups. The admin API and the
+CLI both come through here, with the caller's (or operator's) own token.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from app import errors, names
+from app.vault import Vault, path
+
+PERMISSIONS = ("read", "write")
+STATIC_POLICIES = ("nexo-admin", "nexo-hub", "nexo-auditor")
+_TENANT_POLICY = "nexo-tenant-{tenant}-{permission}"
+_TENANT_GROUP = {"read": "nexo-tenant-{tenant}-readers", "write": "nexo-tenant-{tenant}-writers"}
+
+
+def policy_dir() -> Path:
+    """Where the .hcl templates live (the repository's vault-policies/ unless overridden)."""
+    override = os.environ.get("NEXO_POLICY_DIR")
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "vault-policies"
+
+
+def render(template: str, vault: Vault, tenant: str | None = None) -> str:
+    """Fill a policy template; the tenant is validated first so it cannot widen a path."""
+    text = (policy_dir() / f"{template}.hcl").read_text()
+    text = text.replace("{{mount}}", vault.mount).replace("{{prefix}}", "/".join(vault.prefix))
+    text = text.replace("{{userpass}}", vault.userpass_mount).replace("{{approle}}", vault.approle_mount)
+    if tenant is not None:
+        text = text.replace("{{tenant}}", names.tenant(tenant))
+    return text
+
+
+def policy_name(tenant: str, permission: str) -> str:
+    return _TENANT_POLICY.format(tenant=tenant, permission=permission)
+
+
+def group_name(tenant: str, permission: str) -> str:
+    return _TENANT_GROUP[permission].format(tenant=tenant)
+
+
+def tenants_of(policies: Iterable[str]) -> dict[str, str]:
+    """Read a token's policies as {tenant: "read" | "write"} (write wins)."""
+    found: dict[str, str] = {}
+    for policy in policies:
+        if not policy.startswith("nexo-tenant-"):
+            continue
+        rest = policy[len("nexo-tenant-") :]
+        for permission in ("write", "read"):
+            suffix = "-" + permission
+            if rest.endswith(suffix) and names.is_tenant(rest[: -len(suffix)]):
+                tenant = rest[: -len(suffix)]
+                if found.get(tenant) != "write":
+                    found[tenant] = permission
+    return dict(sorted(found.items()))
+
+
+@dataclass(frozen=True)
+class Member:
+    user: str
+    permission: str
+
+
+def provision(vault: Vault, token: str, tenant: str) -> bool:
+    """Write the tenant's policies and groups (idempotent); True if the tenant is new."""
+    names.tenant(tenant)
+    new = vault.read_group(token, group_name(tenant, "read")) is None
+    for permission in PERMISSIONS:
+        vault.put_policy(token, policy_name(tenant, permission), render(f"tenant-{permission}", vault, tenant))
+        group = vault.read_group(token, group_name(tenant, permission))
+        members = group.get("member_entity_ids") or [] if group else []
+        vault.write_group(token, group_name(tenant, permission), [policy_name(tenant, permission)], members)
+    return new
+
+
+def _groups(vault: Vault, token: str, tenant: str) -> dict[str, dict[str, object]]:
+    names.tenant(tenant)
+    groups = {}
+    for permission in PERMISSIONS:
+        group = vault.read_group(token, group_name(tenant, permission))
+        if group is None:
+            raise errors.NotFound(f"Tenant {tenant!r} is not provisioned")
+        groups[permission] = group
+    return groups
+
+
+def entity_of(vault: Vault, token: str, user: str, *, create: bool) -> str | None:
+    """The Vault entity id of a userpass user; created with its alias if asked and absent."""
+    names.user(user)
+    accessor = vault.auth_accessor(token, vault.userpass_mount)
+    found = vault.lookup_entity_by_alias(token, user, accessor)
+    if found or not create:
+        return found
+    entity = vault.read_entity(token, user)
+    entity_id = str(entity["id"]) if entity else vault.create_entity(token, user)
+    vault.create_entity_alias(token, user, entity_id, accessor)
+    return entity_id
+
+
+def grant(vault: Vault, token: str, tenant: str, user: str, permission: str) -> Member:
+    """Give a user read or write permission on a tenant (replacing any other)."""
+    if permission not in PERMISSIONS:
+        raise errors.Unprocessable(errors={"permission": ["Must be one of: read, write."]})
+    groups = _groups(vault, token, tenant)
+    entity_id = entity_of(vault, token, user, create=True)
+    assert entity_id
+    for each in PERMISSIONS:
+        members = set(groups[each].get("member_entity_ids") or [])  # type: ignore[arg-type]
+        wanted = members | {entity_id} if each == permission else members - {entity_id}
+        if wanted != members:
+            vault.write_group(token, group_name(tenant, each), [policy_name(tenant, each)], wanted)
+    return Member(user=user, permission=permission)
+
+
+def revoke(vault: Vault, token: str, tenant: str, user: str) -> bool:
+    """Take away a user's permission on a tenant; False if they had none."""
+    groups = _groups(vault, token, tenant)
+    entity_id = entity_of(vault, token, user, create=False)
+    changed = False
+    for each in PERMISSIONS:
+        members = set(groups[each].get("member_entity_ids") or [])  # type: ignore[arg-type]
+        if entity_id and entity_id in members:
+            vault.write_group(token, group_name(tenant, each), [policy_name(tenant, each)], members - {entity_id})
+            changed = True
+    return changed
+
+
+def members(vault: Vault, token: str, tenant: str) -> list[Member]:
+    """Who holds read or write permission on a tenant."""
+    groups = _groups(vault, token, tenant)
+    accessor = vault.auth_accessor(token, vault.userpass_mount)
+    found: dict[str, str] = {}
+    for permission in PERMISSIONS:
+        for entity_id in groups[permission].get("member_entity_ids") or []:  # type: ignore[union-attr]
+            entity = vault.read_entity_by_id(token, str(entity_id))
+            if not entity:
+                continue
+            aliases = [a for a in entity.get("aliases") or [] if a.get("mount_accessor") == accessor]
+            user = aliases[0]["name"] if aliases else entity.get("name", entity_id)
+            if found.get(user) != "write":
+                found[user] = permission
+    return [Member(user=u, permission=p) for u, p in sorted(found.items())]
+
+
+def bootstrap(vault: Vault, token: str) -> list[str]:
+    """Enable userpass and approle, ensure the KV v2 mount, write the static policies."""
+    done = []
+    auth = vault.call("GET", path("sys", "auth"), token)
+    auth = auth.get("data", auth)
+    for mount, kind in ((vault.userpass_mount, "userpass"), (vault.approle_mount, "approle")):
+        if f"{mount}/" not in auth:
+            vault.call("POST", path("sys", "auth", mount), token, {"type": kind})
+            done.append(f"enabled auth {kind} at {mount}/")
+    mounts = vault.call("GET", path("sys", "mounts"), token)
+    mounts = mounts.get("data", mounts)
+    existing = mounts.get(f"{vault.mount}/")
+    if existing is None:
+        vault.call("POST", path("sys", "mounts", vault.mount), token, {"type": "kv", "options": {"version": "2"}})
+        done.append(f"enabled kv-v2 at {vault.mount}/")
+    elif existing.get("type") not in ("kv", "kv-v2") or (existing.get("options") or {}).get("version") != "2":
+        raise errors.Conflict(f"Mount {vault.mount}/ exists but is not KV version 2")
+    for name in STATIC_POLICIES:
+        if (policy_dir() / f"{name}.hcl").exists():
+            vault.put_policy(token, name, render(name, vault))
+            done.append(f"wrote policy {name}")
+    return done

@@ -1,0 +1,219 @@
+"""The JSON API (v1): thin views that validate with schemas and call the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app import access, auth, errors, names, schemas, secrets
+
+blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Tenant secrets")
+ops = Blueprint("ops", __name__, description="Health")
+
+_ERRORS = {
+    400: "Invalid tenant or key in the path",
+    401: "Not signed in",
+    403: "Permission denied, or missing CSRF header",
+    503: "Vault unavailable",
+}
+
+
+def _document(*codes: int) -> Any:
+    """Document the one error shape for the given statuses."""
+
+    def wrap(view: Any) -> Any:
+        for code in codes:
+            view = blp.alt_response(code, schema=schemas.ApiError, description=_ERRORS.get(code, ""))(view)
+        return view
+
+    return wrap
+
+
+@blp.before_request
+def _guard() -> None:
+    """CSRF for cookie sessions; JSON bodies only (also defeats cross-site form posts)."""
+    if request.method in ("POST", "PUT", "PATCH") and request.content_length != 0:
+        if not request.is_json:
+            raise errors.UnsupportedMediaType()
+    auth.check_csrf()
+
+
+def _user() -> auth.User:
+    return auth.require_user()
+
+
+def _vault() -> Any:
+    return current_app.extensions["nexo_vault"]
+
+
+# -- session ------------------------------------------------------------------------------
+
+
+@blp.route("/session")
+class Session(MethodView):
+    @blp.arguments(schemas.Login)
+    @blp.response(200, schemas.SessionInfo)
+    @_document(401, 429)
+    def post(self, body: dict[str, str]) -> dict[str, Any]:
+        """Sign in with a Vault userpass account; sets the session cookie."""
+        user = auth.sign_in(body["username"], body["password"])
+        return _session_info(user)
+
+    @blp.response(200, schemas.SessionInfo)
+    @_document(401)
+    def get(self) -> dict[str, Any]:
+        """Who am I: user, tenants with permission, and the CSRF token for unsafe requests."""
+        return _session_info(_user())
+
+    @blp.response(204)
+    def delete(self) -> None:
+        """Sign out and revoke the Vault token."""
+        auth.sign_out()
+
+
+def _session_info(user: auth.User) -> dict[str, Any]:
+    info = _vault().lookup_self(user.token)
+    return {
+        "user": user.name,
+        "tenants": access.tenants_of(info.policies),
+        "admin": "nexo-admin" in info.policies or "root" in info.policies,
+        "csrf_token": auth.csrf_token() if user.via_session else "",
+    }
+
+
+# -- secrets ------------------------------------------------------------------------------
+
+
+@blp.route("/tenants/<tenant>/secrets")
+class SecretList(MethodView):
+    @blp.arguments(schemas.SecretListArgs, location="query")
+    @blp.response(200, schemas.SecretPage)
+    @_document(400, 401, 403)
+    def get(self, args: dict[str, Any], tenant: str) -> dict[str, Any]:
+        """List a tenant's secrets (keys and descriptions, never values)."""
+        items, next_key = secrets.list_secrets(
+            _vault(), _user().caller(), names.tenant(tenant), limit=args["limit"], after=args.get("after"), q=args.get("q")
+        )
+        return {"items": [i.as_dict() for i in items], "next": next_key}
+
+    @blp.arguments(schemas.SecretCreate)
+    @blp.response(201, schemas.SecretItem)
+    @_document(400, 401, 403, 409)
+    def post(self, body: dict[str, Any], tenant: str) -> dict[str, Any]:
+        """Create a secret; the key must be new."""
+        item = secrets.create(
+            _vault(), _user().caller(), names.tenant(tenant), body["key"], body["value"], body["description"]
+        )
+        return item.as_dict()
+
+
+@blp.route("/tenants/<tenant>/secrets/<key>")
+class SecretOne(MethodView):
+    @blp.response(200, schemas.SecretItem)
+    @_document(400, 401, 403, 404)
+    def get(self, tenant: str, key: str) -> dict[str, Any]:
+        """One secret, without its value."""
+        return secrets.get(_vault(), _user().caller(), names.tenant(tenant), names.key(key)).as_dict()
+
+    @blp.arguments(schemas.SecretUpdate)
+    @blp.response(200, schemas.SecretItem)
+    @_document(400, 401, 403, 404, 409)
+    def patch(self, body: dict[str, Any], tenant: str, key: str) -> dict[str, Any]:
+        """Update the description and/or value; an empty or absent value keeps the current one."""
+        item = secrets.update(
+            _vault(),
+            _user().caller(),
+            names.tenant(tenant),
+            names.key(key),
+            description=body.get("description"),
+            value=body.get("value") or None,
+            version=body.get("version"),
+        )
+        return item.as_dict()
+
+    @blp.response(204)
+    @_document(400, 401, 403, 404)
+    def delete(self, tenant: str, key: str) -> None:
+        """Delete a secret and all its versions."""
+        secrets.delete(_vault(), _user().caller(), names.tenant(tenant), names.key(key))
+
+
+# -- tenants and members (admin) ----------------------------------------------------------
+
+
+@blp.route("/tenants/<tenant>")
+class Tenant(MethodView):
+    @blp.response(200, schemas.TenantInfo)
+    @blp.alt_response(201, schema=schemas.TenantInfo, description="Tenant created")
+    @_document(400, 401, 403)
+    def put(self, tenant: str) -> tuple[dict[str, Any], int]:
+        """Provision a tenant: its policies and groups (idempotent; admin only)."""
+        new = access.provision(_vault(), _user().token, names.tenant(tenant))
+        info = {
+            "tenant": tenant,
+            "policies": [access.policy_name(tenant, p) for p in access.PERMISSIONS],
+            "groups": [access.group_name(tenant, p) for p in access.PERMISSIONS],
+        }
+        return info, (201 if new else 200)
+
+
+@blp.route("/tenants/<tenant>/members")
+class Members(MethodView):
+    @blp.response(200, schemas.MemberList)
+    @_document(400, 401, 403, 404)
+    def get(self, tenant: str) -> dict[str, Any]:
+        """Who may read or write a tenant (admin only)."""
+        found = access.members(_vault(), _user().token, names.tenant(tenant))
+        return {"items": [{"user": m.user, "permission": m.permission} for m in found]}
+
+
+@blp.route("/tenants/<tenant>/members/<user>")
+class MemberOne(MethodView):
+    @blp.arguments(schemas.Permission)
+    @blp.response(200, schemas.Member)
+    @_document(400, 401, 403, 404)
+    def put(self, body: dict[str, str], tenant: str, user: str) -> dict[str, Any]:
+        """Grant a user read or write permission (admin only); effective on their next request."""
+        member = access.grant(_vault(), _user().token, names.tenant(tenant), names.user(user), body["permission"])
+        return {"user": member.user, "permission": member.permission}
+
+    @blp.response(204)
+    @_document(400, 401, 403, 404)
+    def delete(self, tenant: str, user: str) -> None:
+        """Revoke a user's permission on a tenant (admin only)."""
+        if not access.revoke(_vault(), _user().token, names.tenant(tenant), names.user(user)):
+            raise errors.NotFound(f"{user!r} has no permission on tenant {tenant!r}")
+
+
+# -- health -------------------------------------------------------------------------------
+
+
+@ops.route("/healthz")
+class Liveness(MethodView):
+    @ops.response(200, schemas.Health)
+    def get(self) -> dict[str, Any]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+
+@ops.route("/readyz")
+class Readiness(MethodView):
+    @ops.response(200, schemas.Health)
+    @ops.alt_response(503, schema=schemas.Health, description="Vault unreachable, sealed or uninitialized")
+    def get(self) -> Any:
+        """Vault is reachable, initialized and unsealed."""
+        health = _vault().health()
+        ready = health.get("reachable") and health.get("initialized") and not health.get("sealed", True)
+        body = {
+            "status": "ready" if ready else "not ready",
+            "vault": {k: health.get(k) for k in ("reachable", "initialized", "sealed", "standby") if k in health},
+        }
+        if ready:
+            return body
+        response: Response = current_app.json.response(body)
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+        return response

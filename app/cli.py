@@ -1,0 +1,138 @@
+"""The `nexo-secrets` command: operator tasks with the operator's own token, and `serve`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from app import access, config, errors
+from app.vault import Vault
+
+
+def _vault() -> Vault:
+    settings = config.from_environ()
+    return Vault(
+        settings["VAULT_ADDRS"],
+        mount=settings["KV_MOUNT"],
+        prefix=settings["KV_PREFIX"],
+        userpass_mount=settings["USERPASS_MOUNT"],
+        approle_mount=settings["APPROLE_MOUNT"],
+        timeout=settings["VAULT_TIMEOUT"],
+        cacert=settings.get("VAULT_CACERT"),
+    )
+
+
+def _token() -> str:
+    token = os.environ.get("VAULT_TOKEN")
+    if not token:
+        raise click.UsageError("set VAULT_TOKEN to an operator (bootstrap) or admin token")
+    return token
+
+
+def _run(action: Any) -> Any:
+    try:
+        return action()
+    except errors.ServiceError as exc:
+        raise click.ClickException(f"{exc.status}: {exc.message}") from None
+
+
+@click.group()
+def main() -> None:
+    """Nexomatic Secrets: tenant secrets in Vault."""
+
+
+@main.command()
+def bootstrap() -> None:
+    """Enable userpass and approle, ensure the KV v2 mount, write the static policies."""
+    vault = _vault()
+    for line in _run(lambda: access.bootstrap(vault, _token())):
+        click.echo(line)
+    click.echo("bootstrap done")
+
+
+@main.group()
+def tenant() -> None:
+    """Tenants."""
+
+
+@tenant.command("create")
+@click.argument("name")
+def tenant_create(name: str) -> None:
+    """Provision tenant NAME: its policies and groups (idempotent)."""
+    new = _run(lambda: access.provision(_vault(), _token(), name))
+    click.echo(f"tenant {name} {'created' if new else 'updated'}")
+
+
+@main.command()
+@click.argument("user")
+@click.argument("tenant_name", metavar="TENANT")
+@click.argument("permission", type=click.Choice(access.PERMISSIONS))
+def grant(user: str, tenant_name: str, permission: str) -> None:
+    """Give USER read or write permission on TENANT."""
+    _run(lambda: access.grant(_vault(), _token(), tenant_name, user, permission))
+    click.echo(f"{user} may now {permission} {tenant_name}")
+
+
+@main.command()
+@click.argument("user")
+@click.argument("tenant_name", metavar="TENANT")
+def revoke(user: str, tenant_name: str) -> None:
+    """Take away USER's permission on TENANT."""
+    changed = _run(lambda: access.revoke(_vault(), _token(), tenant_name, user))
+    click.echo(f"{user} revoked from {tenant_name}" if changed else f"{user} had no permission on {tenant_name}")
+
+
+@main.group()
+def user() -> None:
+    """Userpass accounts (the embedded default's sign-in method)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--policy", "policies", multiple=True, help="Extra policy, e.g. nexo-admin.")
+def user_add(name: str, password: str, policies: tuple[str, ...]) -> None:
+    """Create or update user NAME (password read from the prompt or --password)."""
+    from app import names
+
+    if not names.is_user(name):
+        raise click.BadParameter(names.USER_RULE, param_hint="NAME")
+    _run(lambda: _vault().write_user(_token(), name, password, policies))
+    click.echo(f"user {name} saved")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the service under gunicorn (the production WSGI server)."""
+    # The service holds no standing privilege: an operator token must not leak into it.
+    os.environ.pop("VAULT_TOKEN", None)
+    try:
+        config.check(config.from_environ())
+    except config.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    argv = [
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        "8",
+        "--access-logfile",
+        "-",
+        # The access log records paths and statuses only; bodies and headers never.
+        "--access-logformat",
+        '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+        "app.wsgi:app",
+    ]
+    os.execvp(sys.executable, [sys.executable, "-m", *argv])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Settings from the environment; refuses unsafe settings outside dev/test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+SAFE_ENVS = ("dev", "test")
+
+
+class ConfigError(RuntimeError):
+    """The service was configured in a way it must not run with."""
+
+
+def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read the service's settings from environment variables."""
+    env = os.environ if environ is None else environ
+    nexo_env = env.get("NEXO_ENV", "production")
+    addrs = [a.strip().rstrip("/") for a in env.get("VAULT_ADDR", "http://127.0.0.1:8200").split(",")]
+    return {
+        "NEXO_ENV": nexo_env,
+        "SECRET_KEY": env.get("SECRET_KEY"),
+        "VAULT_ADDRS": [a for a in addrs if a],
+        "VAULT_CACERT": env.get("VAULT_CACERT"),
+        "VAULT_TIMEOUT": float(env.get("NEXO_VAULT_TIMEOUT", "5")),
+        "KV_MOUNT": env.get("NEXO_KV_MOUNT", "secret"),
+        "KV_PREFIX": env.get("NEXO_KV_PREFIX", "tenants"),
+        "USERPASS_MOUNT": env.get("NEXO_USERPASS_MOUNT", "userpass"),
+        "APPROLE_MOUNT": env.get("NEXO_APPROLE_MOUNT", "approle"),
+        "LOGIN_MAX_FAILURES": int(env.get("NEXO_LOGIN_MAX_FAILURES", "5")),
+        "LOGIN_LOCKOUT_SECONDS": int(env.get("NEXO_LOGIN_LOCKOUT_SECONDS", "300")),
+        "SESSION_HOURS": float(env.get("NEXO_SESSION_HOURS", "8")),
+        "VAULT_TOKEN_PRESENT": bool(env.get("VAULT_TOKEN")),
+    }
+
+
+def check(config: Mapping[str, Any]) -> None:
+    """Refuse settings that would make a production service unsafe."""
+    if config["NEXO_ENV"] in SAFE_ENVS:
+        return
+    key = config.get("SECRET_KEY") or ""
+    if len(key) < 32:
+        raise ConfigError("SECRET_KEY must be set to at least 32 random characters outside dev/test")
+    if config.get("VAULT_TOKEN_PRESENT"):
+        # The service holds no standing privilege: every Vault call uses the caller's token.
+        raise ConfigError("VAULT_TOKEN must not be set for the service; it uses each caller's own token")
+    if not config.get("VAULT_ADDRS"):
+        raise ConfigError("VAULT_ADDR must be set")

@@ -1,0 +1,49 @@
+"""The naming rules for tenants, keys and users, checked before any Vault path is built."""
+
+from __future__ import annotations
+
+import re
+
+from app import errors
+
+# Anchored with \Z (not $): '$' also matches before a trailing newline.
+TENANT_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}\Z")
+USER_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}\Z")
+
+TENANT_RULE = "1-63 lowercase letters, digits or '-', not starting or ending with '-'"
+KEY_RULE = "starts with a letter or '_', then up to 127 letters, digits, '_', '.' or '-'"
+USER_RULE = "1-64 lowercase letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
+
+
+def is_tenant(name: str) -> bool:
+    return isinstance(name, str) and TENANT_RE.match(name) is not None
+
+
+def is_key(name: str) -> bool:
+    return isinstance(name, str) and KEY_RE.match(name) is not None
+
+
+def is_user(name: str) -> bool:
+    return isinstance(name, str) and USER_RE.match(name) is not None
+
+
+def tenant(name: str) -> str:
+    """Return the tenant name if valid, else raise a 400 naming the rule."""
+    if not is_tenant(name):
+        raise errors.BadRequest("Invalid tenant name", errors={"tenant": [TENANT_RULE]})
+    return name
+
+
+def key(name: str) -> str:
+    """Return the key if valid, else raise a 400 naming the rule."""
+    if not is_key(name):
+        raise errors.BadRequest("Invalid key", errors={"key": [KEY_RULE]})
+    return name
+
+
+def user(name: str) -> str:
+    """Return the user name if valid, else raise a 400 naming the rule."""
+    if not is_user(name):
+        raise errors.BadRequest("Invalid user name", errors={"user": [USER_RULE]})
+    return name

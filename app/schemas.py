@@ -1,0 +1,166 @@
+"""Marshmallow schemas on both sides of every view; the OpenAPI document comes from them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import validate
+
+from app import names
+
+MAX_VALUE_BYTES = 64 * 1024
+MAX_DESCRIPTION = 512
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _description(text: str) -> None:
+    if _CONTROL.search(text):
+        raise ma.ValidationError("Must not contain control characters (newlines, tabs, NUL).")
+
+
+def _value(text: str) -> None:
+    if len(text.encode("utf-8")) > MAX_VALUE_BYTES:
+        raise ma.ValidationError(f"Must be at most {MAX_VALUE_BYTES} bytes.")
+    if "\x00" in text:
+        raise ma.ValidationError("Must not contain NUL characters.")
+
+
+class StrictString(ma.fields.String):
+    """A string that refuses numbers, booleans, lists and objects instead of coercing them."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def Key(**kwargs: Any) -> StrictString:  # noqa: N802 - reads like a field type
+    return StrictString(
+        validate=validate.Regexp(names.KEY_RE, error="Invalid key: " + names.KEY_RULE + "."),
+        metadata={"example": "DATABASE_PASSWORD", "pattern": names.KEY_RE.pattern},
+        **kwargs,
+    )
+
+
+def Description(**kwargs: Any) -> StrictString:  # noqa: N802
+    return StrictString(
+        validate=[validate.Length(max=MAX_DESCRIPTION), _description],
+        metadata={"example": "Primary database password"},
+        **kwargs,
+    )
+
+
+class Strict(ma.Schema):
+    """Unknown fields are refused, not ignored."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+class SecretCreate(Strict):
+    key = Key(required=True)
+    description = Description(load_default="")
+    value = StrictString(
+        required=True,
+        validate=[validate.Length(min=1, error="Must not be empty."), _value],
+        load_only=True,
+        metadata={"format": "password", "writeOnly": True},
+    )
+
+
+class SecretUpdate(Strict):
+    description = Description()
+    value = StrictString(
+        validate=_value,
+        load_only=True,
+        metadata={
+            "format": "password",
+            "writeOnly": True,
+            "description": "New value; empty or absent keeps the current value.",
+        },
+    )
+    version = ma.fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1),
+        metadata={"description": "Expected current version; 409 if it has changed."},
+    )
+
+
+class SecretItem(ma.Schema):
+    key = ma.fields.String(required=True)
+    description = ma.fields.String()
+    version = ma.fields.Integer()
+    created_time = ma.fields.String()
+    updated_time = ma.fields.String()
+    created_by = ma.fields.String()
+    updated_by = ma.fields.String()
+
+
+class SecretListArgs(Strict):
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    after = StrictString(
+        validate=validate.Regexp(names.KEY_RE, error="Must be a key returned as 'next'."),
+        metadata={"description": "Return keys after this one (the 'next' of the previous page)."},
+    )
+    q = StrictString(
+        validate=[validate.Length(max=200), _description],
+        metadata={"description": "Case-insensitive filter on key and description."},
+    )
+
+
+class SecretPage(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(SecretItem), required=True)
+    next = ma.fields.String(allow_none=True, metadata={"description": "Pass as 'after' for the next page."})
+
+
+class Login(Strict):
+    username = StrictString(required=True, validate=validate.Length(min=1, max=128))
+    password = StrictString(required=True, validate=validate.Length(min=1, max=1024), load_only=True)
+
+
+class SessionInfo(ma.Schema):
+    user = ma.fields.String(required=True)
+    tenants = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(validate=validate.OneOf(["read", "write"])),
+        required=True,
+    )
+    admin = ma.fields.Boolean()
+    csrf_token = ma.fields.String()
+
+
+class Permission(Strict):
+    permission = StrictString(required=True, validate=validate.OneOf(["read", "write"]))
+
+
+class Member(ma.Schema):
+    user = ma.fields.String(required=True)
+    permission = ma.fields.String(required=True)
+
+
+class MemberList(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(Member), required=True)
+
+
+class TenantInfo(ma.Schema):
+    tenant = ma.fields.String(required=True)
+    policies = ma.fields.List(ma.fields.String())
+    groups = ma.fields.List(ma.fields.String())
+
+
+class Health(ma.Schema):
+    status = ma.fields.String(required=True)
+    vault = ma.fields.Dict()
+
+
+class ApiError(ma.Schema):
+    """The one error shape."""
+
+    code = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+    errors = ma.fields.Dict(metadata={"description": "Field errors (422) or unresolved parameters"})

