@@ -35,7 +35,8 @@ def _document(*codes: int) -> Any:
 @blp.before_request
 def _guard() -> None:
     """CSRF for cookie sessions; JSON bodies only (also defeats cross-site form posts)."""
-    if request.method in ("POST", "PUT", "PATCH") and request.content_length != 0:
+    has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and has_body:
         if not request.is_json:
             raise errors.UnsupportedMediaType()
     auth.check_csrf()

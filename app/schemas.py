@@ -16,6 +16,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _description(text: str) -> None:
+    # Vault caps custom_metadata values at 512 bytes, not characters.
+    if len(text.encode("utf-8")) > MAX_DESCRIPTION:
+        raise ma.ValidationError(f"Must be at most {MAX_DESCRIPTION} bytes in UTF-8.")
     if _CONTROL.search(text):
         raise ma.ValidationError("Must not contain control characters (newlines, tabs, NUL).")
 

@@ -135,9 +135,10 @@ def create(vault: Vault, caller: Caller, tenant: str, key: str, value: str, desc
     except errors.PermissionDenied:
         raise _no_write(tenant) from None
     who = caller.name
-    vault.write_metadata(
-        caller.token, tenant, key, {"description": description, "created_by": who, "updated_by": who}
-    )
+    custom = {"created_by": who, "updated_by": who}
+    if description:  # Vault refuses empty custom_metadata values: no description = no entry
+        custom["description"] = description
+    vault.write_metadata(caller.token, tenant, key, custom)
     return get(vault, caller, tenant, key)
 
 
@@ -164,9 +165,10 @@ def update(
         if value:
             # cas pins the write to the version just read: a concurrent change makes this 409.
             vault.write_value(caller.token, tenant, key, value, cas=current.version)
-        custom = {"updated_by": caller.name}
+        custom: dict[str, str | None] = {"updated_by": caller.name}
         if description is not None:
-            custom["description"] = description
+            # merge-patch: null removes the entry (Vault refuses an empty value)
+            custom["description"] = description or None
         vault.patch_metadata(caller.token, tenant, key, custom)
     except errors.PermissionDenied:
         raise _no_write(tenant) from None

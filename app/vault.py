@@ -353,7 +353,7 @@ class Vault:
         """Replace a key's custom_metadata."""
         self.call("POST", self._kv("metadata", tenant, key), token, {"custom_metadata": dict(custom)})
 
-    def patch_metadata(self, token: str, tenant: str, key: str, custom: Mapping[str, str]) -> None:
+    def patch_metadata(self, token: str, tenant: str, key: str, custom: Mapping[str, str | None]) -> None:
         """Merge into a key's custom_metadata without writing a new version."""
         self.call(
             "PATCH",
@@ -452,8 +452,13 @@ class Vault:
 
     def auth_accessor(self, token: str, mount: str) -> str:
         """The accessor of an auth mount (entity aliases are keyed by it)."""
-        reply = self.call("GET", path("sys", "auth", mount), token)
-        return str(reply["data"]["accessor"] if "data" in reply else reply["accessor"])
+        # GET sys/auth/<mount> needs sudo; the listing does not.
+        reply = self.call("GET", path("sys", "auth"), token)
+        mounts = reply.get("data") or reply
+        found = mounts.get(mount.strip("/") + "/")
+        if not found:
+            raise errors.NotFound(f"Auth method {mount!r} is not enabled")
+        return str(found["accessor"])
 
     # -- health -------------------------------------------------------------------------
 

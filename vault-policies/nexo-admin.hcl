@@ -24,10 +24,7 @@ path "identity/entity-alias" {
 path "identity/lookup/entity" {
   capabilities = ["create", "update"]
 }
-# Entity aliases are keyed by the userpass mount's accessor.
-path "sys/auth/{{userpass}}" {
-  capabilities = ["read"]
-}
+# Entity aliases are keyed by the userpass mount's accessor, read from this listing.
 path "sys/auth" {
   capabilities = ["read"]
 }
