@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from app import errors, names
@@ -80,7 +81,7 @@ def provision(vault: Vault, token: str, tenant: str) -> bool:
     return new
 
 
-def _groups(vault: Vault, token: str, tenant: str) -> dict[str, dict[str, object]]:
+def _groups(vault: Vault, token: str, tenant: str) -> dict[str, dict[str, Any]]:
     names.tenant(tenant)
     groups = {}
     for permission in PERMISSIONS:
@@ -112,7 +113,7 @@ def grant(vault: Vault, token: str, tenant: str, user: str, permission: str) -> 
     entity_id = entity_of(vault, token, user, create=True)
     assert entity_id
     for each in PERMISSIONS:
-        members = set(groups[each].get("member_entity_ids") or [])  # type: ignore[arg-type]
+        members = set(groups[each].get("member_entity_ids") or [])
         wanted = members | {entity_id} if each == permission else members - {entity_id}
         if wanted != members:
             vault.write_group(token, group_name(tenant, each), [policy_name(tenant, each)], wanted)
@@ -125,7 +126,7 @@ def revoke(vault: Vault, token: str, tenant: str, user: str) -> bool:
     entity_id = entity_of(vault, token, user, create=False)
     changed = False
     for each in PERMISSIONS:
-        members = set(groups[each].get("member_entity_ids") or [])  # type: ignore[arg-type]
+        members = set(groups[each].get("member_entity_ids") or [])
         if entity_id and entity_id in members:
             vault.write_group(token, group_name(tenant, each), [policy_name(tenant, each)], members - {entity_id})
             changed = True
@@ -138,7 +139,7 @@ def members(vault: Vault, token: str, tenant: str) -> list[Member]:
     accessor = vault.auth_accessor(token, vault.userpass_mount)
     found: dict[str, str] = {}
     for permission in PERMISSIONS:
-        for entity_id in groups[permission].get("member_entity_ids") or []:  # type: ignore[union-attr]
+        for entity_id in groups[permission].get("member_entity_ids") or []:
             entity = vault.read_entity_by_id(token, str(entity_id))
             if not entity:
                 continue
@@ -170,4 +171,46 @@ def bootstrap(vault: Vault, token: str) -> list[str]:
         if (policy_dir() / f"{name}.hcl").exists():
             vault.put_policy(token, name, render(name, vault))
             done.append(f"wrote policy {name}")
+    done.append(setup_hub(vault, token))
     return done
+
+
+# -- the Hub's identity -------------------------------------------------------------------
+
+HUB_ROLE = "nexo-hub"
+# The Hub's tokens live an hour and are renewed by its client up to a day, then it logs in
+# again; a secret_id lasts 30 days and may be used for any number of logins in that time.
+HUB_ROLE_SETTINGS = {
+    "token_policies": ["nexo-hub"],
+    "token_type": "service",
+    "token_ttl": "1h",
+    "token_max_ttl": "24h",
+    "secret_id_ttl": "720h",
+    "secret_id_num_uses": 0,
+}
+
+
+@dataclass(frozen=True)
+class HubCredentials:
+    role_id: str
+    secret_id: str
+    secret_id_accessor: str
+    secret_id_ttl: int
+
+
+def setup_hub(vault: Vault, token: str) -> str:
+    """Create or update the AppRole the Hub logs in with (policy nexo-hub only)."""
+    vault.write_approle(token, HUB_ROLE, HUB_ROLE_SETTINGS)
+    return f"wrote approle role {HUB_ROLE} at {vault.approle_mount}/"
+
+
+def hub_credentials(vault: Vault, token: str, issued_by: str = "nexo-secrets") -> HubCredentials:
+    """The Hub role's role_id and a fresh secret_id (operator token)."""
+    role_id = vault.approle_role_id(token, HUB_ROLE)
+    issued = vault.approle_secret_id(token, HUB_ROLE, {"issued_by": issued_by})
+    return HubCredentials(
+        role_id=role_id,
+        secret_id=str(issued["secret_id"]),
+        secret_id_accessor=str(issued.get("secret_id_accessor") or ""),
+        secret_id_ttl=int(issued.get("secret_id_ttl") or 0),
+    )

@@ -81,7 +81,7 @@ def unseal(sealed: str) -> tuple[str, str] | None:
     return str(data["t"]), str(data["n"])
 
 
-@login_manager.user_loader  # type: ignore[misc]
+@login_manager.user_loader
 def _from_session(sealed: str) -> User | None:
     if request.headers.get("Authorization"):
         return None  # an explicit Bearer token wins over a cookie
@@ -91,7 +91,7 @@ def _from_session(sealed: str) -> User | None:
     return User(opened[0], opened[1], via_session=True, sealed=sealed)
 
 
-@login_manager.request_loader  # type: ignore[misc]
+@login_manager.request_loader
 def _from_bearer(req: Any) -> User | None:
     header = req.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -103,7 +103,7 @@ def _from_bearer(req: Any) -> User | None:
     return User(token, None, via_session=False)
 
 
-@login_manager.unauthorized_handler  # type: ignore[misc]
+@login_manager.unauthorized_handler
 def _unauthorized() -> Any:
     raise errors.NotAuthenticated()
 

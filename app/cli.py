@@ -134,5 +134,25 @@ def serve(host: str, port: int, workers: int) -> None:
     os.execvp(sys.executable, [sys.executable, "-m", *argv])
 
 
+@main.command("hub-credentials")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of shell variables.")
+def hub_credentials(as_json: bool) -> None:
+    """Print the Hub's AppRole role_id and a fresh secret_id (run `bootstrap` first)."""
+    import json
+
+    creds = _run(lambda: access.hub_credentials(_vault(), _token(), issued_by="nexo-secrets hub-credentials"))
+    if as_json:
+        click.echo(json.dumps({"role_id": creds.role_id, "secret_id": creds.secret_id}))
+    else:
+        click.echo(f"NEXO_HUB_ROLE_ID={creds.role_id}")
+        click.echo(f"NEXO_HUB_SECRET_ID={creds.secret_id}")
+    days = creds.secret_id_ttl // 86400
+    click.echo(
+        f"secret_id accessor {creds.secret_id_accessor}, valid {days} days"
+        if days
+        else f"secret_id accessor {creds.secret_id_accessor}",
+        err=True,
+    )
+
 if __name__ == "__main__":
     main()

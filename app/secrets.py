@@ -67,9 +67,7 @@ def _matches(item: Item, q: str | None) -> bool:
     return needle in item.key.casefold() or needle in item.description.casefold()
 
 
-def _page(
-    vault: Vault, token: str, tenant: str, after: str | None, limit: int
-) -> tuple[list[Item], bool]:
+def _page(vault: Vault, token: str, tenant: str, after: str | None, limit: int) -> tuple[list[Item], bool]:
     """One page of items after `after`; also whether the tenant has more keys beyond it."""
     detailed = vault.list_detailed(token, tenant, after, limit + 1)
     if detailed is not None:

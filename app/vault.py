@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -41,6 +42,9 @@ def path(*segments: str) -> str:
 class Urllib3Adapter(hvac.adapters.Adapter):  # type: ignore[misc]
     """An hvac adapter on one shared urllib3 pool: the leanest way to reach Vault."""
 
+    # Set by app.observe to count and time calls: (method, url, status or None if unreachable, seconds).
+    observer: Callable[[str, str, int | None, float], None] | None = None
+
     def __init__(
         self,
         addresses: list[str],
@@ -68,7 +72,7 @@ class Urllib3Adapter(hvac.adapters.Adapter):  # type: ignore[misc]
     def get_login_token(self, response: Any) -> str:
         return str(response["auth"]["client_token"])
 
-    def request(  # type: ignore[override]
+    def request(
         self,
         method: str,
         url: str,
@@ -89,7 +93,13 @@ class Urllib3Adapter(hvac.adapters.Adapter):  # type: ignore[misc]
             headers.setdefault("Content-Type", "application/json")
         if kwargs.get("params"):
             url = f"{url}?{urlencode(kwargs['params'])}"
-        response = self._send(method, url, body, headers)
+        started, answered = time.perf_counter(), None  # answered: Vault's status, None if unreachable
+        try:
+            response = self._send(method, url, body, headers)
+            answered = response.status
+        finally:
+            if self.observer is not None:
+                self.observer(method, url, answered, time.perf_counter() - started)
         status = response.status
         data = response.data
         payload: Any = None
@@ -114,9 +124,7 @@ class Urllib3Adapter(hvac.adapters.Adapter):  # type: ignore[misc]
                 index = (self._current + attempt) % len(self.addresses)
             base = self.addresses[index]
             try:
-                response = self._pool.request(
-                    method, base + url, body=body, headers=headers, redirect=False
-                )
+                response = self._pool.request(method, base + url, body=body, headers=headers, redirect=False)
             except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
                 last = exc
                 continue
@@ -183,9 +191,7 @@ class Vault:
         if content_type:
             headers["Content-Type"] = content_type
         try:
-            return self.adapter.request(
-                method, api_path, headers=headers, json=body, params=params, wrap_ttl=wrap_ttl
-            )
+            return self.adapter.request(method, api_path, headers=headers, json=body, params=params, wrap_ttl=wrap_ttl)
         except VaultUnreachable as exc:
             log.warning("vault unreachable: %s", exc)
             raise errors.Unavailable(retry_after=_RETRY_AFTER_UNAVAILABLE) from None
@@ -241,9 +247,9 @@ class Vault:
     def lookup_self(self, token: str) -> TokenInfo:
         """Who the token belongs to; NotAuthenticated if it is expired or revoked."""
         try:
-            data = self.adapter.request(
-                "GET", path("auth", "token", "lookup-self"), headers={"X-Vault-Token": token}
-            )["data"]
+            data = self.adapter.request("GET", path("auth", "token", "lookup-self"), headers={"X-Vault-Token": token})[
+                "data"
+            ]
         except hvac.exceptions.Forbidden:
             raise errors.TokenInvalid() from None
         except VaultUnreachable:
@@ -393,9 +399,7 @@ class Vault:
             return None
         return dict(reply["data"]) if reply else None
 
-    def write_group(
-        self, token: str, name: str, policies: Iterable[str], member_entity_ids: Iterable[str]
-    ) -> None:
+    def write_group(self, token: str, name: str, policies: Iterable[str], member_entity_ids: Iterable[str]) -> None:
         self.call(
             "POST",
             path("identity", "group", "name", name),
@@ -475,6 +479,27 @@ class Vault:
             return {"reachable": False}
         reply = reply if isinstance(reply, dict) else {}
         return {"reachable": True, **reply}
+
+    # -- resolve: wrapping and the Hub's AppRole ----------------------------------------
+
+    def wrap(self, token: str, data: Mapping[str, Any], ttl_seconds: int) -> dict[str, Any]:
+        """Response-wrap `data` with the caller's token; Vault's wrap_info (token, ttl, creation_path)."""
+        reply = self.call("POST", path("sys", "wrapping", "wrap"), token, data, wrap_ttl=f"{int(ttl_seconds)}s")
+        return dict(reply["wrap_info"])
+
+    def write_approle(self, token: str, role: str, settings: Mapping[str, Any]) -> None:
+        """Create or update an AppRole role."""
+        self.call("POST", path("auth", self.approle_mount, "role", role), token, dict(settings))
+
+    def approle_role_id(self, token: str, role: str) -> str:
+        """The role_id of an AppRole role."""
+        reply = self.call("GET", path("auth", self.approle_mount, "role", role, "role-id"), token)
+        return str(reply["data"]["role_id"])
+
+    def approle_secret_id(self, token: str, role: str, metadata: Mapping[str, str]) -> dict[str, Any]:
+        """Issue a new secret_id for an AppRole role: {secret_id, secret_id_accessor, secret_id_ttl}."""
+        body = {"metadata": json.dumps(dict(metadata))}
+        return dict(self.call("POST", path("auth", self.approle_mount, "role", role, "secret-id"), token, body)["data"])
 
 
 def _status_of(exc: hvac.exceptions.VaultError) -> int:

@@ -164,7 +164,9 @@ class Users:
     def __init__(self, bao: BaoServer) -> None:
         self.bao = bao
 
-    def user(self, name: str | None = None, password: str | None = None, policies: tuple[str, ...] = ()) -> tuple[str, str]:
+    def user(
+        self, name: str | None = None, password: str | None = None, policies: tuple[str, ...] = ()
+    ) -> tuple[str, str]:
         name = name or "u" + uuid.uuid4().hex[:10]
         password = password or _secrets.token_urlsafe(16)
         self.bao.vault.write_user(self.bao.root_token, name, password, policies)

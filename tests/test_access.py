@@ -73,7 +73,10 @@ def test_tenant_isolation(bao: BaoServer, users: Users, login: Any) -> None:
     # Vault agrees with the acme writer's own token: 'acme/*' does not match 'acme-evil/'.
     token = users.token(acme.writer, acme.password)
     assert bao.api("LIST", f"/v1/secret/metadata/tenants/{evil.name}/", token).status_code == 403
-    assert bao.api("POST", f"/v1/secret/data/tenants/{evil.name}/X", token, json={"data": {"value": "x"}}).status_code == 403
+    assert (
+        bao.api("POST", f"/v1/secret/data/tenants/{evil.name}/X", token, json={"data": {"value": "x"}}).status_code
+        == 403
+    )
     assert bao.api("GET", f"/v1/secret/metadata/tenants/{evil.name}/EVIL_KEY").json()["data"]["current_version"] == 1
 
 
@@ -86,9 +89,15 @@ def test_hostile_tenant_names_never_reach_vault(name: str, app: Any, tenant: Ten
     client = login(tenant.writer, tenant.password)
     calls = _record_vault_calls(app)
     try:
-        for method, suffix in (("get", "/secrets"), ("post", "/secrets"), ("get", "/secrets/K"), ("delete", "/secrets/K")):
+        for method, suffix in (
+            ("get", "/secrets"),
+            ("post", "/secrets"),
+            ("get", "/secrets/K"),
+            ("delete", "/secrets/K"),
+        ):
             reply = getattr(client, method)(
-                "/api/v1/tenants/" + _quote(name) + suffix, json={"key": "K", "value": "v"} if method == "post" else None
+                "/api/v1/tenants/" + _quote(name) + suffix,
+                json={"key": "K", "value": "v"} if method == "post" else None,
             )
             assert 400 <= reply.status_code < 500, (name, reply.status_code)
             assert reply.get_json()["code"] == reply.status_code
@@ -107,7 +116,9 @@ def test_hostile_keys_never_reach_vault(key: str, app: Any, tenant: Tenant, logi
         created = client.post(url, json={"key": key, "value": planted()})
         assert created.status_code == 422 and "key" in created.get_json()["errors"]["json"]
         for method in ("get", "delete", "patch"):
-            reply = getattr(client, method)(f"{url}/{_quote(key)}", json={"description": "x"} if method == "patch" else None)
+            reply = getattr(client, method)(
+                f"{url}/{_quote(key)}", json={"description": "x"} if method == "patch" else None
+            )
             assert 400 <= reply.status_code < 500, (key, method, reply.status_code)
     finally:
         del app.extensions["nexo_vault"].adapter.request
@@ -203,7 +214,9 @@ def test_admin_api_uses_callers_token(bao: BaoServer, users: Users, app: Any, lo
     tenant = users.tenant()
     writer = login(tenant.writer, tenant.password)
     assert writer.put(f"/api/v1/tenants/{tenant.name}").status_code == 403
-    assert writer.put(f"/api/v1/tenants/{tenant.name}/members/{target}", json={"permission": "write"}).status_code == 403
+    assert (
+        writer.put(f"/api/v1/tenants/{tenant.name}/members/{target}", json={"permission": "write"}).status_code == 403
+    )
     assert writer.get(f"/api/v1/tenants/{tenant.name}/members").status_code == 403
 
 

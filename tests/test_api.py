@@ -1,0 +1,242 @@
+"""The API's contract: one error shape, validation, OpenAPI, health, configuration, CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from app import config, create_app
+from tests.conftest import SEEN, BaoServer, Tenant, Users, free_port, planted
+
+SHAPE = {"code", "status", "message"}
+
+
+def assert_error(reply: Any, code: int) -> dict[str, Any]:
+    body = reply.get_json()
+    assert reply.status_code == code, body
+    assert SHAPE <= set(body) <= SHAPE | {"errors"}, body
+    assert body["code"] == code and "Traceback" not in reply.get_data(as_text=True)
+    return dict(body)
+
+
+def test_flask_errors_use_the_shape(app: Any, tenant: Tenant, login: Any) -> None:
+    client = login(tenant.writer, tenant.password)
+    assert_error(client.get("/api/v1/nothing-here"), 404)
+    assert_error(client.put(f"/api/v1/tenants/{tenant.name}/secrets"), 405)
+    assert_error(client.post(f"/api/v1/tenants/{tenant.name}/secrets", data="{", content_type="application/json"), 400)
+    assert_error(client.post(f"/api/v1/tenants/{tenant.name}/secrets", data="k=v"), 415)
+    huge = "x" * (300 * 1024)
+    assert_error(client.post(f"/api/v1/tenants/{tenant.name}/secrets", json={"key": "K", "value": huge}), 413)
+    nested = "[" * 100_000 + "]" * 100_000
+    assert_error(
+        client.post(f"/api/v1/tenants/{tenant.name}/secrets", data=nested, content_type="application/json"), 400
+    )
+
+
+def test_unexpected_error_is_a_clean_500(bao: BaoServer, tenant: Tenant) -> None:
+    broken = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": "b" * 48})
+
+    def explode(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom at http://vault.internal:8200/v1/secret " + planted())
+
+    broken.extensions["nexo_vault"].adapter.request = explode
+    client = broken.test_client()
+    reply = client.post("/api/v1/session", json={"username": tenant.writer, "password": tenant.password})
+    body = assert_error(reply, 500)
+    assert "boom" not in body["message"] and "vault.internal" not in reply.get_data(as_text=True)
+    SEEN.append(("500 response", reply.get_data(as_text=True)))
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"key": "K", "value": 12}, "value"),
+        ({"key": "K", "value": True}, "value"),
+        ({"key": "K", "value": ["a"]}, "value"),
+        ({"key": "K", "value": {"a": "b"}}, "value"),
+        ({"key": "K", "value": ""}, "value"),
+        ({"key": "K"}, "value"),
+        ({"value": "v"}, "key"),
+        ({"key": "K", "value": "x" * (64 * 1024 + 1)}, "value"),
+        ({"key": "K", "value": "v", "description": "x" * 513}, "description"),
+        ({"key": "K", "value": "v", "description": "é" * 300}, "description"),
+        ({"key": "K", "value": "v", "description": "line\nbreak"}, "description"),
+        ({"key": "K", "value": "v", "description": 5}, "description"),
+        ({"key": "K", "value": "v", "owner": "me"}, "owner"),
+        ({"key": "ＫＥＹ", "value": "v"}, "key"),
+        ({"key": "KEY\u200b", "value": "v"}, "key"),
+    ],
+)
+def test_create_validation(body: dict[str, Any], field: str, bao: BaoServer, tenant: Tenant, login: Any) -> None:
+    client = login(tenant.writer, tenant.password)
+    reply = client.post(f"/api/v1/tenants/{tenant.name}/secrets", json=body)
+    errors = assert_error(reply, 422)["errors"]["json"]
+    assert field in errors
+    assert bao.api("LIST", f"/v1/secret/metadata/tenants/{tenant.name}/").status_code == 404  # nothing written
+
+
+def test_update_validation(tenant: Tenant, login: Any) -> None:
+    client = login(tenant.writer, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    client.post(url, json={"key": "K", "value": planted(), "description": "d"})
+    for body, field in (
+        ({"value": 5}, "value"),
+        ({"version": "1"}, "version"),
+        ({"version": 0}, "version"),
+        ({"key": "X"}, "key"),
+    ):
+        assert field in assert_error(client.patch(f"{url}/K", json=body), 422)["errors"]["json"]
+    assert client.get(f"{url}/K").get_json()["description"] == "d"
+    cleared = client.patch(f"{url}/K", json={"description": ""})
+    assert cleared.status_code == 200 and cleared.get_json()["description"] == ""
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=-1", "limit=100000", "limit=abc", "after=../x", "q=" + "a" * 300])
+def test_list_query_validation(query: str, tenant: Tenant, login: Any) -> None:
+    client = login(tenant.reader, tenant.password)
+    assert_error(client.get(f"/api/v1/tenants/{tenant.name}/secrets?{query}"), 422)
+
+
+def test_openapi_documents_every_endpoint(app: Any) -> None:
+    doc = app.test_client().get("/api/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    paths = doc["paths"]
+    for path, methods in {
+        "/api/v1/session": {"get", "post", "delete"},
+        "/api/v1/tenants/{tenant}/secrets": {"get", "post"},
+        "/api/v1/tenants/{tenant}/secrets/{key}": {"get", "patch", "delete"},
+        "/api/v1/tenants/{tenant}": {"put"},
+        "/api/v1/tenants/{tenant}/members": {"get"},
+        "/api/v1/tenants/{tenant}/members/{user}": {"put", "delete"},
+        "/healthz": {"get"},
+        "/readyz": {"get"},
+    }.items():
+        assert methods <= set(paths[path]), path
+    create = doc["components"]["schemas"]["SecretCreate"]
+    assert create["required"] == ["key", "value"] and create["additionalProperties"] is False
+    assert "value" not in doc["components"]["schemas"]["SecretItem"]["properties"]
+
+
+def test_health(app: Any) -> None:
+    client = app.test_client()
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["vault"]["sealed"] is False
+
+
+def test_readyz_when_vault_is_down() -> None:
+    app = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [f"http://127.0.0.1:{free_port()}"], "SECRET_KEY": "r" * 48})
+    reply = app.test_client().get("/readyz")
+    assert reply.status_code == 503 and reply.headers["Retry-After"] == "5"
+    assert reply.get_json()["vault"] == {"reachable": False}
+    login = app.test_client().post("/api/v1/session", json={"username": "a", "password": "b"})
+    assert_error(login, 503)
+    assert login.headers["Retry-After"]
+
+
+def test_config_refuses_unsafe_production() -> None:
+    with pytest.raises(config.ConfigError, match="SECRET_KEY"):
+        config.check(config.from_environ({"NEXO_ENV": "production", "VAULT_ADDR": "http://v:8200"}))
+    with pytest.raises(config.ConfigError, match="VAULT_TOKEN"):
+        config.check(config.from_environ({"NEXO_ENV": "production", "SECRET_KEY": "s" * 40, "VAULT_TOKEN": "x"}))
+    config.check(config.from_environ({"NEXO_ENV": "production", "SECRET_KEY": "s" * 40}))
+    config.check(config.from_environ({"NEXO_ENV": "test"}))
+    assert config.from_environ({"VAULT_ADDR": "http://a:1, http://b:2/"})["VAULT_ADDRS"] == ["http://a:1", "http://b:2"]
+
+
+def _cli(
+    bao: BaoServer, *args: str, token: str | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VAULT_ADDR": bao.addr, "VAULT_TOKEN": token or bao.root_token}
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True, timeout=60, input=stdin
+    )
+    SEEN.append(("cli " + " ".join(args[:2]), done.stdout + done.stderr))
+    return done
+
+
+def test_cli_bootstrap_tenant_grant_revoke(bao: BaoServer, users: Users, app: Any) -> None:
+    boot = _cli(bao, "bootstrap")
+    assert boot.returncode == 0 and "bootstrap done" in boot.stdout
+    name = "cli" + planted()[-6:]
+    assert _cli(bao, "tenant", "create", name).stdout.strip() == f"tenant {name} created"
+    assert _cli(bao, "tenant", "create", name).stdout.strip() == f"tenant {name} updated"
+    user = "cli-user-" + planted()[-6:]
+    password = "pw-" + planted()[-12:]
+    added = _cli(bao, "user", "add", user, "--password", password)
+    assert added.returncode == 0, added.stderr
+    assert _cli(bao, "grant", user, name, "write").returncode == 0
+    client = app.test_client()
+    info = client.post("/api/v1/session", json={"username": user, "password": password}).get_json()
+    assert info["tenants"] == {name: "write"}
+    assert "revoked" in _cli(bao, "revoke", user, name).stdout
+    assert client.get("/api/v1/session").get_json()["tenants"] == {}
+    bad = _cli(bao, "tenant", "create", "../x")
+    assert bad.returncode != 0 and "Invalid tenant" in bad.stderr
+    denied = _cli(bao, "tenant", "create", name, token="not-a-token")
+    assert denied.returncode != 0 and ("401" in denied.stderr or "403" in denied.stderr)
+
+
+def test_service_runs_with_no_vault_token(bao: BaoServer, tenant: Tenant, tmp_path: Path) -> None:
+    """`nexo-secrets serve` under gunicorn: no Vault token in any of its processes' environment."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "VAULT_ADDR": bao.addr,
+        "VAULT_TOKEN": bao.root_token,  # an operator's shell: serve must drop it
+        "SECRET_KEY": "s" * 48,
+        "NEXO_ENV": "production",
+    }
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "1"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                if requests.get(base + "/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        reply = requests.post(
+            base + "/api/v1/session", json={"username": tenant.writer, "password": tenant.password}, timeout=5
+        )
+        assert reply.status_code == 200
+        pids = [proc.pid] + _children(proc.pid)
+        assert len(pids) >= 2  # gunicorn arbiter and a worker
+        for pid in pids:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert not [e for e in environ if e.startswith(b"VAULT_TOKEN=")], pid
+            assert bao.root_token.encode() not in b"\0".join(environ)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+        SEEN.append(("gunicorn log", log.read_text()))
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+                found += _children(int(entry.name))
+    return found

@@ -1,0 +1,148 @@
+"""Sessions, Bearer tokens, CSRF and sign-in throttling."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from app import create_app
+from tests.conftest import BaoServer, Tenant, Users, planted
+
+
+def test_login_sets_safe_cookie_and_hides_token(app: Any, tenant: Tenant, users: Users) -> None:
+    client = app.test_client()
+    reply = client.post("/api/v1/session", json={"username": tenant.writer, "password": tenant.password})
+    assert reply.status_code == 200
+    body = reply.get_json()
+    assert body["user"] == tenant.writer and body["tenants"] == {tenant.name: "write"}
+    assert len(body["csrf_token"]) >= 32
+    cookie = reply.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    # Anyone can decode a Flask session cookie; the Vault token inside is encrypted.
+    token = _session_token(client)
+    with app.test_request_context():
+        contents = app.session_interface.get_signing_serializer(app).loads(client.get_cookie("nexo_session").value)
+    assert token not in json.dumps(contents) and token not in cookie
+    assert users.token(tenant.writer, tenant.password) != token  # a fresh login: a new token
+    assert "password" not in json.dumps(body)
+
+
+def test_cookie_is_secure_outside_dev(bao: BaoServer, tenant: Tenant) -> None:
+    prod = create_app(
+        {"NEXO_ENV": "production", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": "p" * 48, "VAULT_TOKEN_PRESENT": False}
+    )
+    reply = prod.test_client().post("/api/v1/session", json={"username": tenant.writer, "password": tenant.password})
+    assert reply.status_code == 200 and "Secure" in reply.headers["Set-Cookie"]
+
+
+def test_cookie_from_another_key_is_refused(bao: BaoServer, app: Any, tenant: Tenant) -> None:
+    client = app.test_client()
+    client.post("/api/v1/session", json={"username": tenant.writer, "password": tenant.password})
+    other = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": "o" * 48}).test_client()
+    cookie = client.get_cookie("nexo_session")
+    assert cookie is not None
+    other.set_cookie("nexo_session", cookie.value)
+    assert other.get("/api/v1/session").status_code == 401
+
+
+def test_bad_credentials_one_message(app: Any, tenant: Tenant) -> None:
+    client = app.test_client()
+    wrong_password = client.post("/api/v1/session", json={"username": tenant.writer, "password": "nope"})
+    no_such_user = client.post("/api/v1/session", json={"username": "ghost-user", "password": "nope"})
+    assert wrong_password.status_code == no_such_user.status_code == 401
+    assert wrong_password.get_json() == no_such_user.get_json()
+    assert wrong_password.get_json()["message"] == "Invalid username or password"
+
+
+def test_repeated_failures_are_throttled(bao: BaoServer, users: Users) -> None:
+    app = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": "k" * 48, "LOGIN_MAX_FAILURES": 3})
+    name, password = users.user()
+    client = app.test_client()
+    codes = [client.post("/api/v1/session", json={"username": name, "password": "bad"}).status_code for _ in range(3)]
+    assert codes == [401, 401, 401]
+    locked = client.post("/api/v1/session", json={"username": name, "password": password})
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    assert locked.get_json()["code"] == 429
+
+
+def test_logout_revokes_token(bao: BaoServer, app: Any, tenant: Tenant, login: Any) -> None:
+    client = login(tenant.writer, tenant.password)
+    cookie = client.http.get_cookie("nexo_session").value
+    assert client.delete("/api/v1/session").status_code == 204
+    assert client.get("/api/v1/session").status_code == 401
+    # The old cookie replayed: its Vault token is revoked, so it is worthless.
+    replay = app.test_client()
+    replay.set_cookie("nexo_session", cookie)
+    reply = replay.get(f"/api/v1/tenants/{tenant.name}/secrets")
+    assert reply.status_code == 401 and reply.get_json()["code"] == 401
+
+
+def test_revoked_token_gives_401(bao: BaoServer, tenant: Tenant, login: Any, users: Users) -> None:
+    client = login(tenant.writer, tenant.password)
+    # An operator revokes the session's token in Vault, out of band.
+    token = _session_token(client)
+    assert bao.api("POST", "/v1/auth/token/revoke", json={"token": token}).status_code == 204
+    assert client.get(f"/api/v1/tenants/{tenant.name}/secrets").status_code == 401
+    assert client.get("/api/v1/session").status_code == 401
+
+
+def _session_token(client: Any) -> str:
+    """The Vault token inside a test client's session (decrypted with the server's key)."""
+    from flask import current_app
+
+    from app import auth
+
+    http = getattr(client, "http", client)
+    with http.application.test_request_context():
+        sealed = current_app.session_interface.get_signing_serializer(current_app).loads(
+            http.get_cookie("nexo_session").value
+        )["_user_id"]
+        opened = auth.unseal(sealed)
+    assert opened is not None
+    return opened[0]
+
+
+def test_bearer_token(app: Any, tenant: Tenant, users: Users) -> None:
+    token = users.token(tenant.writer, tenant.password)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    created = client.post(
+        f"/api/v1/tenants/{tenant.name}/secrets", json={"key": "BEARER", "value": planted()}, headers=headers
+    )
+    assert created.status_code == 201 and created.get_json()["created_by"] == tenant.writer
+    info = client.get("/api/v1/session", headers=headers).get_json()
+    assert info["user"] == tenant.writer and info["csrf_token"] == ""
+    assert client.get("/api/v1/session", headers={"Authorization": "Bearer nonsense"}).status_code == 401
+    assert client.get(f"/api/v1/tenants/{tenant.name}/secrets").status_code == 401
+
+
+def test_csrf_required_for_cookie_sessions(app: Any, tenant: Tenant, bao: BaoServer) -> None:
+    client = app.test_client()
+    csrf = client.post("/api/v1/session", json={"username": tenant.writer, "password": tenant.password}).get_json()[
+        "csrf_token"
+    ]
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    missing = client.post(url, json={"key": "CSRF_KEY", "value": planted()})
+    wrong = client.post(url, json={"key": "CSRF_KEY", "value": planted()}, headers={"X-CSRF-Token": "x" * 43})
+    assert missing.status_code == wrong.status_code == 403
+    assert "CSRF" in missing.get_json()["message"]
+    assert bao.api("GET", f"/v1/secret/metadata/tenants/{tenant.name}/CSRF_KEY").status_code == 404
+    assert client.delete("/api/v1/session").status_code == 403  # logout is unsafe too
+    ok = client.post(url, json={"key": "CSRF_KEY", "value": planted()}, headers={"X-CSRF-Token": csrf})
+    assert ok.status_code == 201
+
+
+def test_form_posts_are_refused(app: Any, tenant: Tenant) -> None:
+    """A cross-site HTML form can only send form encodings: those are refused before sign-in."""
+    client = app.test_client()
+    reply = client.post("/api/v1/session", data={"username": tenant.writer, "password": tenant.password})
+    assert reply.status_code == 415 and reply.get_json()["code"] == 415
+    assert client.get_cookie("nexo_session") is None
+
+
+def test_new_session_at_login(app: Any, tenant: Tenant, users: Users) -> None:
+    client = app.test_client()
+    first = client.post("/api/v1/session", json={"username": tenant.writer, "password": tenant.password}).get_json()
+    second = client.post("/api/v1/session", json={"username": tenant.reader, "password": tenant.password}).get_json()
+    assert first["csrf_token"] != second["csrf_token"]
+    assert client.get("/api/v1/session").get_json()["user"] == tenant.reader
