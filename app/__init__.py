@@ -64,6 +64,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     spec.spec.options["security"] = [{"bearer": []}, {"session": []}]
     ui.init_app(app)
     errors.init_app(app)  # after Api: our handlers replace flask-smorest's
+
+    from app import observe
+
+    observe.init_app(app)  # request ids, JSON access log, /metrics, Vault call timing
     return app
 
 

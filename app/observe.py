@@ -1,0 +1,199 @@
+"""Operators' signals: JSON logs with a request id and the caller, and Prometheus `/metrics`.
+
+Neither ever carries a secret value or a token. A log line holds the route, path, status,
+timing and the caller's name; metric labels are route templates, Vault operation names
+(paths cut down to their fixed part) and outcomes. Request and response bodies are never read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from flask import Flask, Response, g, has_request_context, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import multiprocess as _multiprocess
+
+REQUEST_ID_HEADER = "X-Request-Id"
+# An incoming request id is kept only if it is short and plain: it is written into every log line.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_UNMATCHED = "<unmatched>"
+_LOGIN_OUTCOMES = {200: "success", 401: "failure", 429: "throttled"}
+
+access_log = logging.getLogger("nexo.access")
+
+# -- metrics (one set per process; gunicorn workers share them via PROMETHEUS_MULTIPROC_DIR) ----
+
+HTTP_REQUESTS = Counter(
+    "nexo_http_requests", "HTTP requests answered, by route template, method and status", ["route", "method", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "nexo_http_request_duration_seconds", "Time to answer an HTTP request, by route template", ["route", "method"]
+)
+VAULT_REQUESTS = Counter(
+    "nexo_vault_requests", "Requests made to Vault, by operation and HTTP status", ["operation", "status"]
+)
+VAULT_LATENCY = Histogram(
+    "nexo_vault_request_duration_seconds", "Time Vault took to answer, by operation", ["operation"]
+)
+VAULT_ERRORS = Counter(
+    "nexo_vault_errors", "Vault calls that failed: unreachable or a 5xx answer", ["operation", "kind"]
+)
+LOGINS = Counter("nexo_logins", "Sign-ins to the service, by outcome (success, failure, throttled)", ["outcome"])
+
+
+def vault_operation(method: str, url: str) -> str:
+    """A Vault request as a low-cardinality name: 'GET secret/data', 'POST auth/userpass/login'.
+
+    Tenant, key and user names are cut off: they would make one series per secret."""
+    segments = url.split("?", 1)[0].removeprefix("/v1/").strip("/").split("/")
+    head = segments[0] if segments else ""
+    if head == "sys":
+        keep = 3 if len(segments) > 1 and segments[1] == "policies" else 2
+    elif head in ("auth", "identity"):
+        keep = 3
+    else:  # a secrets engine: mount + data/metadata/detailed-metadata
+        keep = 2
+    return f"{method.upper()} {'/'.join(segments[:keep])}"
+
+
+def observe_vault_call(method: str, url: str, status: int | None, seconds: float) -> None:
+    """Count and time one Vault call (status None: Vault could not be reached)."""
+    operation = vault_operation(method, url)
+    VAULT_REQUESTS.labels(operation, str(status) if status is not None else "unreachable").inc()
+    VAULT_LATENCY.labels(operation).observe(seconds)
+    if status is None:
+        VAULT_ERRORS.labels(operation, "unreachable").inc()
+    elif status >= 500:
+        VAULT_ERRORS.labels(operation, "server_error").inc()
+
+
+def render_metrics() -> bytes:
+    """The Prometheus text exposition of this process, or of all gunicorn workers together."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest()
+
+
+# -- logs ----------------------------------------------------------------------------------------
+
+
+class RequestContext(logging.Filter):
+    """Adds the request id and, where already known, the caller's name to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if has_request_context():
+            record.request_id = g.get("request_id", "-")
+            user = caller_name()
+            if user:
+                record.user = user
+        return True
+
+
+def caller_name() -> str | None:
+    """The signed-in caller's name if it is known without asking Vault (it never is a token)."""
+    user = g.get("_login_user")  # set by Flask-Login once the caller has been loaded
+    name = getattr(user, "_name", None)  # a Bearer caller's name is looked up lazily: not forced here
+    return str(name) if name else None
+
+
+_EXTRA = ("method", "route", "path", "status", "duration_ms", "remote")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request_id, user and access fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        user = getattr(record, "user", None)
+        if user:
+            entry["user"] = user
+        for key in _EXTRA:
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info and record.exc_info[0] is not None:
+            # The exception's type only: its text or traceback may hold request data.
+            entry["exception"] = record.exc_info[0].__name__
+        return json.dumps(entry, default=str)
+
+
+def json_handler(stream: IO[str] | None = None) -> logging.Handler:
+    """A handler writing JSON lines with request context (to stderr unless told otherwise)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestContext())
+    handler.set_name("nexo-json")
+    return handler
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Send every log record of the process to stderr as JSON (once per process)."""
+    root = logging.getLogger()
+    if any(h.get_name() == "nexo-json" for h in root.handlers):
+        return
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(json_handler())
+    root.setLevel(level)
+
+
+# -- the Flask side ------------------------------------------------------------------------------
+
+
+def _start() -> None:
+    g.request_started = time.perf_counter()
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def _finish(response: Response) -> Response:
+    seconds = time.perf_counter() - g.get("request_started", time.perf_counter())
+    route = request.url_rule.rule if request.url_rule is not None else _UNMATCHED
+    HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+    HTTP_LATENCY.labels(route, request.method).observe(seconds)
+    if route == "/api/v1/session" and request.method == "POST":
+        LOGINS.labels(_LOGIN_OUTCOMES.get(response.status_code, "error")).inc()
+    response.headers[REQUEST_ID_HEADER] = g.get("request_id", "-")
+    access_log.info(
+        "request",
+        extra={
+            "method": request.method,
+            "route": route,
+            "path": request.path,  # never the query string
+            "status": response.status_code,
+            "duration_ms": round(seconds * 1000, 1),
+            "remote": request.remote_addr,
+        },
+    )
+    return response
+
+
+def _metrics() -> Response:
+    return Response(render_metrics(), content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+
+def init_app(app: Flask) -> None:
+    """Request ids, the access log line, HTTP and Vault metrics, and the /metrics endpoint."""
+    if app.config.get("NEXO_ENV") != "test" and app.config.get("NEXO_LOG_JSON", True):
+        configure_logging()
+    app.before_request(_start)
+    app.after_request(_finish)
+    app.add_url_rule("/metrics", "metrics", _metrics, methods=["GET"])
+    vault = app.extensions.get("nexo_vault")
+    if vault is not None:
+        vault.adapter.observer = observe_vault_call
