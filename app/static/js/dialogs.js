@@ -1,0 +1,53 @@
+// Modal <dialog> helpers: open with focus on a chosen field, keep Tab inside, Escape or any
+// [data-close] button closes, and focus goes back to the control that opened it.
+
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+const openers = new WeakMap();
+
+function focusables(dialog) {
+  return [...dialog.querySelectorAll(FOCUSABLE)].filter((element) => !element.closest("[hidden]"));
+}
+
+function trapTab(event) {
+  if (event.key !== "Tab") return;
+  const dialog = event.currentTarget;
+  const items = focusables(dialog);
+  if (items.length === 0) return;
+  const first = items[0];
+  const last = items[items.length - 1];
+  if (event.shiftKey && (document.activeElement === first || !dialog.contains(document.activeElement))) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && (document.activeElement === last || !dialog.contains(document.activeElement))) {
+    event.preventDefault();
+    first.focus();
+  }
+}
+
+function wire(dialog) {
+  if (dialog.dataset.wired) return;
+  dialog.dataset.wired = "1";
+  dialog.addEventListener("keydown", trapTab);
+  for (const button of dialog.querySelectorAll("[data-close]")) {
+    button.addEventListener("click", () => closeDialog(dialog));
+  }
+  dialog.addEventListener("close", () => {
+    const opener = openers.get(dialog);
+    openers.delete(dialog);
+    if (opener && opener.isConnected && !opener.closest("[hidden]") && dialog.dataset.restore !== "no") opener.focus();
+    delete dialog.dataset.restore;
+  });
+}
+
+export function openDialog(dialog, opener, focusTarget) {
+  wire(dialog);
+  openers.set(dialog, opener || document.activeElement);
+  if (!dialog.open) dialog.showModal();
+  (focusTarget || focusables(dialog)[0] || dialog).focus();
+}
+
+export function closeDialog(dialog, { restoreFocus = true } = {}) {
+  if (!dialog.open) return;
+  if (!restoreFocus) dialog.dataset.restore = "no";
+  dialog.close();
+}

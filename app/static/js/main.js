@@ -1,0 +1,596 @@
+// The Secrets screen: sign-in, the tenant's secrets table, and the add/edit/delete dialogs.
+// Values only ever travel from the Value field into a request body; nothing keeps them.
+
+import { api, ApiError, paths, setCsrf, whenUnauthorized } from "./api.js";
+import { openDialog, closeDialog } from "./dialogs.js";
+import { descriptionProblem, keyProblem } from "./rules.js";
+
+const PAGE_SIZE = 50;
+const SEARCH_DELAY_MS = 250;
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  session: null, // {user, tenants: {name: "read"|"write"}, admin}
+  tenant: "",
+  items: new Map(), // key -> item, in table order
+  next: null, // cursor of the next page, or null
+  q: "",
+  listRequest: null, // AbortController of the list request in flight
+  editing: null, // the item being edited, or null when adding
+  deleting: null, // the item awaiting confirmation
+};
+
+// -- session ----------------------------------------------------------------------------
+
+whenUnauthorized(() => signedOut("Your session has expired. Please sign in again."));
+
+async function boot() {
+  try {
+    startSession(await api("GET", paths.session, { auth: false }));
+  } catch (error) {
+    // 401 here is simply "not signed in yet", nothing expired.
+    signedOut(error instanceof ApiError && error.status === 401 ? "" : error.message);
+  }
+}
+
+function startSession(info) {
+  state.session = info;
+  setCsrf(info.csrf_token);
+  $("boot").hidden = true;
+  $("signin").hidden = true;
+  $("shell").hidden = false;
+  $("user-name").textContent = info.user;
+  $("user-avatar").textContent = (info.user || "?").slice(0, 1).toUpperCase();
+  renderTenants();
+}
+
+/** Back to the sign-in form, forgetting everything the signed-in page showed. */
+function signedOut(notice = "") {
+  if (state.listRequest) state.listRequest.abort();
+  for (const dialog of document.querySelectorAll("dialog[open]")) closeDialog(dialog);
+  state.session = null;
+  state.items.clear();
+  state.next = null;
+  setCsrf("");
+  $("rows").replaceChildren();
+  $("search").value = "";
+  $("boot").hidden = true;
+  $("shell").hidden = true;
+  $("signin").hidden = false;
+  $("signin-notice").textContent = notice;
+  $("signin-password").value = "";
+  $("signin-user").focus();
+}
+
+$("signin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const username = $("signin-user").value.trim();
+  const password = $("signin-password").value;
+  const problem = $("signin-error");
+  if (!username || !password) {
+    showAlert(problem, "Enter your username and password.");
+    (username ? $("signin-password") : $("signin-user")).focus();
+    return;
+  }
+  setBusy($("signin-submit"), true, "Signing in…");
+  try {
+    const info = await api("POST", paths.session, { body: { username, password }, auth: false });
+    problem.hidden = true;
+    $("signin-notice").textContent = "";
+    startSession(info);
+  } catch (error) {
+    showAlert(problem, error.message);
+    $("signin-password").select();
+  } finally {
+    $("signin-password").value = "";
+    setBusy($("signin-submit"), false);
+  }
+});
+
+$("signout").addEventListener("click", async () => {
+  try {
+    await api("DELETE", paths.session);
+  } catch {
+    // Signed out either way: the cookie session is gone or was never valid.
+  }
+  signedOut("You have signed out.");
+});
+
+// A tab left open for hours: re-check the session when the user comes back to it.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && state.session) api("GET", paths.session).catch(() => {});
+});
+
+// -- tenants ----------------------------------------------------------------------------
+
+function renderTenants() {
+  const names = Object.keys(state.session.tenants).sort();
+  const select = $("tenant-select");
+  const single = $("tenant-name");
+  if (names.length === 0) {
+    state.tenant = "";
+    select.hidden = true;
+    single.hidden = false;
+    single.textContent = "None";
+    showTenant();
+    return;
+  }
+  const wanted = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
+  state.tenant = names.includes(wanted) ? wanted : names.includes(state.tenant) ? state.tenant : names[0];
+  select.replaceChildren(...names.map((name) => new Option(name, name, false, name === state.tenant)));
+  select.hidden = names.length < 2;
+  single.hidden = names.length >= 2;
+  single.textContent = state.tenant;
+  showTenant();
+}
+
+$("tenant-select").addEventListener("change", (event) => {
+  state.tenant = event.target.value;
+  $("search").value = "";
+  showTenant();
+});
+
+function canWrite() {
+  return Boolean(state.tenant) && state.session.tenants[state.tenant] === "write";
+}
+
+function showTenant() {
+  if (state.tenant) history.replaceState(null, "", `#/${encodeURIComponent(state.tenant)}`);
+  $("head-tenant").textContent = state.tenant || "no tenant";
+  $("table-caption").textContent = `Secrets of tenant ${state.tenant}`;
+  const badge = $("perm-badge");
+  badge.hidden = !state.tenant;
+  badge.textContent = canWrite() ? "Can edit" : "Read only";
+  badge.className = canWrite() ? "badge write" : "badge read";
+  $("add").hidden = !canWrite();
+  $("table").classList.toggle("readonly", !canWrite());
+  $("search").disabled = !state.tenant;
+  state.q = $("search").value.trim();
+  loadList(true);
+}
+
+// -- the table --------------------------------------------------------------------------
+
+async function loadList(reset) {
+  if (state.listRequest) state.listRequest.abort();
+  if (!state.tenant) {
+    state.items.clear();
+    $("rows").replaceChildren();
+    renderEmpty();
+    return;
+  }
+  const controller = new AbortController();
+  state.listRequest = controller;
+  const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  if (state.q) params.set("q", state.q);
+  if (!reset && state.next) params.set("after", state.next);
+  $("table").setAttribute("aria-busy", "true");
+  $("more").disabled = true;
+  $("count").textContent = "Loading…";
+  try {
+    const page = await api("GET", `${paths.secrets(state.tenant)}?${params}`, { signal: controller.signal });
+    if (reset) {
+      state.items.clear();
+      $("rows").replaceChildren();
+    }
+    for (const item of page.items) upsertRow(item);
+    state.next = page.next;
+    $("list-error").hidden = true;
+  } catch (error) {
+    if (error.name === "AbortError" || error.status === 401) return;
+    $("list-error-text").textContent = `Could not load the secrets: ${error.message}`;
+    $("list-error").hidden = false;
+  } finally {
+    if (state.listRequest === controller) {
+      state.listRequest = null;
+      $("table").removeAttribute("aria-busy");
+      $("more").disabled = false;
+      renderEmpty();
+    }
+  }
+}
+
+$("more").addEventListener("click", () => loadList(false));
+$("list-retry").addEventListener("click", () => loadList(true));
+
+let searchTimer = 0;
+$("search").addEventListener("input", () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => {
+    const q = $("search").value.trim();
+    if (q === state.q) return;
+    state.q = q;
+    loadList(true);
+  }, SEARCH_DELAY_MS);
+});
+
+/** Counts, the Load more button and the empty state, from what is loaded now. */
+function renderEmpty() {
+  const count = state.items.size;
+  $("more").hidden = !state.next;
+  $("count").textContent = count
+    ? `${count} ${count === 1 ? "secret" : "secrets"}${state.next ? " shown, more available" : ""}`
+    : "";
+  const empty = $("empty");
+  empty.hidden = count > 0;
+  $("table").classList.toggle("is-empty", count === 0);
+  if (count > 0) return;
+  $("empty-add").hidden = true;
+  if (!state.tenant) {
+    $("empty-title").textContent = "No tenant";
+    $("empty-text").textContent = "Your account has no access to any tenant yet. Ask an administrator to add you.";
+  } else if (state.q) {
+    $("empty-title").textContent = "No matching secrets";
+    $("empty-text").textContent = `No key or description contains “${state.q}”.`;
+  } else if (canWrite()) {
+    $("empty-title").textContent = "No secrets yet";
+    $("empty-text").textContent = "Store API keys, passwords and connection strings here instead of in payloads or module code.";
+    $("empty-add").hidden = false;
+  } else {
+    $("empty-title").textContent = "No secrets yet";
+    $("empty-text").textContent = "Nothing has been stored for this tenant. A user with write permission can add secrets.";
+  }
+}
+
+function icon(name) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("class", "icon");
+  svg.setAttribute("aria-hidden", "true");
+  const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
+  use.setAttribute("href", `#i-${name}`);
+  svg.append(use);
+  return svg;
+}
+
+function cell(tag, label, ...children) {
+  const element = document.createElement(tag);
+  element.dataset.label = label;
+  element.append(...children);
+  return element;
+}
+
+function span(className, text) {
+  const element = document.createElement("span");
+  element.className = className;
+  element.textContent = text;
+  return element;
+}
+
+function iconButton(name, label, onClick, extraClass = "") {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = `icon-btn ${extraClass}`.trim();
+  button.setAttribute("aria-label", label);
+  button.title = label;
+  button.append(icon(name));
+  button.addEventListener("click", onClick);
+  return button;
+}
+
+function buildRow(item) {
+  const row = document.createElement("tr");
+  row.dataset.key = item.key;
+
+  const key = cell("th", "Key", icon("key"), span("key-text mono", item.key));
+  key.scope = "row";
+  key.className = "cell-key";
+
+  const description = item.description
+    ? cell("td", "Description", span("desc", item.description))
+    : cell("td", "Description", span("muted", "—"));
+  description.className = "cell-desc";
+
+  const updated = cell("td", "Updated", timeElement(item.updated_time || item.created_time));
+  updated.className = "cell-time";
+  const by = cell("td", "By", span("who", item.updated_by || item.created_by || "—"));
+  by.className = "cell-by";
+  row.append(key, description, updated, by);
+
+  if (canWrite()) {
+    const actions = cell(
+      "td",
+      "Actions",
+      iconButton("edit", `Edit ${item.key}`, () => openEdit(item.key)),
+      iconButton("trash", `Delete ${item.key}`, () => openDelete(item.key), "danger-hover"),
+    );
+    actions.className = "cell-actions";
+    row.append(actions);
+  }
+  return row;
+}
+
+/** Insert or replace a row, keeping key order (Vault lists keys sorted). */
+function upsertRow(item, { highlight = false } = {}) {
+  const rows = $("rows");
+  const row = buildRow(item);
+  const existing = rows.querySelector(`tr[data-key="${CSS.escape(item.key)}"]`);
+  if (existing) {
+    existing.replaceWith(row);
+  } else {
+    const after = [...rows.children].find((other) => other.dataset.key > item.key);
+    rows.insertBefore(row, after || null);
+  }
+  const ordered = new Map();
+  for (const tr of rows.children) ordered.set(tr.dataset.key, tr.dataset.key === item.key ? item : state.items.get(tr.dataset.key));
+  state.items = ordered;
+  if (highlight) {
+    row.classList.add("flash");
+    row.scrollIntoView({ block: "nearest" });
+  }
+}
+
+function removeRow(key) {
+  const row = $("rows").querySelector(`tr[data-key="${CSS.escape(key)}"]`);
+  if (row) row.remove();
+  state.items.delete(key);
+  renderEmpty();
+}
+
+// Vault times carry nanoseconds; Date wants at most milliseconds.
+function parseTime(text) {
+  const time = Date.parse(String(text || "").replace(/(\.\d{3})\d+/, "$1"));
+  return Number.isNaN(time) ? null : new Date(time);
+}
+
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+const absolute = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+function timeElement(text) {
+  const date = parseTime(text);
+  const element = document.createElement("time");
+  if (!date) {
+    element.textContent = "—";
+    return element;
+  }
+  element.dateTime = date.toISOString();
+  element.title = absolute.format(date);
+  const seconds = Math.round((date.getTime() - Date.now()) / 1000);
+  const steps = [
+    [60, "second"],
+    [60, "minute"],
+    [24, "hour"],
+    [30, "day"],
+    [12, "month"],
+    [Infinity, "year"],
+  ];
+  let amount = seconds;
+  for (const [size, unit] of steps) {
+    if (Math.abs(amount) < size) {
+      element.textContent = unit === "second" && Math.abs(amount) < 45 ? "just now" : relative.format(amount, unit);
+      return element;
+    }
+    amount = Math.round(amount / size);
+  }
+  element.textContent = absolute.format(date);
+  return element;
+}
+
+// -- add and edit -----------------------------------------------------------------------
+
+const form = $("secret-form");
+const fields = { key: $("f-key"), description: $("f-description"), value: $("f-value") };
+
+function clearFormErrors() {
+  $("form-error").hidden = true;
+  for (const name of Object.keys(fields)) setFieldError(name, "");
+}
+
+function setFieldError(name, message) {
+  const input = fields[name];
+  const slot = $(`f-${name}-error`);
+  slot.textContent = message;
+  slot.hidden = !message;
+  if (message) input.setAttribute("aria-invalid", "true");
+  else input.removeAttribute("aria-invalid");
+}
+
+function openAdd(event) {
+  state.editing = null;
+  form.reset();
+  clearFormErrors();
+  $("secret-title").textContent = "Add Secret";
+  fields.key.readOnly = false;
+  fields.key.removeAttribute("aria-readonly");
+  fields.value.required = true;
+  fields.value.placeholder = "";
+  $("f-value-req").textContent = "required";
+  $("f-value-req").className = "req";
+  $("f-value-hint").textContent = "Stored encrypted in Vault. It cannot be viewed again after saving.";
+  $("secret-save").textContent = "Save";
+  openDialog($("secret-dialog"), event && event.currentTarget, fields.key);
+}
+
+function openEdit(key) {
+  const item = state.items.get(key);
+  if (!item) return;
+  state.editing = item;
+  form.reset();
+  clearFormErrors();
+  $("secret-title").textContent = "Edit Secret";
+  fields.key.value = item.key;
+  fields.key.readOnly = true;
+  fields.description.value = item.description || "";
+  fields.value.required = false;
+  fields.value.value = "";
+  fields.value.placeholder = "Leave empty to keep the current value";
+  $("f-value-req").textContent = "optional";
+  $("f-value-req").className = "opt";
+  $("f-value-hint").textContent = "Leave empty to keep the current value. A new value replaces it for every Action that references this key.";
+  $("secret-save").textContent = "Save changes";
+  const row = $("rows").querySelector(`tr[data-key="${CSS.escape(key)}"]`);
+  openDialog($("secret-dialog"), row && row.querySelector(".cell-actions .icon-btn"), fields.description);
+}
+
+$("add").addEventListener("click", openAdd);
+$("empty-add").addEventListener("click", openAdd);
+
+// Whatever closed the dialog (Save, Cancel, Escape, sign-out), the typed value goes.
+$("secret-dialog").addEventListener("close", () => {
+  fields.value.value = "";
+  state.editing = null;
+});
+
+fields.key.addEventListener("input", () => {
+  if (!fields.key.readOnly) setFieldError("key", keyProblem(fields.key.value));
+});
+fields.description.addEventListener("input", () => {
+  setFieldError("description", descriptionProblem(fields.description.value));
+});
+fields.value.addEventListener("input", () => {
+  if (fields.value.value) setFieldError("value", "");
+});
+
+function validate() {
+  const problems = {
+    key: state.editing ? "" : keyProblem(fields.key.value),
+    description: descriptionProblem(fields.description.value),
+    value: !state.editing && fields.value.value === "" ? "Enter the value to store." : "",
+  };
+  for (const [name, message] of Object.entries(problems)) setFieldError(name, message);
+  const first = Object.keys(problems).find((name) => problems[name]);
+  if (first) fields[first].focus();
+  return !first;
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearFormErrors();
+  if (!validate()) return;
+  const editing = state.editing;
+  const tenant = state.tenant;
+  const value = fields.value.value;
+  const description = fields.description.value;
+  setBusy($("secret-save"), true, "Saving…");
+  try {
+    let item;
+    if (editing) {
+      const body = { description, version: editing.version };
+      if (value) body.value = value;
+      item = await api("PATCH", paths.secret(tenant, editing.key), { body });
+    } else {
+      item = await api("POST", paths.secrets(tenant), { body: { key: fields.key.value, description, value } });
+    }
+    fields.value.value = "";
+    closeDialog($("secret-dialog"));
+    if (tenant !== state.tenant) return;
+    upsertRow(item, { highlight: true });
+    renderEmpty();
+    const what = editing ? (value ? "updated with a new value" : "updated") : "created";
+    toast(`Secret ${item.key} ${what}.`);
+    focusRowAction(item.key, editing ? 0 : -1);
+  } catch (error) {
+    if (error.status === 401) return;
+    await showSaveError(error, editing);
+  } finally {
+    setBusy($("secret-save"), false);
+  }
+});
+
+async function showSaveError(error, editing) {
+  const named = Object.entries(error.fields).filter(([name]) => name in fields);
+  for (const [name, message] of named) setFieldError(name, message);
+  const other = Object.entries(error.fields).filter(([name]) => !(name in fields));
+  if (editing && error.status === 409) {
+    // Someone changed it meanwhile: take their version, so a second Save is a deliberate choice.
+    try {
+      const fresh = await api("GET", paths.secret(state.tenant, editing.key));
+      upsertRow(fresh);
+      state.editing = fresh;
+    } catch {
+      // The message below still says what happened.
+    }
+    showAlert($("form-error"), "This secret was changed by someone else while you were editing. Check the description and save again.");
+  } else if (editing && error.status === 404) {
+    removeRow(editing.key);
+    showAlert($("form-error"), "This secret no longer exists; someone deleted it.");
+  } else if (named.length === 0 || other.length) {
+    const detail = other.map(([name, message]) => `${name}: ${message}`).join(" ");
+    showAlert($("form-error"), detail ? `${error.message}. ${detail}` : error.message);
+  }
+  if (named.length) fields[named[0][0]].focus();
+}
+
+/** After a save, put focus somewhere sensible: the row's edit button, or the Add button. */
+function focusRowAction(key, index) {
+  const row = $("rows").querySelector(`tr[data-key="${CSS.escape(key)}"]`);
+  const buttons = row ? row.querySelectorAll(".cell-actions .icon-btn") : [];
+  const target = index >= 0 && buttons[index] ? buttons[index] : $("add");
+  if (!target.hidden) target.focus();
+}
+
+// -- delete -----------------------------------------------------------------------------
+
+function openDelete(key) {
+  const item = state.items.get(key);
+  if (!item) return;
+  state.deleting = item;
+  $("confirm-key").textContent = item.key;
+  $("confirm-title").textContent = `Delete ${item.key}?`;
+  $("confirm-error").hidden = true;
+  const row = $("rows").querySelector(`tr[data-key="${CSS.escape(key)}"]`);
+  const opener = row && row.querySelectorAll(".cell-actions .icon-btn")[1];
+  openDialog($("confirm-dialog"), opener, $("confirm-cancel"));
+}
+
+$("confirm-dialog").addEventListener("close", () => {
+  state.deleting = null;
+});
+
+$("confirm-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const item = state.deleting;
+  if (!item) return;
+  const tenant = state.tenant;
+  setBusy($("confirm-delete"), true, "Deleting…");
+  try {
+    await api("DELETE", paths.secret(tenant, item.key));
+    toast(`Secret ${item.key} deleted.`);
+  } catch (error) {
+    if (error.status === 401) return;
+    if (error.status !== 404) {
+      showAlert($("confirm-error"), error.message);
+      return;
+    }
+    toast(`Secret ${item.key} was already deleted.`);
+  } finally {
+    setBusy($("confirm-delete"), false);
+  }
+  closeDialog($("confirm-dialog"), { restoreFocus: false });
+  removeRow(item.key);
+  (canWrite() ? $("add") : $("search")).focus();
+});
+
+// -- small helpers ----------------------------------------------------------------------
+
+function showAlert(element, message) {
+  element.textContent = message;
+  element.hidden = false;
+}
+
+function setBusy(button, busy, label) {
+  if (busy) {
+    button.dataset.label = button.textContent;
+    button.textContent = label;
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+  } else if (button.dataset.label !== undefined) {
+    button.textContent = button.dataset.label;
+    delete button.dataset.label;
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+}
+
+let toastTimer = 0;
+function toast(message) {
+  const element = $("toast");
+  element.textContent = message;
+  element.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    element.hidden = true;
+  }, 4000);
+}
+
+boot();
