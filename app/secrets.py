@@ -112,10 +112,14 @@ def list_secrets(
 
 def get(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
     """One secret without its value."""
+    return item_from_metadata(key, _metadata(vault, caller, tenant, key))
+
+
+def _metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> dict[str, Any]:
     names.tenant(tenant)
     names.key(key)
     try:
-        return item_from_metadata(key, vault.read_metadata(caller.token, tenant, key))
+        return vault.read_metadata(caller.token, tenant, key)
     except errors.NotFound:
         raise errors.NotFound(f"No secret with key {key!r} in tenant {tenant!r}") from None
 
@@ -151,7 +155,8 @@ def update(
     version: int | None = None,
 ) -> Item:
     """Change the description and/or the value; an empty or absent value keeps the current one."""
-    current = get(vault, caller, tenant, key)
+    meta = _metadata(vault, caller, tenant, key)
+    current = item_from_metadata(key, meta)
     if version is not None and version != current.version:
         raise errors.Conflict(
             f"The secret is at version {current.version}, not {version}; reload and try again",
@@ -159,15 +164,19 @@ def update(
         )
     if not value and description is None:
         return current
+    custom: dict[str, str | None] = {"updated_by": caller.name}
+    if description is not None:
+        # merge-patch: null removes the entry (Vault refuses an empty value)
+        custom["description"] = description or None
     try:
         if value:
             # cas pins the write to the version just read: a concurrent change makes this 409.
             vault.write_value(caller.token, tenant, key, value, cas=current.version)
-        custom: dict[str, str | None] = {"updated_by": caller.name}
-        if description is not None:
-            # merge-patch: null removes the entry (Vault refuses an empty value)
-            custom["description"] = description or None
-        vault.patch_metadata(caller.token, tenant, key, custom)
+            vault.patch_metadata(caller.token, tenant, key, custom)
+        else:
+            # A description-only edit is checked against the metadata just read (OpenBao's
+            # metadata check-and-set), so a concurrent edit is a 409, never silently merged.
+            vault.patch_metadata(caller.token, tenant, key, custom, metadata_cas=meta.get("current_metadata_version"))
     except errors.PermissionDenied:
         raise _no_write(tenant) from None
     return get(vault, caller, tenant, key)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -24,9 +25,12 @@ from app import errors
 
 log = logging.getLogger(__name__)
 
-# Vault answers 400 with this text when a check-and-set version does not match.
-_CAS_MISMATCH = "check-and-set parameter did not match"
+# Vault answers 400 with these texts when a (metadata) check-and-set version does not match.
+_CAS_MISMATCH = ("check-and-set parameter did not match", "check-and-set parameter does not match")
 _RETRY_AFTER_UNAVAILABLE = 5
+_IDEMPOTENT = frozenset({"GET", "LIST", "HEAD"})
+_RETRY_STATUSES = frozenset({429, 500, 502, 503})
+_FIRST_BACKOFF = 0.05
 
 
 def segment(value: str) -> str:
@@ -129,16 +133,21 @@ class Urllib3Adapter(hvac.adapters.Adapter):  # type: ignore[misc]
                 last = exc
                 continue
             except urllib3.exceptions.HTTPError as exc:
-                raise VaultUnreachable(f"{method} {url}: {type(exc).__name__}") from None
+                # A read timeout or a dropped connection: the request may have been processed.
+                raise VaultUnreachable(f"{method} {url}: {type(exc).__name__}", sent=True) from None
             if attempt:
                 with self._lock:
                     self._current = index
             return response
-        raise VaultUnreachable(f"{method} {url}: {type(last).__name__}") from None
+        raise VaultUnreachable(f"{method} {url}: {type(last).__name__}", sent=False) from None
 
 
 class VaultUnreachable(Exception):
-    """No Vault node could be reached (connection refused, timeout)."""
+    """No Vault node answered (connection refused, timeout, dropped connection)."""
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent  # False: no node ever received the request, so resending is safe
 
 
 @dataclass(frozen=True)
@@ -167,6 +176,9 @@ class Vault:
         cacert: str | None = None,
     ) -> None:
         self.adapter = Urllib3Adapter(addresses, timeout=timeout, cacert=cacert)
+        self.attempts = 3
+        # Retries of one call stop once this much time has passed: the caller gets its 503 quickly.
+        self.retry_budget = timeout
         self.mount = mount
         self.prefix = tuple(p for p in prefix.split("/") if p)
         self.userpass_mount = userpass_mount
@@ -174,6 +186,54 @@ class Vault:
         self._detailed_listing: bool | None = None
 
     # -- the one place requests are made ------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        api_path: str,
+        token: str | None,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        wrap_ttl: str | None = None,
+        content_type: str | None = None,
+        raise_exception: bool = True,
+    ) -> Any:
+        """One Vault request, retried with backoff only where that cannot duplicate a write.
+
+        Reads (GET, LIST) are retried after a dropped connection, a timeout, 429 or a 5xx; any
+        request is retried when no node could even be connected to. Raises hvac errors or
+        VaultUnreachable."""
+        headers = {"X-Vault-Token": token} if token else {}
+        if content_type:
+            headers["Content-Type"] = content_type
+        idempotent = method in _IDEMPOTENT
+        deadline = time.monotonic() + self.retry_budget
+        delay = _FIRST_BACKOFF
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self.adapter.request(
+                    method,
+                    api_path,
+                    headers=headers,
+                    json=body,
+                    params=params,
+                    wrap_ttl=wrap_ttl,
+                    raise_exception=raise_exception,
+                )
+            except VaultUnreachable as exc:
+                failure: Exception = exc
+                retry = idempotent or not exc.sent
+            except hvac.exceptions.VaultError as exc:
+                failure = exc
+                retry = idempotent and _status_of(exc) in _RETRY_STATUSES
+            pause = delay * (0.5 + random.random())
+            if not retry or attempt >= self.attempts or time.monotonic() + pause > deadline:
+                raise failure
+            time.sleep(pause)
+            delay *= 4
 
     def call(
         self,
@@ -186,12 +246,11 @@ class Vault:
         wrap_ttl: str | None = None,
         content_type: str | None = None,
     ) -> Any:
-        """Make one Vault request with the caller's token; translate failures."""
-        headers = {"X-Vault-Token": token} if token else {}
-        if content_type:
-            headers["Content-Type"] = content_type
+        """Make one Vault request with the caller's token; translate failures to domain errors."""
         try:
-            return self.adapter.request(method, api_path, headers=headers, json=body, params=params, wrap_ttl=wrap_ttl)
+            return self._request(
+                method, api_path, token, body, params, wrap_ttl=wrap_ttl, content_type=content_type
+            )
         except VaultUnreachable as exc:
             log.warning("vault unreachable: %s", exc)
             raise errors.Unavailable(retry_after=_RETRY_AFTER_UNAVAILABLE) from None
@@ -202,7 +261,7 @@ class Vault:
         status = getattr(exc, "status_code", None) or _status_of(exc)
         text = " ".join(str(e) for e in (exc.errors or []))
         log.info("vault answered %s to %s %s: %s", status, exc.method, _strip(exc.url), text[:300])
-        if status == 400 and _CAS_MISMATCH in text:
+        if status == 400 and any(m in text for m in _CAS_MISMATCH):
             return errors.Conflict("The secret was changed by someone else; reload and try again")
         if status == 403:
             if token and not self.token_valid(token):
@@ -247,9 +306,7 @@ class Vault:
     def lookup_self(self, token: str) -> TokenInfo:
         """Who the token belongs to; NotAuthenticated if it is expired or revoked."""
         try:
-            data = self.adapter.request("GET", path("auth", "token", "lookup-self"), headers={"X-Vault-Token": token})[
-                "data"
-            ]
+            data = self._request("GET", path("auth", "token", "lookup-self"), token)["data"]
         except hvac.exceptions.Forbidden:
             raise errors.TokenInvalid() from None
         except VaultUnreachable:
@@ -270,7 +327,7 @@ class Vault:
     def token_valid(self, token: str) -> bool:
         """True if Vault still knows the token (used to tell 401 from 403)."""
         try:
-            self.adapter.request("GET", path("auth", "token", "lookup-self"), headers={"X-Vault-Token": token})
+            self._request("GET", path("auth", "token", "lookup-self"), token)
         except hvac.exceptions.Forbidden:
             return False
         except (hvac.exceptions.VaultError, VaultUnreachable):
@@ -306,9 +363,7 @@ class Vault:
         if limit:
             params["limit"] = limit
         try:
-            reply = self.adapter.request(
-                "LIST", self._kv("detailed-metadata", tenant) + "/", headers={"X-Vault-Token": token}, params=params
-            )
+            reply = self._request("LIST", self._kv("detailed-metadata", tenant) + "/", token, params=params)
         except hvac.exceptions.InvalidPath as exc:
             if exc.errors:  # "unsupported path": not OpenBao
                 self._detailed_listing = False
@@ -359,14 +414,22 @@ class Vault:
         """Replace a key's custom_metadata."""
         self.call("POST", self._kv("metadata", tenant, key), token, {"custom_metadata": dict(custom)})
 
-    def patch_metadata(self, token: str, tenant: str, key: str, custom: Mapping[str, str | None]) -> None:
-        """Merge into a key's custom_metadata without writing a new version."""
+    def patch_metadata(
+        self,
+        token: str,
+        tenant: str,
+        key: str,
+        custom: Mapping[str, str | None],
+        metadata_cas: int | None = None,
+    ) -> None:
+        """Merge into a key's custom_metadata without writing a new version.
+
+        metadata_cas (OpenBao): refuse with Conflict if the metadata changed since it was read."""
+        body: dict[str, Any] = {"custom_metadata": dict(custom)}
+        if metadata_cas is not None:
+            body["metadata_cas"] = metadata_cas
         self.call(
-            "PATCH",
-            self._kv("metadata", tenant, key),
-            token,
-            {"custom_metadata": dict(custom)},
-            content_type="application/merge-patch+json",
+            "PATCH", self._kv("metadata", tenant, key), token, body, content_type="application/merge-patch+json"
         )
 
     def delete_all(self, token: str, tenant: str, key: str) -> None:
