@@ -8,7 +8,7 @@ from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app import access, auth, errors, names, schemas, secrets
+from app import access, auth, errors, names, resolve, schemas, secrets
 
 blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Tenant secrets")
 ops = Blueprint("ops", __name__, description="Health")
@@ -198,6 +198,27 @@ class MemberOne(MethodView):
         """Revoke a user's permission on a tenant (admin only)."""
         if not access.revoke(_vault(), _user().token, names.tenant(tenant), names.user(user)):
             raise errors.NotFound(f"{user!r} has no permission on tenant {tenant!r}")
+
+
+# -- resolve (the Hub) -------------------------------------------------------------------
+
+
+@blp.route("/tenants/<tenant>/resolve")
+class Resolve(MethodView):
+    @blp.arguments(schemas.ResolveRequest)
+    @blp.response(200, schemas.ResolveResponse)
+    @blp.alt_response(
+        422,
+        schema=schemas.ApiError,
+        description="Invalid body, or SECRET parameters without a value: errors.unresolved names each one",
+    )
+    @_document(400, 401, 403, 503)
+    def post(self, body: dict[str, Any], tenant: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Hub: give SECRET parameters their values, all or nothing; with wrap_ttl, a wrapping token."""
+        answer = resolve.resolve(
+            _vault(), _user().token, names.tenant(tenant), body["parameters"], body.get("wrap_ttl")
+        )
+        return answer, 200, {"Cache-Control": "no-store"}
 
 
 # -- health -------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
-from app import names
+from app import names, resolve
 
 MAX_VALUE_BYTES = 64 * 1024
 MAX_DESCRIPTION = 512
@@ -167,3 +167,74 @@ class ApiError(ma.Schema):
     status = ma.fields.String(required=True)
     message = ma.fields.String(required=True)
     errors = ma.fields.Dict(metadata={"description": "Field errors (422) or unresolved parameters"})
+
+
+# -- resolve (the Hub) --------------------------------------------------------------------
+
+_DURATION = re.compile(r"^([0-9]{1,6})([smh]?)\Z")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+class Duration(ma.fields.Field):  # type: ignore[type-arg]
+    """Seconds as an integer, or a Vault-style duration string: "90s", "5m"."""
+
+    default_error_messages = {"invalid": 'Must be a number of seconds or a duration like "90s" or "5m".'}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        match = _DURATION.match(value) if isinstance(value, str) else None
+        if match is None:
+            raise self.make_error("invalid")
+        return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+class ResolveParameter(Strict):
+    name = StrictString(required=True, validate=validate.Length(min=1, max=256), metadata={"example": "db_password"})
+    type = StrictString(
+        required=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"example": "SECRET", "description": "SECRET parameters carry a key and get its value."},
+    )
+    value = ma.fields.Raw(
+        required=True,
+        allow_none=True,
+        metadata={"example": "DATABASE_PASSWORD", "description": "For SECRET: the key. Otherwise returned as is."},
+    )
+
+
+class ResolveRequest(Strict):
+    parameters = ma.fields.List(
+        ma.fields.Nested(ResolveParameter),
+        required=True,
+        validate=validate.Length(max=resolve.MAX_PARAMETERS, error="At most {max} parameters per call."),
+    )
+    wrap_ttl = Duration(
+        validate=validate.Range(
+            min=resolve.WRAP_TTL_MIN, max=resolve.WRAP_TTL_MAX, error="Must be {min} to {max} seconds."
+        ),
+        metadata={
+            "description": "Deliver by Vault response wrapping: answer a single-use token valid this long.",
+            "oneOf": [
+                {"type": "integer", "minimum": resolve.WRAP_TTL_MIN, "maximum": resolve.WRAP_TTL_MAX},
+                {"type": "string", "pattern": _DURATION.pattern, "example": "5m"},
+            ],
+        },
+    )
+
+
+class ResolvedParameter(ma.Schema):
+    name = ma.fields.String(required=True)
+    type = ma.fields.String(required=True)
+    value = ma.fields.Raw(metadata={"description": "For SECRET: the secret's value."})
+
+
+class WrapInfo(ma.Schema):
+    token = ma.fields.String(required=True, metadata={"description": "Single-use Vault wrapping token."})
+    ttl = ma.fields.Integer(required=True)
+    creation_path = ma.fields.String(required=True, metadata={"example": "sys/wrapping/wrap"})
+
+
+class ResolveResponse(ma.Schema):
+    parameters = ma.fields.List(ma.fields.Nested(ResolvedParameter))
+    wrap = ma.fields.Nested(WrapInfo)

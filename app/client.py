@@ -1,0 +1,450 @@
+"""The Hub's and the sink modules' client: resolve SECRET parameters, unwrap delivered ones,
+and keep every resolved value out of the logs.
+
+Needs only urllib3 and the standard library (no Flask, no hvac), so a Hub or a sink module can
+import it alone:
+
+    client = SecretsClient("https://secrets.example", vault_addr="https://vault.example",
+                           role_id=..., secret_id=...)
+    client.log_filter.attach()          # mask resolved values in every handler of the root logger
+    params = client.resolve("acme", [{"name": "db", "type": "SECRET", "value": "DB_PASSWORD"}])
+    wrapped = client.resolve("acme", params_spec, wrap_ttl="2m")   # hand wrapped.token to a sink
+    params = SecretsClient(vault_addr="https://vault.example").unwrap(token)   # in the sink
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, overload
+from urllib.parse import quote, quote_plus
+
+import urllib3
+
+log = logging.getLogger(__name__)
+
+SECRET = "SECRET"
+# resolve wraps with sys/wrapping/wrap: a wrapping token made anywhere else is not a delivery.
+WRAP_CREATION_PATH = "sys/wrapping/wrap"
+MASK = "***"
+# Lines of a multi-line value and base64 fragments shorter than this are not masked on their
+# own (they would blot out ordinary words); whole values are masked whatever their length.
+MIN_FRAGMENT = 4
+
+
+# -- errors: they name tenants, keys and parameters, never a value ------------------------
+
+
+class SecretsClientError(Exception):
+    """A failed call. The message names tenants, keys and parameters, never a value."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotAuthorized(SecretsClientError):
+    """401/403: the token is invalid, or may not resolve (only the Hub's may)."""
+
+
+@dataclass(frozen=True)
+class UnresolvedParameter:
+    name: str
+    key: str | None
+    reason: str
+
+
+class Unresolved(SecretsClientError):
+    """422 from resolve: these SECRET parameters have no value (missing or invalid key)."""
+
+    def __init__(self, tenant: str, unresolved: list[UnresolvedParameter]) -> None:
+        listed = ", ".join(f"{u.name} (key {u.key!r}: {u.reason})" for u in unresolved)
+        super().__init__(f"unresolved SECRET parameters in tenant {tenant!r}: {listed}", 422)
+        self.tenant = tenant
+        self.unresolved = unresolved
+
+
+class UnwrapError(SecretsClientError):
+    """The wrapping token is invalid, expired, already used, or was not made by resolve."""
+
+
+@dataclass(frozen=True)
+class Wrapped:
+    """A wrapped resolve: a single-use Vault token for a sink module to unwrap."""
+
+    token: str = field(repr=False)
+    ttl: int
+    creation_path: str
+
+
+# -- masking ------------------------------------------------------------------------------
+
+_RECORD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class MaskingFilter(logging.Filter):
+    """Replaces every known secret value in a log record with ***.
+
+    Also the forms a value takes on its way into a log line: base64 (standard and URL-safe, also
+    inside a longer encoded string such as a Basic auth header), URL-encoded, JSON- and
+    repr-escaped, and each line of a multi-line value. Attach it to handlers (not loggers:
+    a logger's filters do not see records propagated from its children).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._dirty = False
+        self._lock = threading.Lock()
+        self._attached: list[logging.Handler | logging.Filterer] = []
+
+    def add(self, *values: str) -> None:
+        """Mask these values from now on."""
+        with self._lock:
+            new = {v for v in values if isinstance(v, str) and v} - self._values
+            if new:
+                self._values |= new
+                self._dirty = True
+
+    def forget(self, *values: str) -> None:
+        """Stop masking these values (e.g. after a task run is over and its logs are written)."""
+        with self._lock:
+            self._values -= set(values)
+            self._dirty = True
+
+    def mask(self, text: str) -> str:
+        """The text with every form of every known value replaced by ***."""
+        pattern = self._compiled()
+        return pattern.sub(MASK, text) if pattern is not None else text
+
+    def attach(self, *targets: logging.Handler | logging.Filterer) -> None:
+        """Add the filter to these handlers; by default to every handler of the root logger."""
+        chosen = targets or tuple(logging.getLogger().handlers)
+        for target in chosen:
+            target.addFilter(self)
+            self._attached.append(target)
+
+    def detach(self) -> None:
+        """Remove the filter from everything attach() added it to."""
+        for target in self._attached:
+            target.removeFilter(self)
+        self._attached.clear()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        pattern = self._compiled()
+        if pattern is None:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record that cannot be formatted is still masked
+            message = f"{record.msg!s} {record.args!r}"
+        masked = pattern.sub(MASK, message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info or record.exc_text:
+            text = record.exc_text or logging.Formatter().formatException(record.exc_info)  # type: ignore[arg-type]
+            masked = pattern.sub(MASK, text)
+            if masked != text:
+                # The exception object itself holds the value: handlers get only the masked text.
+                record.exc_text, record.exc_info = masked, None
+        if record.stack_info:
+            record.stack_info = pattern.sub(MASK, record.stack_info)
+        for name, value in list(record.__dict__.items()):
+            if name in _RECORD_FIELDS or value is None or isinstance(value, int | float | bool):
+                continue
+            text = value if isinstance(value, str) else repr(value)
+            masked = pattern.sub(MASK, text)
+            if masked != text:
+                setattr(record, name, masked)  # extra={...} fields a formatter may print
+        return True
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        with self._lock:
+            if self._dirty:
+                forms = set().union(*(masked_forms(v) for v in self._values)) if self._values else set()
+                # Longest first, so a value wins over a line or fragment inside it.
+                ordered = sorted(forms, key=lambda f: (-len(f), f))
+                self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+                self._dirty = False
+            return self._pattern
+
+
+def masked_forms(value: str) -> set[str]:
+    """Every form of a value the filter masks."""
+    atoms = {value}
+    lines = [line.strip() for line in re.split(r"\r\n|\r|\n", value)]
+    if len(lines) > 1:
+        atoms.update(line for line in lines if len(line) >= MIN_FRAGMENT)
+    forms: set[str] = set()
+    for atom in atoms:
+        escaped = json.dumps(atom)[1:-1]
+        forms.update(
+            {
+                atom,
+                escaped,
+                json.dumps(atom, ensure_ascii=False)[1:-1],
+                json.dumps(escaped)[1:-1],  # JSON inside a JSON string
+                repr(atom)[1:-1],
+                repr(atom.encode())[2:-1],
+            }
+        )
+        for safe in ("", "/"):
+            for encoded in (quote(atom, safe=safe), quote_plus(atom, safe=safe)):
+                forms.add(encoded)
+                forms.add(re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded))
+        forms.update(_base64_forms(atom.encode()))
+    return {f for f in forms if f}
+
+
+def _base64_forms(data: bytes) -> set[str]:
+    """The value's base64, whole and as the characters it alone determines at each alignment."""
+    forms = {base64.b64encode(data).decode(), base64.urlsafe_b64encode(data).decode()}
+    for shift in range(3):  # the value may start at any byte offset of a longer encoded string
+        encoded = base64.b64encode(b"\0" * shift + data).decode()
+        core = encoded[-(-8 * shift // 6) : 8 * (shift + len(data)) // 6]
+        if len(core) >= MIN_FRAGMENT:
+            forms.add(core)
+            forms.add(core.replace("+", "-").replace("/", "_"))
+    return forms
+
+
+# -- the client ---------------------------------------------------------------------------
+
+
+class SecretsClient:
+    """Resolve for the Hub (service base_url + a Vault token or AppRole), unwrap for sink modules.
+
+    Thread-safe: one client may serve many task runs at once. Every value it hands out is
+    added to `log_filter`, which masks it in any log record once attached to the handlers.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        vault_addr: str | None = None,
+        token: str | None = None,
+        role_id: str | None = None,
+        secret_id: str | None = None,
+        approle_mount: str = "approle",
+        timeout: float = 10.0,
+        ca_certs: str | None = None,
+        log_filter: MaskingFilter | None = None,
+        pool_size: int = 16,
+    ) -> None:
+        if (role_id is None) != (secret_id is None):
+            raise ValueError("give both role_id and secret_id, or neither")
+        if role_id is not None and token is not None:
+            raise ValueError("give a token or AppRole credentials, not both")
+        if role_id is not None and not vault_addr:
+            raise ValueError("AppRole login needs vault_addr")
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.vault_addr = vault_addr.rstrip("/") if vault_addr else None
+        self.approle_mount = approle_mount
+        self.log_filter = log_filter or MaskingFilter()
+        self._role_id = role_id
+        self._secret_id = secret_id
+        self._token = token
+        self._lease = 0  # seconds; 0: the token does not expire (or is not ours to renew)
+        self._renew_at = 0.0
+        self._expires_at = 0.0
+        self._token_lock = threading.Lock()
+        self._http = urllib3.PoolManager(
+            maxsize=pool_size,
+            retries=False,
+            timeout=urllib3.Timeout(connect=min(5.0, timeout), read=timeout),
+            ca_certs=ca_certs,
+        )
+
+    def close(self) -> None:
+        self._http.clear()
+
+    def __enter__(self) -> SecretsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- resolve (the Hub) ----------------------------------------------------------------
+
+    @overload
+    def resolve(
+        self, tenant: str, parameters: Sequence[Mapping[str, Any]], wrap_ttl: None = None
+    ) -> list[dict[str, Any]]: ...
+
+    @overload
+    def resolve(self, tenant: str, parameters: Sequence[Mapping[str, Any]], wrap_ttl: int | str) -> Wrapped: ...
+
+    def resolve(
+        self, tenant: str, parameters: Sequence[Mapping[str, Any]], wrap_ttl: int | str | None = None
+    ) -> list[dict[str, Any]] | Wrapped:
+        """Give SECRET parameters their values (all or nothing), or with wrap_ttl a wrapping token."""
+        if not self.base_url:
+            raise SecretsClientError("resolve needs the service's base_url")
+        body: dict[str, Any] = {"parameters": [dict(p) for p in parameters]}
+        if wrap_ttl is not None:
+            body["wrap_ttl"] = wrap_ttl
+        url = f"{self.base_url}/api/v1/tenants/{quote(tenant, safe='')}/resolve"
+        status, payload = self._post_service(url, body)
+        if status == 401 and self._role_id is not None:
+            # Revoked or expired behind our back: log in again once.
+            self._forget_token()
+            status, payload = self._post_service(url, body)
+        if status == 200 and isinstance(payload, dict):
+            if wrap_ttl is not None:
+                wrap = payload.get("wrap") or {}
+                return Wrapped(token=str(wrap["token"]), ttl=int(wrap["ttl"]), creation_path=str(wrap["creation_path"]))
+            resolved = list(payload.get("parameters") or [])
+            self._remember(resolved)
+            log.debug("resolved %d parameters for tenant %s", len(resolved), tenant)
+            return resolved
+        raise _failure(f"resolve in tenant {tenant!r}", tenant, status, payload)
+
+    def _post_service(self, url: str, body: dict[str, Any]) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self._current_token()}", "Content-Type": "application/json"}
+        return self._request("POST", url, headers, body, "the secrets service")
+
+    # -- unwrap (sink modules) ------------------------------------------------------------
+
+    def unwrap(self, wrapping_token: str, *, creation_path: str = WRAP_CREATION_PATH) -> list[dict[str, Any]]:
+        """Unwrap a delivery once, directly from Vault; refuse a token not made by resolve.
+
+        The token is looked up first (which does not use it up): an unknown, expired or used
+        token, or one created at another path, is refused without unwrapping.
+        """
+        vault = self._vault_addr()
+        status, payload = self._request(
+            "POST", f"{vault}/v1/sys/wrapping/lookup", {}, {"token": wrapping_token}, "Vault"
+        )
+        if status != 200 or not isinstance(payload, dict):
+            raise UnwrapError("the wrapping token is invalid, expired or already used", status)
+        made_at = (payload.get("data") or {}).get("creation_path")
+        if made_at != creation_path:
+            raise UnwrapError(f"the wrapping token was created at {made_at!r}, not {creation_path!r}; not unwrapped")
+        status, payload = self._request(
+            "POST", f"{vault}/v1/sys/wrapping/unwrap", {"X-Vault-Token": wrapping_token}, None, "Vault"
+        )
+        if status != 200 or not isinstance(payload, dict):
+            # It was valid a moment ago: someone else unwrapped it in between. Treat as compromised.
+            raise UnwrapError("the wrapping token was used by someone else between lookup and unwrap", status)
+        parameters = (payload.get("data") or {}).get("parameters")
+        if not isinstance(parameters, list):
+            raise UnwrapError("the wrapping token holds no resolved parameters")
+        self._remember(parameters)
+        return parameters
+
+    # -- tokens ---------------------------------------------------------------------------
+
+    def _current_token(self) -> str:
+        """The Vault token for the next call: logged in, renewed or logged in again as needed."""
+        with self._token_lock:
+            if self._role_id is None:
+                if not self._token:
+                    raise SecretsClientError("no Vault token and no AppRole credentials")
+                return self._token
+            now = time.monotonic()
+            if self._token is None or (self._lease and now >= self._expires_at):
+                self._login()
+            elif self._lease and now >= self._renew_at:
+                self._renew()
+            assert self._token is not None
+            return self._token
+
+    def _forget_token(self) -> None:
+        with self._token_lock:
+            self._token = None
+
+    def _login(self) -> None:
+        url = f"{self._vault_addr()}/v1/auth/{quote(self.approle_mount, safe='')}/login"
+        status, payload = self._request(
+            "POST", url, {}, {"role_id": self._role_id, "secret_id": self._secret_id}, "Vault"
+        )
+        auth = payload.get("auth") if isinstance(payload, dict) else None
+        if status != 200 or not auth:
+            raise NotAuthorized("AppRole login failed: role_id or secret_id is wrong or expired", status)
+        self._took(str(auth["client_token"]), int(auth.get("lease_duration") or 0))
+        log.info("logged in to Vault with AppRole (token ttl %ss)", self._lease)
+
+    def _renew(self) -> None:
+        """Renew the token; near its max TTL (or if renewal fails) log in afresh instead."""
+        assert self._token is not None
+        url = f"{self._vault_addr()}/v1/auth/token/renew-self"
+        status, payload = self._request("POST", url, {"X-Vault-Token": self._token}, {}, "Vault")
+        auth = payload.get("auth") if isinstance(payload, dict) else None
+        granted = int(auth.get("lease_duration") or 0) if auth else 0
+        if status == 200 and granted >= self._lease // 3:
+            self._took(self._token, granted, keep_lease=True)
+            log.debug("renewed the Vault token (ttl %ss)", granted)
+        else:
+            self._login()
+
+    def _took(self, token: str, lease: int, *, keep_lease: bool = False) -> None:
+        now = time.monotonic()
+        self._token = token
+        if not keep_lease:
+            self._lease = lease
+        self._expires_at = now + lease - min(5, lease / 10)
+        self._renew_at = now + lease * 2 / 3
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _vault_addr(self) -> str:
+        if not self.vault_addr:
+            raise SecretsClientError("this needs vault_addr (the Vault server the wrapping tokens come from)")
+        return self.vault_addr
+
+    def _request(self, method: str, url: str, headers: dict[str, str], body: Any, what: str) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        if data is not None:
+            headers = {**headers, "Content-Type": "application/json"}
+        try:
+            response = self._http.request(method, url, body=data, headers=headers, redirect=False)
+        except urllib3.exceptions.HTTPError as exc:
+            raise SecretsClientError(f"could not reach {what}: {type(exc).__name__}") from None
+        try:
+            payload = json.loads(response.data) if response.data else None
+        except ValueError:
+            payload = None
+        return response.status, payload
+
+    def _remember(self, parameters: Iterable[Any]) -> None:
+        for parameter in parameters:
+            if isinstance(parameter, dict) and _is_secret(parameter) and isinstance(parameter.get("value"), str):
+                self.log_filter.add(parameter["value"])
+
+
+def _is_secret(parameter: Mapping[str, Any]) -> bool:
+    kind = parameter.get("type")
+    return isinstance(kind, str) and kind.upper() == SECRET
+
+
+def _failure(what: str, tenant: str, status: int, payload: Any) -> SecretsClientError:
+    """An error from the service's answer: its message (which never holds a value) and names."""
+    body = payload if isinstance(payload, dict) else {}
+    message = body.get("message")
+    message = message[:300] if isinstance(message, str) else f"HTTP {status}"
+    details = body.get("errors")
+    details = details if isinstance(details, dict) else {}
+    listed = details.get("unresolved") if status == 422 else None
+    if isinstance(listed, list):
+        return Unresolved(
+            tenant,
+            [
+                UnresolvedParameter(str(u.get("name")), u.get("key"), str(u.get("reason") or ""))
+                for u in listed
+                if isinstance(u, dict)
+            ],
+        )
+    if status in (401, 403):
+        return NotAuthorized(f"{what}: {message}", status)
+    if status == 422 and details:
+        fields = ", ".join(sorted(details))
+        return SecretsClientError(f"{what}: {message} ({fields})", status)
+    return SecretsClientError(f"{what}: {message}", status)

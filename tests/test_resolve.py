@@ -1,0 +1,294 @@
+"""Resolve through the HTTP API with the Hub's AppRole token, against a real OpenBao server."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+import pytest
+import requests
+
+from app import access, resolve
+from app.client import SecretsClient, UnwrapError
+from tests.conftest import BaoServer, Tenant, Users, planted
+
+SECRET_ROOT = "/v1/secret/data/tenants"
+
+
+@pytest.fixture(scope="module")
+def hub_token(bao: BaoServer) -> str:
+    """A token of the Hub, from an AppRole login with freshly issued credentials."""
+    creds = access.hub_credentials(bao.vault, bao.root_token)
+    return str(bao.vault.login_approle(creds.role_id, creds.secret_id)["client_token"])
+
+
+def call(app: Any, token: str, tenant: str, body: dict[str, Any]) -> Any:
+    return app.test_client().post(
+        f"/api/v1/tenants/{tenant}/resolve", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def secret(name: str, key: Any) -> dict[str, Any]:
+    return {"name": name, "type": "SECRET", "value": key}
+
+
+def store(client: Any, tenant: str, key: str, value: str, description: str = "") -> None:
+    reply = client.post(
+        f"/api/v1/tenants/{tenant}/secrets", json={"key": key, "value": value, "description": description}
+    )
+    assert reply.status_code == 201, reply.get_json()
+
+
+def test_resolve_follows_the_secret(app: Any, tenant: Tenant, login: Any, hub_token: str) -> None:
+    writer = login(tenant.writer, tenant.password)
+    first = planted("first")
+    store(writer, tenant.name, "DATABASE_PASSWORD", first, "Primary DB")
+    others = [
+        {"name": "host", "type": "STRING", "value": "db.internal"},
+        {"name": "port", "type": "INTEGER", "value": 5432},
+        {"name": "options", "type": "JSON", "value": {"ssl": True, "hosts": ["a", "b"]}},
+        {"name": "unset", "type": "STRING", "value": None},
+    ]
+    body = {"parameters": [secret("db_password", "DATABASE_PASSWORD"), *others]}
+
+    reply = call(app, hub_token, tenant.name, body)
+    assert reply.status_code == 200, reply.get_json()
+    assert reply.headers["Cache-Control"] == "no-store"
+    assert reply.get_json() == {"parameters": [secret("db_password", first), *others]}
+
+    second = planted("second")
+    assert (
+        writer.patch(f"/api/v1/tenants/{tenant.name}/secrets/DATABASE_PASSWORD", json={"value": second}).status_code
+        == 200
+    )
+    assert call(app, hub_token, tenant.name, body).get_json()["parameters"][0]["value"] == second
+
+    described = writer.patch(
+        f"/api/v1/tenants/{tenant.name}/secrets/DATABASE_PASSWORD", json={"description": "Rotated"}
+    )
+    assert described.status_code == 200 and described.get_json()["version"] == 2
+    assert call(app, hub_token, tenant.name, body).get_json()["parameters"][0]["value"] == second
+
+    assert writer.delete(f"/api/v1/tenants/{tenant.name}/secrets/DATABASE_PASSWORD").status_code == 204
+    gone = call(app, hub_token, tenant.name, body)
+    assert gone.status_code == 422
+    assert gone.headers["Cache-Control"] == "no-store"
+    assert gone.get_json()["errors"] == {
+        "unresolved": [{"name": "db_password", "key": "DATABASE_PASSWORD", "reason": "no such secret"}]
+    }
+    assert first not in gone.get_data(as_text=True) and second not in gone.get_data(as_text=True)
+
+    never = call(app, hub_token, tenant.name, {"parameters": [secret("api", "NEVER_CREATED")]})
+    assert never.status_code == 422
+    assert never.get_json()["errors"]["unresolved"] == [
+        {"name": "api", "key": "NEVER_CREATED", "reason": "no such secret"}
+    ]
+
+
+def test_all_or_nothing(app: Any, tenant: Tenant, login: Any, hub_token: str) -> None:
+    writer = login(tenant.writer, tenant.password)
+    values = {"ONE": planted("one"), "TWO": planted("two")}
+    for key, value in values.items():
+        store(writer, tenant.name, key, value)
+    body = {
+        "parameters": [
+            secret("one", "ONE"),
+            secret("missing", "MISSING"),
+            {"name": "plain", "type": "STRING", "value": "x"},
+            secret("two", "TWO"),
+            secret("climb", "../other/KEY"),
+            secret("number", 42),
+            secret("empty", ""),
+        ]
+    }
+    reply = call(app, hub_token, tenant.name, body)
+    assert reply.status_code == 422
+    text = reply.get_data(as_text=True)
+    assert not any(value in text for value in values.values())
+    unresolved = reply.get_json()["errors"]["unresolved"]
+    assert [(u["name"], u["key"]) for u in unresolved] == [
+        ("missing", "MISSING"),
+        ("climb", "../other/KEY"),
+        ("number", None),
+        ("empty", ""),
+    ]
+    assert unresolved[0]["reason"] == "no such secret" and unresolved[1]["reason"].startswith("invalid key")
+
+    # Only the parameters' own answer carries values; with every key present it resolves.
+    ok = call(app, hub_token, tenant.name, {"parameters": [secret("one", "ONE"), secret("two", "TWO")]})
+    assert [p["value"] for p in ok.get_json()["parameters"]] == [values["ONE"], values["TWO"]]
+
+
+def test_each_distinct_key_is_read_once_concurrently(
+    app: Any, tenant: Tenant, login: Any, hub_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = login(tenant.writer, tenant.password)
+    values = {f"KEY_{i}": planted(f"k{i}") for i in range(4)}
+    for key, value in values.items():
+        store(writer, tenant.name, key, value)
+    vault = app.extensions["nexo_vault"]
+    reads: list[tuple[str, str]] = []
+    real_read = vault.read_value
+
+    def counting(token: str, tenant_name: str, key: str) -> str:
+        reads.append((key, threading.current_thread().name))
+        return str(real_read(token, tenant_name, key))
+
+    monkeypatch.setattr(vault, "read_value", counting)
+    parameters = [secret(f"p{i}", f"KEY_{i % 4}") for i in range(12)] + [secret("lower", "KEY_0") | {"type": "secret"}]
+    reply = call(app, hub_token, tenant.name, {"parameters": parameters})
+    assert reply.status_code == 200, reply.get_json()
+    got = reply.get_json()["parameters"]
+    assert [p["value"] for p in got] == [values[f"KEY_{i % 4}"] for i in range(12)] + [values["KEY_0"]]
+    assert got[-1]["type"] == "secret"  # the type comes back as sent
+    assert sorted(key for key, _ in reads) == sorted(values)
+    assert all(thread.startswith("nexo-resolve") for _, thread in reads)  # the shared reader pool
+
+
+def test_limits(app: Any, tenant: Tenant, login: Any, hub_token: str) -> None:
+    writer = login(tenant.writer, tenant.password)
+    store(writer, tenant.name, "K", planted("limits"))
+    hundred = [secret(f"p{i}", "K") for i in range(100)]
+    assert call(app, hub_token, tenant.name, {"parameters": hundred}).status_code == 200
+    too_many = call(app, hub_token, tenant.name, {"parameters": [*hundred, secret("p100", "K")]})
+    assert too_many.status_code == 422 and "parameters" in too_many.get_json()["errors"]["json"]
+    assert call(app, hub_token, tenant.name, {"parameters": []}).get_json() == {"parameters": []}
+
+    for ttl in (9, 901, "16m", "9s", "soon", True, -5, 12.5, "1d"):
+        reply = call(app, hub_token, tenant.name, {"parameters": hundred[:1], "wrap_ttl": ttl})
+        assert reply.status_code == 422 and "wrap_ttl" in reply.get_json()["errors"]["json"], ttl
+    for ttl, seconds in ((10, 10), ("15m", 900), ("90s", 90), ("1m", 60)):
+        reply = call(app, hub_token, tenant.name, {"parameters": hundred[:1], "wrap_ttl": ttl})
+        assert reply.status_code == 200 and reply.get_json()["wrap"]["ttl"] == seconds, ttl
+
+    for body in (
+        {},
+        {"parameters": [{"name": "x", "type": "SECRET"}]},
+        {"parameters": [{"name": "", "type": "SECRET", "value": "K"}]},
+        {"parameters": [{"name": "x", "value": "K"}]},
+        {"parameters": [{"name": "x", "type": 5, "value": "K"}]},
+        {"parameters": [secret("x", "K") | {"extra": 1}]},
+        {"parameters": "K"},
+        {"parameters": [], "other": 1},
+    ):
+        assert call(app, hub_token, tenant.name, body).status_code == 422, body
+    assert call(app, hub_token, "Bad_Tenant", {"parameters": []}).status_code == 400
+
+    # The service's own bounds hold for direct callers too, not only behind the schema.
+    from app import errors
+
+    with pytest.raises(errors.Unprocessable):
+        resolve.resolve(app.extensions["nexo_vault"], hub_token, tenant.name, hundred * 2)
+    with pytest.raises(errors.Unprocessable):
+        resolve.resolve(app.extensions["nexo_vault"], hub_token, tenant.name, hundred[:1], wrap_ttl=3600)
+
+
+def test_user_tokens_are_refused_by_vault(
+    app: Any, bao: BaoServer, users: Users, tenant: Tenant, login: Any, hub_token: str
+) -> None:
+    writer_client = login(tenant.writer, tenant.password)
+    store(writer_client, tenant.name, "K", planted("users"))
+    body = {"parameters": [secret("k", "K")]}
+    for user in (tenant.reader, tenant.writer):
+        token = users.token(user, tenant.password)
+        for extra in ({}, {"wrap_ttl": 60}):
+            reply = call(app, token, tenant.name, body | extra)
+            assert reply.status_code == 403, (user, reply.get_json())
+        # Vault itself refuses: the user's own token, straight to Vault, bypassing the service.
+        assert bao.api("GET", f"{SECRET_ROOT}/{tenant.name}/K", token).status_code == 403
+        caps = bao.api(
+            "POST", "/v1/sys/capabilities-self", token, json={"path": f"secret/data/tenants/{tenant.name}/K"}
+        )
+        assert "read" not in caps.json()["capabilities"]
+    # The browser session of a writer is refused as well.
+    assert writer_client.post(f"/api/v1/tenants/{tenant.name}/resolve", json=body).status_code == 403
+    assert bao.api("GET", f"{SECRET_ROOT}/{tenant.name}/K", hub_token).status_code == 200
+
+
+def test_hub_token_reads_tenant_values_and_nothing_else(bao: BaoServer, tenant: Tenant, hub_token: str) -> None:
+    info = bao.api("GET", "/v1/auth/token/lookup-self", hub_token).json()["data"]
+    assert sorted(info["policies"]) == ["default", "nexo-hub"] and info["meta"]["role_name"] == "nexo-hub"
+
+    other_mount = "other-" + uuid.uuid4().hex[:8]
+    assert bao.api("POST", f"/v1/sys/mounts/{other_mount}", json={"type": "kv", "options": {"version": "2"}}).ok
+    try:
+        assert bao.api(
+            "POST", f"/v1/{other_mount}/data/tenants/{tenant.name}/K", json={"data": {"value": planted()}}
+        ).ok
+        assert bao.api("POST", "/v1/secret/data/elsewhere/K", json={"data": {"value": planted()}}).ok
+        assert bao.api("POST", f"{SECRET_ROOT}/{tenant.name}/K", json={"data": {"value": planted()}}).ok
+        assert bao.api("GET", f"{SECRET_ROOT}/{tenant.name}/K", hub_token).status_code == 200
+        refused = [
+            ("GET", f"/v1/{other_mount}/data/tenants/{tenant.name}/K"),
+            ("LIST", f"/v1/{other_mount}/metadata/"),
+            ("GET", "/v1/secret/data/elsewhere/K"),
+            ("LIST", "/v1/secret/metadata/"),
+            ("LIST", "/v1/secret/metadata/tenants/"),
+            ("LIST", f"/v1/secret/metadata/tenants/{tenant.name}/"),
+            ("GET", f"/v1/secret/metadata/tenants/{tenant.name}/K"),
+            ("LIST", f"/v1/secret/detailed-metadata/tenants/{tenant.name}/"),
+            ("POST", f"{SECRET_ROOT}/{tenant.name}/K"),
+            ("DELETE", f"{SECRET_ROOT}/{tenant.name}/K"),
+            ("POST", f"/v1/secret/destroy/tenants/{tenant.name}/K"),
+            ("DELETE", f"/v1/secret/metadata/tenants/{tenant.name}/K"),
+            ("GET", "/v1/sys/mounts"),
+            ("GET", "/v1/sys/policies/acl/nexo-hub"),
+            ("LIST", "/v1/auth/approle/role"),
+            ("POST", "/v1/auth/approle/role/nexo-hub/secret-id"),
+        ]
+        for method, api_path in refused:
+            json_body = {"data": {"value": "x"}} if method == "POST" else None
+            assert bao.api(method, api_path, hub_token, json=json_body).status_code == 403, (method, api_path)
+        assert bao.api("GET", f"{SECRET_ROOT}/{tenant.name}/K", hub_token).status_code == 200  # not deleted
+    finally:
+        bao.api("DELETE", f"/v1/sys/mounts/{other_mount}")
+
+
+def test_wrapped_resolve_unwraps_once(app: Any, bao: BaoServer, tenant: Tenant, login: Any, hub_token: str) -> None:
+    writer = login(tenant.writer, tenant.password)
+    value = planted("wrapped")
+    store(writer, tenant.name, "DELIVERED", value)
+    parameters = [secret("token", "DELIVERED"), {"name": "retries", "type": "INTEGER", "value": 3}]
+    plain = call(app, hub_token, tenant.name, {"parameters": parameters}).get_json()["parameters"]
+
+    reply = call(app, hub_token, tenant.name, {"parameters": parameters, "wrap_ttl": 60})
+    assert reply.status_code == 200 and reply.headers["Cache-Control"] == "no-store"
+    body = reply.get_json()
+    assert set(body) == {"wrap"} and set(body["wrap"]) == {"token", "ttl", "creation_path"}
+    assert body["wrap"]["ttl"] == 60 and body["wrap"]["creation_path"] == "sys/wrapping/wrap"
+    assert value not in reply.get_data(as_text=True)
+
+    sink = SecretsClient(vault_addr=bao.addr)
+    assert sink.unwrap(body["wrap"]["token"]) == plain == [secret("token", value), parameters[1]]
+    with pytest.raises(UnwrapError, match="already used"):
+        sink.unwrap(body["wrap"]["token"])
+    assert bao.api("POST", "/v1/sys/wrapping/unwrap", body["wrap"]["token"]).status_code == 400
+
+
+def test_expired_and_foreign_wrapping_tokens_fail(bao: BaoServer, tenant: Tenant, hub_token: str) -> None:
+    sink = SecretsClient(vault_addr=bao.addr)
+    value = planted("expiring")
+    # The service's own wrapping step with a TTL below resolve's bound, to see it expire.
+    short = resolve.wrap(bao.vault, hub_token, [secret("s", value)], ttl_seconds=1)
+    time.sleep(2.5)
+    with pytest.raises(UnwrapError, match="invalid, expired or already used"):
+        sink.unwrap(short["token"])
+
+    # A wrapping token made elsewhere (a wrapped AppRole secret_id) is refused, and left unused.
+    made = requests.post(
+        f"{bao.addr}/v1/auth/approle/role/nexo-hub/secret-id",
+        headers={"X-Vault-Token": bao.root_token, "X-Vault-Wrap-TTL": "60s"},
+        timeout=10,
+    ).json()["wrap_info"]
+    assert made["creation_path"] == "auth/approle/role/nexo-hub/secret-id"
+    with pytest.raises(UnwrapError, match="created at 'auth/approle/role/nexo-hub/secret-id'"):
+        sink.unwrap(made["token"])
+    assert bao.api("POST", "/v1/sys/wrapping/lookup", json={"token": made["token"]}).status_code == 200
+
+    # A genuine delivery is refused when the sink expects another creation path.
+    genuine = resolve.wrap(bao.vault, hub_token, [secret("s", value)], ttl_seconds=60)
+    with pytest.raises(UnwrapError, match="not 'some/other/path'"):
+        sink.unwrap(genuine["token"], creation_path="some/other/path")
+    assert sink.unwrap(genuine["token"]) == [secret("s", value)]
