@@ -1,5 +1,7 @@
 // Modal <dialog> helpers: open with focus on a chosen field, keep Tab inside, Escape or any
 // [data-close] button closes, and focus goes back to the control that opened it.
+// A "closing" event fires synchronously before every close ("close" itself comes a task later),
+// so listeners can wipe typed input at once.
 
 const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 const openers = new WeakMap();
@@ -28,6 +30,7 @@ function wire(dialog) {
   if (dialog.dataset.wired) return;
   dialog.dataset.wired = "1";
   dialog.addEventListener("keydown", trapTab);
+  dialog.addEventListener("cancel", () => dialog.dispatchEvent(new Event("closing")));
   for (const button of dialog.querySelectorAll("[data-close]")) {
     button.addEventListener("click", () => closeDialog(dialog));
   }
@@ -49,5 +52,6 @@ export function openDialog(dialog, opener, focusTarget) {
 export function closeDialog(dialog, { restoreFocus = true } = {}) {
   if (!dialog.open) return;
   if (!restoreFocus) dialog.dataset.restore = "no";
+  dialog.dispatchEvent(new Event("closing"));
   dialog.close();
 }

@@ -425,8 +425,9 @@ function openEdit(key) {
 $("add").addEventListener("click", openAdd);
 $("empty-add").addEventListener("click", openAdd);
 
-// Whatever closed the dialog (Save, Cancel, Escape, sign-out), the typed value goes.
-$("secret-dialog").addEventListener("close", () => {
+// Whatever closes the dialog (Save, Cancel, Escape, sign-out), the typed value goes at once.
+// ("closing" fires synchronously, see dialogs.js.)
+$("secret-dialog").addEventListener("closing", () => {
   fields.value.value = "";
   state.editing = null;
 });
@@ -533,7 +534,7 @@ function openDelete(key) {
   openDialog($("confirm-dialog"), opener, $("confirm-cancel"));
 }
 
-$("confirm-dialog").addEventListener("close", () => {
+$("confirm-dialog").addEventListener("closing", () => {
   state.deleting = null;
 });
 

@@ -1,0 +1,526 @@
+"""The Secrets screen in Debian's Chromium, against the real service and a real OpenBao server."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+
+from app import auth
+from tests.ui_server import CHROMIUM, launch, serve
+
+SEARCH_PATH = "/api/v1/tenants/{}/secrets"
+
+
+@pytest.fixture(scope="session")
+def suite(users: Any) -> ModuleType:
+    """The conftest module pytest loaded: the PLANTED and SEEN its leak check reads.
+
+    Importing `tests.conftest` by name can load a second copy with lists nobody checks."""
+    return sys.modules[type(users).__module__]
+
+
+@pytest.fixture(scope="session")
+def planted(suite: ModuleType) -> Callable[[str], str]:
+    return suite.planted  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (these tests never skip)")
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(app: Any) -> Iterator[str]:
+    with serve(app) as url:
+        yield url
+
+
+@dataclass
+class Watched:
+    """A page plus everything it did that a test may want to check afterwards."""
+
+    page: Page
+    context: BrowserContext
+    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)  # method, url, headers
+    console: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def evidence(self) -> dict[str, str]:
+        """Every place a value must never be: HTML, input values, browser storage, URLs."""
+        storage = self.page.evaluate(
+            "() => JSON.stringify({local: {...localStorage}, session: {...sessionStorage}})"
+        )
+        inputs = self.page.evaluate("() => JSON.stringify([...document.querySelectorAll('input')].map(i => i.value))")
+        return {
+            "page html": self.page.content(),
+            "page inputs": inputs,
+            "browser storage": storage,
+            "requested urls": "\n".join(url for _, url, _ in self.requests),
+        }
+
+
+def open_page(browser: Browser, base_url: str, **options: Any) -> Watched:
+    context = browser.new_context(base_url=base_url, viewport=options.pop("viewport", {"width": 1280, "height": 800}))
+    page = context.new_page()
+    watched = Watched(page, context)
+    page.on("request", lambda r: watched.requests.append((r.method, r.url, r.headers)))
+    page.on("console", lambda m: watched.console.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: watched.errors.append(str(e)))
+    return watched
+
+
+@pytest.fixture
+def ui(browser: Browser, base_url: str, suite: ModuleType) -> Iterator[Watched]:
+    """A fresh browser context; afterwards its HTML, storage and URLs go to the leak check."""
+    watched = open_page(browser, base_url)
+    yield watched
+    if not watched.page.is_closed():
+        for where, text in watched.evidence().items():
+            suite.SEEN.append((where, text))
+    watched.context.close()
+    assert not watched.errors, f"JavaScript errors: {watched.errors}"
+    refused = [line for line in watched.console if "Content Security Policy" in line]
+    assert not refused, f"the page broke its own CSP: {refused}"
+
+
+def assert_no_values(ui: Watched, suite: ModuleType) -> None:
+    evidence = ui.evidence()
+    leaks = [where for where, text in evidence.items() for value in suite.PLANTED if value in text]
+    assert not leaks, f"a secret value is in: {sorted(set(leaks))}"
+
+
+def sign_in(ui: Watched, user: str, password: str) -> Page:
+    page = ui.page
+    page.goto("/")
+    page.get_by_role("textbox", name="Username").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Secrets", exact=True)).to_be_visible()
+    expect(page.locator("#user-name")).to_have_text(user)
+    return page
+
+
+def row(page: Page, key: str) -> Locator:
+    return page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=key, exact=True))
+
+
+def secret_dialog(page: Page, title: str) -> Locator:
+    return page.get_by_role("dialog", name=title)
+
+
+def field(dialog: Locator, name: str) -> Locator:
+    return dialog.get_by_role("textbox", name=name, exact=True)
+
+
+def vault_value(bao: Any, tenant: str, key: str) -> tuple[str, int]:
+    """What Vault holds, read with a privileged token behind the service's back."""
+    reply = bao.api("GET", f"/v1/secret/data/tenants/{tenant}/{key}")
+    assert reply.status_code == 200, reply.status_code
+    data = reply.json()["data"]
+    return data["data"]["value"], data["metadata"]["version"]
+
+
+def browser_token(app: Any, context: BrowserContext) -> str:
+    """The Vault token sealed inside the browser's session cookie (to revoke it from outside)."""
+    cookie = next(c["value"] for c in context.cookies() if c["name"] == "nexo_session")
+    session = app.session_interface.get_signing_serializer(app).loads(cookie)
+    with app.app_context():
+        opened = auth.unseal(session["_user_id"])
+    assert opened is not None
+    return opened[0]
+
+
+# -- the writer's whole round -----------------------------------------------------------
+
+
+def test_writer_adds_edits_changes_value_and_deletes(
+    ui: Watched, bao: Any, tenant: Any, planted: Callable[[str], str], suite: ModuleType
+) -> None:
+    page = sign_in(ui, tenant.writer, tenant.password)
+    expect(page.get_by_role("heading", name="No secrets yet")).to_be_visible()
+    expect(page.get_by_role("combobox", name="Tenant")).to_be_hidden()  # one tenant: no switcher
+    expect(page.locator("#tenant-name")).to_have_text(tenant.name)
+
+    # Add
+    first = planted("ui-first")
+    page.get_by_role("button", name="Add Secret", exact=True).click()
+    dialog = secret_dialog(page, "Add Secret")
+    expect(dialog).to_be_visible()
+    expect(field(dialog, "Key")).to_be_focused()
+    value = field(dialog, "Value")
+    expect(value).to_have_attribute("type", "password")
+    expect(value).to_have_attribute("autocomplete", "new-password")
+    expect(value).to_have_value("")
+    field(dialog, "Key").fill("DATABASE_PASSWORD")
+    field(dialog, "Description").fill("Primary Postgres")
+    value.fill(first)
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#f-value")).to_have_value("")  # the closed form forgets the value
+
+    the_row = row(page, "DATABASE_PASSWORD")
+    expect(the_row).to_be_visible()
+    expect(the_row.get_by_role("cell").nth(0)).to_have_text("Primary Postgres")
+    expect(the_row).to_contain_text(tenant.writer)
+    expect(the_row.locator("time")).to_have_text("just now")
+    expect(page.get_by_role("status").filter(has_text="DATABASE_PASSWORD created")).to_be_visible()
+    assert first not in page.content()
+    assert vault_value(bao, tenant.name, "DATABASE_PASSWORD") == (first, 1)
+
+    # Edit the description; the empty Value keeps the stored one
+    the_row.get_by_role("button", name="Edit DATABASE_PASSWORD").click()
+    dialog = secret_dialog(page, "Edit Secret")
+    expect(field(dialog, "Key")).to_have_value("DATABASE_PASSWORD")
+    expect(field(dialog, "Key")).not_to_be_editable()
+    expect(field(dialog, "Description")).to_be_focused()
+    expect(field(dialog, "Value")).to_have_value("")
+    expect(dialog.get_by_text("Leave empty to keep the current value.")).to_be_visible()
+    field(dialog, "Description").fill("Primary Postgres (rotated monthly)")
+    dialog.get_by_role("button", name="Save changes").click()
+    expect(dialog).to_be_hidden()
+    expect(the_row).to_contain_text("Primary Postgres (rotated monthly)")
+    assert vault_value(bao, tenant.name, "DATABASE_PASSWORD") == (first, 1)
+
+    # Change the value
+    second = planted("ui-second")
+    the_row.get_by_role("button", name="Edit DATABASE_PASSWORD").click()
+    dialog = secret_dialog(page, "Edit Secret")
+    expect(field(dialog, "Value")).to_have_value("")  # never pre-filled
+    field(dialog, "Value").fill(second)
+    dialog.get_by_role("button", name="Save changes").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("status").filter(has_text="updated with a new value")).to_be_visible()
+    assert vault_value(bao, tenant.name, "DATABASE_PASSWORD") == (second, 2)
+
+    # Edit again with the Value left empty: the new value stays
+    the_row.get_by_role("button", name="Edit DATABASE_PASSWORD").click()
+    dialog = secret_dialog(page, "Edit Secret")
+    expect(field(dialog, "Value")).to_have_value("")
+    field(dialog, "Description").fill("Primary Postgres")
+    dialog.get_by_role("button", name="Save changes").click()
+    expect(dialog).to_be_hidden()
+    expect(the_row.get_by_role("cell").nth(0)).to_have_text("Primary Postgres")
+    assert vault_value(bao, tenant.name, "DATABASE_PASSWORD") == (second, 2)
+
+    # Cancel a delete (button, then Escape): the row and the secret stay
+    for dismiss in ("button", "escape"):
+        the_row.get_by_role("button", name="Delete DATABASE_PASSWORD").click()
+        confirm = page.get_by_role("alertdialog", name="Delete DATABASE_PASSWORD?")
+        expect(confirm).to_be_visible()
+        expect(confirm).to_contain_text("will stop resolving")
+        expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
+        if dismiss == "button":
+            confirm.get_by_role("button", name="Cancel").click()
+        else:
+            page.keyboard.press("Escape")
+        expect(confirm).to_be_hidden()
+        expect(the_row).to_be_visible()
+        expect(the_row.get_by_role("button", name="Delete DATABASE_PASSWORD")).to_be_focused()
+    assert vault_value(bao, tenant.name, "DATABASE_PASSWORD") == (second, 2)
+
+    # Delete after confirming
+    the_row.get_by_role("button", name="Delete DATABASE_PASSWORD").click()
+    confirm = page.get_by_role("alertdialog", name="Delete DATABASE_PASSWORD?")
+    confirm.get_by_role("button", name="Delete secret").click()
+    expect(confirm).to_be_hidden()
+    expect(the_row).to_have_count(0)
+    expect(page.get_by_role("heading", name="No secrets yet")).to_be_visible()
+    assert bao.api("GET", f"/v1/secret/metadata/tenants/{tenant.name}/DATABASE_PASSWORD").status_code == 404
+
+    # Every unsafe call carried the CSRF header; no value anywhere the page keeps or shows
+    unsafe = [(m, u, h) for m, u, h in ui.requests if m in ("POST", "PATCH", "DELETE") and "/secrets" in u]
+    assert len(unsafe) == 5
+    assert all(h.get("x-csrf-token") for _, _, h in unsafe)
+    assert_no_values(ui, suite)
+
+
+# -- form errors ------------------------------------------------------------------------
+
+
+def test_duplicate_key_shows_error_at_key_field(
+    ui: Watched, bao: Any, tenant: Any, login: Any, planted: Callable[[str], str], suite: ModuleType
+) -> None:
+    original = planted("ui-original")
+    client = login(tenant.writer, tenant.password)
+    made = client.post(SEARCH_PATH.format(tenant.name), json={"key": "SMTP_API_KEY", "value": original})
+    assert made.status_code == 201
+    page = sign_in(ui, tenant.writer, tenant.password)
+    expect(row(page, "SMTP_API_KEY")).to_be_visible()
+
+    page.get_by_role("button", name="Add Secret", exact=True).click()
+    dialog = secret_dialog(page, "Add Secret")
+    field(dialog, "Key").fill("SMTP_API_KEY")
+    field(dialog, "Value").fill(planted("ui-duplicate"))
+    dialog.get_by_role("button", name="Save").click()
+
+    key = field(dialog, "Key")
+    expect(dialog.locator("#f-key-error")).to_have_text("This key is already in use.")
+    expect(key).to_have_attribute("aria-invalid", "true")
+    expect(key).to_have_accessible_description(re.compile("already in use"))
+    expect(key).to_be_focused()
+    expect(dialog).to_be_visible()  # nothing lost: fix the key and save again
+    assert vault_value(bao, tenant.name, "SMTP_API_KEY") == (original, 1)
+
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#f-value")).to_have_value("")
+    assert_no_values(ui, suite)
+
+
+def test_key_is_checked_as_you_type_with_the_api_rules(ui: Watched, tenant: Any) -> None:
+    page = sign_in(ui, tenant.writer, tenant.password)
+    page.get_by_role("button", name="Add Secret", exact=True).click()
+    dialog = secret_dialog(page, "Add Secret")
+    key = field(dialog, "Key")
+    error = dialog.locator("#f-key-error")
+
+    key.fill("9LIVES")
+    expect(error).to_have_text("Start with a letter or an underscore.")
+    key.fill("MY KEY")
+    expect(error).to_contain_text("no spaces")
+    key.fill("a/b")
+    expect(error).to_contain_text("“/”")
+    key.fill("_Valid.key-1")
+    expect(error).to_be_hidden()
+    expect(key).not_to_have_attribute("aria-invalid", "true")
+
+    # Saving an invalid form sends nothing and says what is missing
+    key.fill("bad key")
+    before = len(ui.requests)
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.locator("#f-value-error")).to_have_text("Enter the value to store.")
+    expect(key).to_be_focused()
+    assert not [u for m, u, _ in ui.requests[before:] if m == "POST"]
+
+
+def test_api_field_errors_show_next_to_the_field(
+    ui: Watched, tenant: Any, planted: Callable[[str], str], suite: ModuleType
+) -> None:
+    # A value over the API's 64 KiB limit: only the server knows the rule, its 422 names the field.
+    page = sign_in(ui, tenant.writer, tenant.password)
+    page.get_by_role("button", name="Add Secret", exact=True).click()
+    dialog = secret_dialog(page, "Add Secret")
+    field(dialog, "Key").fill("HUGE")
+    field(dialog, "Value").fill(planted("ui-huge") + "x" * (64 * 1024))
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.locator("#f-value-error")).to_have_text("Must be at most 65536 bytes.")
+    expect(field(dialog, "Value")).to_have_attribute("aria-invalid", "true")
+    expect(dialog.get_by_role("alert")).to_have_count(0)  # no generic banner when a field explains it
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("heading", name="No secrets yet")).to_be_visible()
+    assert_no_values(ui, suite)
+
+
+# -- permissions and tenants ------------------------------------------------------------
+
+
+def test_reader_sees_the_table_without_write_controls(
+    ui: Watched, tenant: Any, login: Any, planted: Callable[[str], str]
+) -> None:
+    client = login(tenant.writer, tenant.password)
+    body = {"key": "SMTP_API_KEY", "description": "Mail relay", "value": planted("ui-reader")}
+    assert client.post(SEARCH_PATH.format(tenant.name), json=body).status_code == 201
+
+    page = sign_in(ui, tenant.reader, tenant.password)
+    the_row = row(page, "SMTP_API_KEY")
+    expect(the_row).to_contain_text("Mail relay")
+    expect(page.locator(".badge")).to_have_text("Read only")
+    expect(page.get_by_role("button", name=re.compile("Add"))).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile(r"^(Edit|Delete) "))).to_have_count(0)
+    expect(page.get_by_role("columnheader")).to_have_count(4)  # Key, Description, Updated, By
+
+
+def test_tenant_switcher_shows_each_tenant_with_its_permission(
+    ui: Watched, users: Any, bao: Any, login: Any, planted: Callable[[str], str]
+) -> None:
+    from app import access
+
+    home, other = users.tenant(), users.tenant()
+    access.grant(bao.vault, bao.root_token, other.name, home.writer, "read")
+    body = {"key": "OTHER_TOKEN", "description": "From the other tenant", "value": planted("ui-other")}
+    assert login(other.writer, other.password).post(SEARCH_PATH.format(other.name), json=body).status_code == 201
+
+    page = sign_in(ui, home.writer, home.password)
+    switcher = page.get_by_role("combobox", name="Tenant")
+    expect(switcher).to_be_visible()
+    expect(switcher.locator("option")).to_have_text(sorted([home.name, other.name]))
+    switcher.select_option(home.name)
+    expect(page.get_by_role("button", name="Add Secret", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="No secrets yet")).to_be_visible()
+
+    switcher.select_option(other.name)
+    expect(row(page, "OTHER_TOKEN")).to_contain_text("From the other tenant")
+    expect(page.get_by_role("button", name="Add Secret", exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name="Edit OTHER_TOKEN")).to_have_count(0)
+    assert page.url.endswith(f"#/{other.name}")
+
+    page.reload()  # the chosen tenant survives a reload (it is in the URL fragment)
+    expect(switcher).to_have_value(other.name)
+
+
+# -- search and paging ------------------------------------------------------------------
+
+
+def test_search_and_load_more_for_large_tenants(
+    ui: Watched, tenant: Any, login: Any, planted: Callable[[str], str]
+) -> None:
+    client = login(tenant.writer, tenant.password)
+    for n in range(57):
+        description = "postgres replica" if n % 10 == 3 else f"service {n}"
+        body = {"key": f"KEY_{n:03d}", "description": description, "value": planted("ui-page")}
+        assert client.post(SEARCH_PATH.format(tenant.name), json=body).status_code == 201
+
+    page = sign_in(ui, tenant.reader, tenant.password)
+    rows = page.locator("#rows tr")
+    expect(rows).to_have_count(50)
+    expect(page.locator("#count")).to_have_text("50 secrets shown, more available")
+    page.get_by_role("button", name="Load more").click()
+    expect(rows).to_have_count(57)
+    expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+    keys = rows.locator("th").all_inner_texts()
+    assert keys == [f"KEY_{n:03d}" for n in range(57)]
+
+    search = page.get_by_role("searchbox", name="Search secrets by key or description")
+    search.fill("POSTGRES")
+    expect(rows).to_have_count(6)
+    expect(rows.first).to_contain_text("postgres replica")
+    search.fill("key_05")
+    expect(rows).to_have_count(7)
+    search.fill("nothing-like-this")
+    expect(page.get_by_role("heading", name="No matching secrets")).to_be_visible()
+    assert any("q=nothing-like-this" in url for _, url, _ in ui.requests)
+
+
+# -- sessions ---------------------------------------------------------------------------
+
+
+def test_expired_session_returns_to_sign_in_and_drops_the_typed_value(
+    ui: Watched, app: Any, bao: Any, tenant: Any, planted: Callable[[str], str], suite: ModuleType
+) -> None:
+    page = sign_in(ui, tenant.writer, tenant.password)
+    page.get_by_role("button", name="Add Secret", exact=True).click()
+    dialog = secret_dialog(page, "Add Secret")
+    field(dialog, "Key").fill("LATE_KEY")
+    field(dialog, "Value").fill(planted("ui-expired"))
+
+    # The Vault token behind the browser's session ends (TTL, or revoked by an operator).
+    token = browser_token(app, ui.context)
+    assert bao.api("POST", "/v1/auth/token/revoke-self", token).status_code == 204
+
+    dialog.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Sign in to Secrets")).to_be_visible()
+    expect(page.get_by_text("Your session has expired. Please sign in again.")).to_be_visible()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#f-value")).to_have_value("")
+    expect(page.locator("#rows tr")).to_have_count(0)
+    assert bao.api("GET", f"/v1/secret/metadata/tenants/{tenant.name}/LATE_KEY").status_code == 404
+
+    sign_in(ui, tenant.writer, tenant.password)  # signing in again works
+    assert_no_values(ui, suite)
+
+
+def test_sign_out_revokes_the_session(ui: Watched, app: Any, bao: Any, tenant: Any) -> None:
+    page = sign_in(ui, tenant.writer, tenant.password)
+    token = browser_token(app, ui.context)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You have signed out.")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Username")).to_be_focused()
+    assert page.request.get("/api/v1/session").status == 401
+    assert bao.api("GET", "/v1/auth/token/lookup-self", token).status_code == 403
+
+    page.reload()  # a fresh load of a signed-out page says nothing about expiry
+    expect(page.get_by_role("heading", name="Sign in to Secrets")).to_be_visible()
+    expect(page.locator("#signin-notice")).to_have_text("")
+
+
+def test_wrong_password_is_an_error_on_the_sign_in_form(ui: Watched, tenant: Any) -> None:
+    page = ui.page
+    page.goto("/")
+    page.get_by_role("textbox", name="Username").fill(tenant.writer)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Invalid username or password")
+    expect(page.get_by_label("Password")).to_have_value("")
+    expect(page.locator("#shell")).to_be_hidden()
+
+
+# -- keyboard, layout, headers ----------------------------------------------------------
+
+
+def test_dialogs_work_from_the_keyboard(ui: Watched, tenant: Any, login: Any, planted: Callable[[str], str]) -> None:
+    client = login(tenant.writer, tenant.password)
+    assert client.post(SEARCH_PATH.format(tenant.name), json={"key": "K", "value": planted("ui-kbd")}).status_code == 201
+    page = sign_in(ui, tenant.writer, tenant.password)
+    add = page.get_by_role("button", name="Add Secret", exact=True)
+    add.focus()
+    page.keyboard.press("Enter")
+    dialog = secret_dialog(page, "Add Secret")
+    expect(field(dialog, "Key")).to_be_focused()
+
+    # Tab and Shift+Tab stay inside the open dialog
+    inside = "() => document.querySelector('dialog[open]').contains(document.activeElement)"
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        assert page.evaluate(inside)
+    dialog.get_by_role("button", name="Close").focus()
+    page.keyboard.press("Shift+Tab")
+    expect(dialog.get_by_role("button", name="Save")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_role("button", name="Close")).to_be_focused()
+
+    # Escape closes and focus goes back to the button that opened it
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(add).to_be_focused()
+
+    # The focused control is visibly marked
+    outline = add.evaluate("e => getComputedStyle(e).outlineStyle")
+    assert outline == "solid"
+
+
+def test_narrow_screen_has_no_sideways_scroll(browser: Browser, base_url: str, tenant: Any, login: Any,
+                                              planted: Callable[[str], str], suite: ModuleType) -> None:
+    client = login(tenant.writer, tenant.password)
+    body = {"key": "A_RATHER_LONG_KEY_NAME_FOR_A_PHONE", "description": "Shown as a card", "value": planted("ui-nar")}
+    assert client.post(SEARCH_PATH.format(tenant.name), json=body).status_code == 201
+    narrow = open_page(browser, base_url, viewport={"width": 375, "height": 740})
+    try:
+        page = sign_in(narrow, tenant.writer, tenant.password)
+        expect(row(page, "A_RATHER_LONG_KEY_NAME_FOR_A_PHONE")).to_be_visible()
+        overflow = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        assert page.evaluate(overflow) <= 0
+        page.get_by_role("button", name="Edit A_RATHER_LONG_KEY_NAME_FOR_A_PHONE").click()
+        box = secret_dialog(page, "Edit Secret").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+        assert_no_values(narrow, suite)
+        suite.SEEN.extend(narrow.evidence().items())
+    finally:
+        narrow.context.close()
+    assert not narrow.errors
+
+
+def test_page_is_served_with_a_strict_csp(ui: Watched, base_url: str) -> None:
+    reply = ui.page.goto("/")
+    assert reply is not None and reply.status == 200
+    csp = reply.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    # Only our own origin is ever contacted (no CDN): the service works offline.
+    expect(ui.page.get_by_role("heading", name="Sign in to Secrets")).to_be_visible()
+    origins = {re.sub(r"^(https?://[^/]+).*", r"\1", url) for _, url, _ in ui.requests}
+    assert origins == {base_url}
+    assert json.loads(ui.page.evaluate("() => JSON.stringify(Object.keys(localStorage))")) == []
