@@ -61,9 +61,7 @@ class Watched:
 
     def evidence(self) -> dict[str, str]:
         """Every place a value must never be: HTML, input values, browser storage, URLs."""
-        storage = self.page.evaluate(
-            "() => JSON.stringify({local: {...localStorage}, session: {...sessionStorage}})"
-        )
+        storage = self.page.evaluate("() => JSON.stringify({local: {...localStorage}, session: {...sessionStorage}})")
         inputs = self.page.evaluate("() => JSON.stringify([...document.querySelectorAll('input')].map(i => i.value))")
         return {
             "page html": self.page.content(),
@@ -464,7 +462,9 @@ def test_wrong_password_is_an_error_on_the_sign_in_form(ui: Watched, tenant: Any
 
 def test_dialogs_work_from_the_keyboard(ui: Watched, tenant: Any, login: Any, planted: Callable[[str], str]) -> None:
     client = login(tenant.writer, tenant.password)
-    assert client.post(SEARCH_PATH.format(tenant.name), json={"key": "K", "value": planted("ui-kbd")}).status_code == 201
+    assert (
+        client.post(SEARCH_PATH.format(tenant.name), json={"key": "K", "value": planted("ui-kbd")}).status_code == 201
+    )
     page = sign_in(ui, tenant.writer, tenant.password)
     add = page.get_by_role("button", name="Add Secret", exact=True)
     add.focus()
@@ -493,8 +493,9 @@ def test_dialogs_work_from_the_keyboard(ui: Watched, tenant: Any, login: Any, pl
     assert outline == "solid"
 
 
-def test_narrow_screen_has_no_sideways_scroll(browser: Browser, base_url: str, tenant: Any, login: Any,
-                                              planted: Callable[[str], str], suite: ModuleType) -> None:
+def test_narrow_screen_has_no_sideways_scroll(
+    browser: Browser, base_url: str, tenant: Any, login: Any, planted: Callable[[str], str], suite: ModuleType
+) -> None:
     client = login(tenant.writer, tenant.password)
     body = {"key": "A_RATHER_LONG_KEY_NAME_FOR_A_PHONE", "description": "Shown as a card", "value": planted("ui-nar")}
     assert client.post(SEARCH_PATH.format(tenant.name), json=body).status_code == 201

@@ -272,7 +272,7 @@ function buildRow(item) {
   const row = document.createElement("tr");
   row.dataset.key = item.key;
 
-  const key = cell("th", "Key", icon("key"), span("key-text mono", item.key));
+  const key = cell("th", "Key", span("key-text mono", item.key));
   key.scope = "row";
   key.className = "cell-key";
 
@@ -369,6 +369,7 @@ function timeElement(text) {
 // -- add and edit -----------------------------------------------------------------------
 
 const form = $("secret-form");
+const KEY_HINT = $("f-key-hint").textContent;
 const fields = { key: $("f-key"), description: $("f-description"), value: $("f-value") };
 
 function clearFormErrors() {
@@ -391,7 +392,8 @@ function openAdd(event) {
   clearFormErrors();
   $("secret-title").textContent = "Add Secret";
   fields.key.readOnly = false;
-  fields.key.removeAttribute("aria-readonly");
+  $("f-key-req").hidden = false;
+  $("f-key-hint").textContent = KEY_HINT;
   fields.value.required = true;
   fields.value.placeholder = "";
   $("f-value-req").textContent = "required";
@@ -410,10 +412,12 @@ function openEdit(key) {
   $("secret-title").textContent = "Edit Secret";
   fields.key.value = item.key;
   fields.key.readOnly = true;
+  $("f-key-req").hidden = true;
+  $("f-key-hint").textContent = "A key cannot be renamed: add a new secret and delete this one instead.";
   fields.description.value = item.description || "";
   fields.value.required = false;
   fields.value.value = "";
-  fields.value.placeholder = "Leave empty to keep the current value";
+  fields.value.placeholder = "Unchanged";
   $("f-value-req").textContent = "optional";
   $("f-value-req").className = "opt";
   $("f-value-hint").textContent = "Leave empty to keep the current value. A new value replaces it for every Action that references this key.";

@@ -1,0 +1,89 @@
+"""Make docs/screenshot*.png: the Secrets screen with demo data, in the same Chromium as the tests.
+
+    python tests/screenshot.py [OUTDIR]
+
+Starts its own OpenBao dev server and the service; needs the `bao` binary and /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]
+
+from conftest import Users, start_bao_dev  # noqa: E402
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from ui_server import launch, serve  # noqa: E402
+
+from app import access, create_app  # noqa: E402
+
+DEMO = [  # (key, description, who)
+    ("DATABASE_PASSWORD", "Primary Postgres, rotated monthly", "maria"),
+    ("DATADOG_API_KEY", "Metrics and APM agent", "jonas"),
+    ("GITHUB_DEPLOY_TOKEN", "CI deploy bot, repo scope only", "jonas"),
+    ("REDIS_URL", "Cache connection string (TLS)", "maria"),
+    ("S3_BACKUP_ACCESS_KEY", "Nightly backups bucket, eu-west-1", "maria"),
+    ("SLACK_WEBHOOK_URL", "Alerts to #ops-oncall", "jonas"),
+    ("SMTP_API_KEY", "Transactional mail relay", "maria"),
+    ("STRIPE_SECRET_KEY", "Payments, live mode", "maria"),
+]
+
+
+def main(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    bao = start_bao_dev(Path(tempfile.mkdtemp(prefix="nexo-shot-")))
+    try:
+        access.bootstrap(bao.vault, bao.root_token)
+        users = Users(bao)
+        password = secrets.token_urlsafe(16)
+        for name in ("maria", "jonas"):
+            users.user(name, password)
+        for tenant in ("acme", "acme-staging"):
+            access.provision(bao.vault, bao.root_token, tenant)
+        access.grant(bao.vault, bao.root_token, "acme", "maria", "write")
+        access.grant(bao.vault, bao.root_token, "acme", "jonas", "write")
+        access.grant(bao.vault, bao.root_token, "acme-staging", "maria", "read")
+        app = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": secrets.token_urlsafe(48)})
+        clients = {}
+        for name in ("maria", "jonas"):
+            client = app.test_client()
+            csrf = client.post("/api/v1/session", json={"username": name, "password": password}).get_json()
+            clients[name] = (client, csrf["csrf_token"])
+        for key, description, who in DEMO:
+            client, csrf = clients[who]
+            body = {"key": key, "description": description, "value": secrets.token_urlsafe(24)}
+            reply = client.post("/api/v1/tenants/acme/secrets", json=body, headers={"X-CSRF-Token": csrf})
+            assert reply.status_code == 201, reply.get_json()
+
+        with serve(app) as url, sync_playwright() as playwright:
+            browser = launch(playwright)
+            for name, viewport in (
+                ("screenshot", {"width": 1280, "height": 760}),
+                ("screenshot-narrow", {"width": 390, "height": 844}),
+            ):
+                context = browser.new_context(base_url=url, viewport=viewport, device_scale_factor=1)
+                page = context.new_page()
+                page.goto("/#/acme")
+                page.get_by_role("textbox", name="Username").fill("maria")
+                page.get_by_label("Password").fill(password)
+                page.get_by_role("button", name="Sign in").click()
+                expect(page.locator("#rows tr")).to_have_count(len(DEMO))
+                page.mouse.move(0, 0)
+                page.screenshot(path=str(out / f"{name}.png"))
+                if name == "screenshot":
+                    page.get_by_role("button", name="Edit SMTP_API_KEY").click()
+                    expect(page.get_by_role("dialog", name="Edit Secret")).to_be_visible()
+                    page.screenshot(path=str(out / "screenshot-edit.png"))
+                context.close()
+            browser.close()
+    finally:
+        bao.process.terminate()
+        bao.process.wait(10)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parent / "docs")
