@@ -299,7 +299,9 @@ class SecretsClient:
             status, payload = self._post_service(url, body)
         if status == 200 and isinstance(payload, dict):
             if wrap_ttl is not None:
-                wrap = payload.get("wrap") or {}
+                wrap = payload.get("wrap")
+                if not isinstance(wrap, dict) or not {"token", "ttl", "creation_path"} <= set(wrap):
+                    raise SecretsClientError(f"resolve in tenant {tenant!r}: the answer holds no wrapping token")
                 return Wrapped(token=str(wrap["token"]), ttl=int(wrap["ttl"]), creation_path=str(wrap["creation_path"]))
             resolved = list(payload.get("parameters") or [])
             self._remember(resolved)

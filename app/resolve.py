@@ -25,6 +25,7 @@ WRAP_TTL_MAX = 15 * 60
 _READERS = 16
 # Long invalid "keys" are cut short in error details.
 _SHOWN_KEY = 200
+_NOT_HUB = "This token may not read secret values; only the Hub's token may"
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
@@ -64,6 +65,10 @@ def resolve(
 
     # Each distinct valid key is read once, however many parameters name it.
     keys = list(dict.fromkeys(p["value"] for p in parameters if is_secret(p) and _valid_key(p.get("value"))))
+    if not keys and not vault.can_read_values(token, tenant):
+        # Nothing to read, so Vault has not refused anything yet: ask it, so that a user's
+        # token is refused whatever the parameters.
+        raise errors.PermissionDenied(_NOT_HUB)
     values = _read_all(vault, token, tenant, keys)
 
     unresolved = [_why(p, values) for p in parameters if is_secret(p) and _value(p, values) is None]
@@ -122,7 +127,7 @@ def _read(vault: Vault, token: str, tenant: str, key: str) -> str | None:
     except errors.NotFound:  # never created, or deleted
         return None
     except errors.PermissionDenied:
-        raise errors.PermissionDenied("This token may not read secret values; only the Hub's token may") from None
+        raise errors.PermissionDenied(_NOT_HUB) from None
 
 
 def _readers() -> ThreadPoolExecutor:

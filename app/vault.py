@@ -550,6 +550,13 @@ class Vault:
         reply = self.call("POST", path("sys", "wrapping", "wrap"), token, data, wrap_ttl=f"{int(ttl_seconds)}s")
         return dict(reply["wrap_info"])
 
+    def can_read_values(self, token: str, tenant: str) -> bool:
+        """Whether the token's policies let it read the tenant's values (asks sys/capabilities-self)."""
+        target = "/".join((self.mount, "data", *self.prefix, tenant, "_"))
+        reply = self.call("POST", path("sys", "capabilities-self"), token, {"paths": [target]}) or {}
+        capabilities = reply.get(target) or (reply.get("data") or {}).get(target) or reply.get("capabilities") or []
+        return "read" in capabilities or "root" in capabilities
+
     def write_approle(self, token: str, role: str, settings: Mapping[str, Any]) -> None:
         """Create or update an AppRole role."""
         self.call("POST", path("auth", self.approle_mount, "role", role), token, dict(settings))

@@ -193,9 +193,15 @@ def test_user_tokens_are_refused_by_vault(
     body = {"parameters": [secret("k", "K")]}
     for user in (tenant.reader, tenant.writer):
         token = users.token(user, tenant.password)
-        for extra in ({}, {"wrap_ttl": 60}):
-            reply = call(app, token, tenant.name, body | extra)
-            assert reply.status_code == 403, (user, reply.get_json())
+        for request in (
+            body,
+            body | {"wrap_ttl": 60},
+            {"parameters": []},  # nothing to read: Vault is asked about the capability instead
+            {"parameters": [{"name": "n", "type": "STRING", "value": "x"}]},
+            {"parameters": [secret("bad", "../K")]},
+        ):
+            reply = call(app, token, tenant.name, request)
+            assert reply.status_code == 403, (user, request, reply.get_json())
         # Vault itself refuses: the user's own token, straight to Vault, bypassing the service.
         assert bao.api("GET", f"{SECRET_ROOT}/{tenant.name}/K", token).status_code == 403
         caps = bao.api(
@@ -246,7 +252,9 @@ def test_hub_token_reads_tenant_values_and_nothing_else(bao: BaoServer, tenant: 
         bao.api("DELETE", f"/v1/sys/mounts/{other_mount}")
 
 
-def test_wrapped_resolve_unwraps_once(app: Any, bao: BaoServer, tenant: Tenant, login: Any, hub_token: str) -> None:
+def test_wrapped_resolve_unwraps_once(
+    app: Any, bao: BaoServer, tenant: Tenant, login: Any, hub_token: str, caplog: pytest.LogCaptureFixture
+) -> None:
     writer = login(tenant.writer, tenant.password)
     value = planted("wrapped")
     store(writer, tenant.name, "DELIVERED", value)
@@ -265,6 +273,7 @@ def test_wrapped_resolve_unwraps_once(app: Any, bao: BaoServer, tenant: Tenant, 
     with pytest.raises(UnwrapError, match="already used"):
         sink.unwrap(body["wrap"]["token"])
     assert bao.api("POST", "/v1/sys/wrapping/unwrap", body["wrap"]["token"]).status_code == 400
+    assert caplog.records and value not in caplog.text  # the service's logs of all this
 
 
 def test_expired_and_foreign_wrapping_tokens_fail(bao: BaoServer, tenant: Tenant, hub_token: str) -> None:
