@@ -163,27 +163,49 @@ def start_bao(folder: Path, children: Children, log: IO[bytes]) -> str:
     node = node_config()
     if not node.exists():
         raise click.ClickException(f"{node} is missing: run from a checkout (pip install -e .)")
-    ports = read_json(folder / "ports.json")
-    api_port, cluster_port = ports.get("api"), ports.get("cluster")
-    if not (api_port and cluster_port and port_free(api_port) and port_free(cluster_port)):
-        api_port, cluster_port = free_port(), free_port()
-        (folder / "ports.json").write_text(json.dumps({"api": api_port, "cluster": cluster_port}))
-    (folder / "listener.hcl").write_text(
-        "# Written by `nexo-secrets dev` at each start: the local listener, loopback only.\n"
-        'listener "tcp" {\n'
-        f'  address         = "127.0.0.1:{api_port}"\n'
-        f'  cluster_address = "127.0.0.1:{cluster_port}"\n'
-        "  tls_disable     = true\n"
-        "}\n"
-    )
     for sub in ("file", "logs"):  # node.hcl's relative paths: Raft data and the audit log
         (folder / sub).mkdir(mode=0o700, exist_ok=True)
-    addr = f"http://127.0.0.1:{api_port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-    env.update(BAO_API_ADDR=addr, BAO_CLUSTER_ADDR=f"https://127.0.0.1:{cluster_port}")
-    argv = [bao, "server", f"-config={node}", f"-config={folder / 'listener.hcl'}"]
-    children.start("bao server", argv, env=env, log=log, cwd=folder)
-    return addr
+    for attempt in range(3):
+        api_port, cluster_port = _ports(folder, fresh=attempt > 0)
+        (folder / "listener.hcl").write_text(
+            "# Written by `nexo-secrets dev` at each start: the local listener, loopback only.\n"
+            'listener "tcp" {\n'
+            f'  address         = "127.0.0.1:{api_port}"\n'
+            f'  cluster_address = "127.0.0.1:{cluster_port}"\n'
+            "  tls_disable     = true\n"
+            "}\n"
+        )
+        addr = f"http://127.0.0.1:{api_port}"
+        env.update(BAO_API_ADDR=addr, BAO_CLUSTER_ADDR=f"https://127.0.0.1:{cluster_port}")
+        argv = [bao, "server", f"-config={node}", f"-config={folder / 'listener.hcl'}"]
+        log.flush()
+        logged_from = log.tell()
+        children.start("bao server", argv, env=env, log=log, cwd=folder)
+        probe = Vault([addr], timeout=2.0)
+        try:
+            _wait_for("OpenBao to listen", lambda p=probe: bool(p.health().get("reachable")), children)  # type: ignore[misc]
+            return addr
+        except click.ClickException:
+            with open(log.name, "rb") as written:
+                written.seek(logged_from)
+                said = written.read().decode(errors="replace")
+            if "address already in use" not in said:
+                raise
+            children.processes.pop()  # another program took a port between our check and bao's bind
+        finally:
+            probe.adapter.close()
+    raise click.ClickException("could not find free ports for OpenBao")
+
+
+def _ports(folder: Path, *, fresh: bool) -> tuple[int, int]:
+    """The API and cluster ports of the last run if they are still free, else new ones."""
+    ports = read_json(folder / "ports.json")
+    api_port, cluster_port = ports.get("api"), ports.get("cluster")
+    if fresh or not (api_port and cluster_port and port_free(api_port) and port_free(cluster_port)):
+        api_port, cluster_port = free_port(), free_port()
+        (folder / "ports.json").write_text(json.dumps({"api": api_port, "cluster": cluster_port}))
+    return int(api_port), int(cluster_port)
 
 
 def init_and_unseal(vault: Vault, folder: Path, children: Children) -> str:
