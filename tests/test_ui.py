@@ -324,6 +324,34 @@ def test_api_field_errors_show_next_to_the_field(
     assert_no_values(ui, suite)
 
 
+def test_edit_conflict_shows_the_newer_version_before_saving_again(
+    ui: Watched, bao: Any, tenant: Any, login: Any, planted: Callable[[str], str]
+) -> None:
+    client = login(tenant.writer, tenant.password)
+    url = SEARCH_PATH.format(tenant.name)
+    assert (
+        client.post(url, json={"key": "API_TOKEN", "description": "v1", "value": planted("ui-c1")}).status_code == 201
+    )
+    page = sign_in(ui, tenant.writer, tenant.password)
+    row(page, "API_TOKEN").get_by_role("button", name="Edit API_TOKEN").click()
+    dialog = secret_dialog(page, "Edit Secret")
+
+    # Someone else stores a new value while the dialog is open.
+    theirs = planted("ui-c2")
+    assert client.patch(f"{url}/API_TOKEN", json={"value": theirs, "description": "theirs"}).status_code == 200
+    field(dialog, "Description").fill("mine")
+    dialog.get_by_role("button", name="Save changes").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("changed by someone else")
+    expect(row(page, "API_TOKEN")).to_contain_text("theirs")
+    assert vault_value(bao, tenant.name, "API_TOKEN") == (theirs, 2)
+
+    # Saving again is a deliberate choice, made against the version now shown.
+    dialog.get_by_role("button", name="Save changes").click()
+    expect(dialog).to_be_hidden()
+    expect(row(page, "API_TOKEN").get_by_role("cell").nth(0)).to_have_text("mine")
+    assert vault_value(bao, tenant.name, "API_TOKEN") == (theirs, 2)
+
+
 # -- permissions and tenants ------------------------------------------------------------
 
 

@@ -136,7 +136,11 @@ function canWrite() {
 }
 
 function showTenant() {
-  if (state.tenant) history.replaceState(null, "", `#/${encodeURIComponent(state.tenant)}`);
+  if (state.tenant) {
+    const here = `#/${encodeURIComponent(state.tenant)}`;
+    history.replaceState(null, "", here);
+    $("nav-secrets").href = here;
+  }
   $("head-tenant").textContent = state.tenant || "no tenant";
   $("table-caption").textContent = `Secrets of tenant ${state.tenant}`;
   const badge = $("perm-badge");
@@ -245,6 +249,7 @@ function icon(name) {
 
 function cell(tag, label, ...children) {
   const element = document.createElement(tag);
+  element.setAttribute("role", tag === "th" ? "rowheader" : "cell");
   element.dataset.label = label;
   element.append(...children);
   return element;
@@ -270,6 +275,7 @@ function iconButton(name, label, onClick, extraClass = "") {
 
 function buildRow(item) {
   const row = document.createElement("tr");
+  row.setAttribute("role", "row");
   row.dataset.key = item.key;
 
   const key = cell("th", "Key", span("key-text mono", item.key));
