@@ -399,6 +399,44 @@ def test_tenant_switcher_shows_each_tenant_with_its_permission(
     expect(switcher).to_have_value(other.name)
 
 
+def test_permission_changes_while_signed_in_are_shown(
+    ui: Watched, bao: Any, tenant: Any, planted: Callable[[str], str], suite: ModuleType
+) -> None:
+    from app import access
+
+    page = sign_in(ui, tenant.writer, tenant.password)
+    page.get_by_role("button", name="Add Secret", exact=True).click()
+    dialog = secret_dialog(page, "Add Secret")
+    field(dialog, "Key").fill("NOT_ANY_MORE")
+    field(dialog, "Value").fill(planted("ui-downgraded"))
+
+    # An administrator turns the writer into a reader: Vault refuses the write at once.
+    access.grant(bao.vault, bao.root_token, tenant.name, tenant.writer, "read")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("do not have write permission")
+    page.keyboard.press("Escape")
+    expect(page.locator(".badge")).to_have_text("Read only")
+    expect(page.get_by_role("button", name="Add Secret", exact=True)).to_have_count(0)
+
+    # ...and then takes the tenant away altogether.
+    access.revoke(bao.vault, bao.root_token, tenant.name, tenant.writer)
+    page.get_by_role("searchbox").fill("anything")
+    expect(page.get_by_role("heading", name="No tenant")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="no longer have access")).to_be_visible()
+    assert bao.api("GET", f"/v1/secret/metadata/tenants/{tenant.name}/NOT_ANY_MORE").status_code == 404
+    assert_no_values(ui, suite)
+
+
+def test_user_without_tenants_gets_a_clear_empty_state(ui: Watched, users: Any) -> None:
+    name, password = users.user()
+    page = sign_in(ui, name, password)
+    expect(page.get_by_role("heading", name="No tenant")).to_be_visible()
+    expect(page.get_by_text("Ask an administrator")).to_be_visible()
+    expect(page.get_by_role("searchbox")).to_be_disabled()
+    expect(page.get_by_role("button", name=re.compile("Add"))).to_have_count(0)
+    assert not [u for _, u, _ in ui.requests if "/tenants/" in u]
+
+
 # -- search and paging ------------------------------------------------------------------
 
 

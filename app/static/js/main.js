@@ -102,6 +102,27 @@ document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible" && state.session) api("GET", paths.session).catch(() => {});
 });
 
+/**
+ * Permissions can change while the page is open (Vault applies a grant or revoke at once).
+ * After a 403, ask again and redraw if they did change.
+ */
+async function refreshPermissions() {
+  const before = state.session;
+  const info = await api("GET", paths.session);
+  if (state.session !== before) return; // signed out or in again meanwhile
+  state.session = info;
+  setCsrf(info.csrf_token);
+  if (JSON.stringify(before.tenants) === JSON.stringify(info.tenants)) return;
+  const lost = state.tenant && !(state.tenant in info.tenants) ? state.tenant : "";
+  renderTenants();
+  if (lost) toast(`You no longer have access to tenant ${lost}.`);
+  else toast(`Your permissions on ${state.tenant} have changed.`);
+}
+
+function refreshPermissionsQuietly() {
+  refreshPermissions().catch(() => {});
+}
+
 // -- tenants ----------------------------------------------------------------------------
 
 function renderTenants() {
@@ -141,7 +162,8 @@ function showTenant() {
     history.replaceState(null, "", here);
     $("nav-secrets").href = here;
   }
-  $("head-tenant").textContent = state.tenant || "no tenant";
+  $("head-tenant").textContent = state.tenant;
+  $("head-desc").hidden = !state.tenant;
   $("table-caption").textContent = `Secrets of tenant ${state.tenant}`;
   const badge = $("perm-badge");
   badge.hidden = !state.tenant;
@@ -161,6 +183,7 @@ async function loadList(reset) {
   if (!state.tenant) {
     state.items.clear();
     $("rows").replaceChildren();
+    $("list-error").hidden = true;
     renderEmpty();
     return;
   }
@@ -185,6 +208,7 @@ async function loadList(reset) {
     if (error.name === "AbortError" || error.status === 401) return;
     $("list-error-text").textContent = `Could not load the secrets: ${error.message}`;
     $("list-error").hidden = false;
+    if (error.status === 403) refreshPermissionsQuietly();
   } finally {
     if (state.listRequest === controller) {
       state.listRequest = null;
@@ -493,6 +517,7 @@ form.addEventListener("submit", async (event) => {
   } catch (error) {
     if (error.status === 401) return;
     await showSaveError(error, editing);
+    if (error.status === 403) refreshPermissionsQuietly();
   } finally {
     setBusy($("secret-save"), false);
   }
@@ -561,6 +586,7 @@ $("confirm-form").addEventListener("submit", async (event) => {
     if (error.status === 401) return;
     if (error.status !== 404) {
       showAlert($("confirm-error"), error.message);
+      if (error.status === 403) refreshPermissionsQuietly();
       return;
     }
     toast(`Secret ${item.key} was already deleted.`);
