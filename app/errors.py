@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify
@@ -121,8 +123,10 @@ def _from_http(error: HTTPException) -> Response:
 
 
 def _from_unexpected(error: Exception) -> Response:
-    # Log the type only: exception text may carry Vault URLs or request data.
-    log.error("unhandled error: %s", type(error).__name__, exc_info=False)
+    # Log the type and where it happened, never the exception's text: it may carry request data.
+    frames = traceback.extract_tb(error.__traceback__)[-6:]
+    where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
+    log.error("unhandled error: %s at %s", type(error).__name__, where)
     return error_response(500, "Internal error")
 
 

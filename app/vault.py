@@ -104,6 +104,10 @@ class Urllib3Adapter(hvac.adapters.Adapter):  # type: ignore[misc]
         finally:
             if self.observer is not None:
                 self.observer(method, url, answered, time.perf_counter() - started)
+        if response.status in (307, 308) and response.headers.get("Location"):
+            # A standby that cannot forward (e.g. mid-election) points at the active node. It
+            # did not process the request, so sending it there once is safe, writes included.
+            response = self._follow(method, response.headers["Location"], body, headers)
         status = response.status
         data = response.data
         payload: Any = None
@@ -112,12 +116,25 @@ class Urllib3Adapter(hvac.adapters.Adapter):  # type: ignore[misc]
                 payload = json.loads(data)
             except ValueError:
                 payload = None
+        if (300 <= status < 400 or (status != 204 and payload is None and status < 300)) and raise_exception:
+            # Not an answer Vault gives when it is healthy: treat as a failed call (retried for reads).
+            raise hvac.exceptions.VaultError.from_status(502, None, method=method, url=url, text=data[:200])
         if status >= 400 and raise_exception:
             errs = payload.get("errors") if isinstance(payload, dict) else None
-            raise hvac.exceptions.VaultError.from_status(
+            error = hvac.exceptions.VaultError.from_status(
                 status, None, errors=errs, method=method, url=url, text=data[:500]
             )
+            error.status_code = status  # hvac maps only some statuses to classes (405 is "unexpected")
+            raise error
         return payload
+
+    def _follow(self, method: str, location: str, body: bytes | None, headers: dict[str, str]) -> Any:
+        try:
+            return self._pool.request(method, location, body=body, headers=headers, redirect=False)
+        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError):
+            raise VaultUnreachable(f"{method} redirect: connect failed", sent=False) from None
+        except urllib3.exceptions.HTTPError as exc:
+            raise VaultUnreachable(f"{method} redirect: {type(exc).__name__}", sent=True) from None
 
     def _send(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> Any:
         # Several addresses: a node that cannot be connected to is skipped. Only a failure to
@@ -370,13 +387,13 @@ class Vault:
                 return None
             self._detailed_listing = True
             return {}  # 404 with no errors: the tenant has no keys
-        except hvac.exceptions.UnsupportedOperation:
-            self._detailed_listing = False
-            return None
+        except hvac.exceptions.VaultError as exc:
+            if _status_of(exc) == 405:  # "unsupported operation": not OpenBao
+                self._detailed_listing = False
+                return None
+            raise self._translate(exc, token) from None
         except VaultUnreachable:
             raise errors.Unavailable(retry_after=_RETRY_AFTER_UNAVAILABLE) from None
-        except hvac.exceptions.VaultError as exc:
-            raise self._translate(exc, token) from None
         self._detailed_listing = True
         data = reply["data"]
         info = data.get("key_info") or {}
@@ -573,6 +590,8 @@ class Vault:
 
 
 def _status_of(exc: hvac.exceptions.VaultError) -> int:
+    if isinstance(getattr(exc, "status_code", None), int):
+        return int(exc.status_code)
     table = {
         hvac.exceptions.InvalidRequest: 400,
         hvac.exceptions.Unauthorized: 401,
