@@ -59,6 +59,7 @@ function signedOut(notice = "") {
   $("shell").hidden = true;
   $("signin").hidden = false;
   $("signin-notice").textContent = notice;
+  $("signin-error").hidden = true;
   $("signin-password").value = "";
   $("signin-user").focus();
 }
@@ -68,6 +69,7 @@ $("signin-form").addEventListener("submit", async (event) => {
   const username = $("signin-user").value.trim();
   const password = $("signin-password").value;
   const problem = $("signin-error");
+  $("signin-notice").textContent = "";
   if (!username || !password) {
     showAlert(problem, "Enter your username and password.");
     (username ? $("signin-password") : $("signin-user")).focus();
@@ -171,7 +173,7 @@ function showTenant() {
   badge.className = canWrite() ? "badge write" : "badge read";
   $("add").hidden = !canWrite();
   $("table").classList.toggle("readonly", !canWrite());
-  $("search").disabled = !state.tenant;
+  $("toolbar").hidden = !state.tenant;
   state.q = $("search").value.trim();
   loadList(true);
 }
