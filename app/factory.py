@@ -1,0 +1,81 @@
+"""The app factory: settings, Vault adapter, sessions, API, UI, error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+from flask_smorest import Api
+
+from app import config as settings
+
+
+class _JSON(DefaultJSONProvider):
+    """Deeply nested JSON is a bad request, not a RecursionError."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the service: settings, Vault adapter, sessions, API, UI, error handlers."""
+    from app import api, auth, errors, ui, vault
+
+    app = Flask("app")
+    app.json_provider_class = _JSON
+    app.json = _JSON(app)
+    app.config.update(settings.from_environ())
+    if config:
+        app.config.update(config)
+    settings.check(app.config)
+    dev = app.config["NEXO_ENV"] in settings.SAFE_ENVS
+    app.config.update(
+        DEBUG=False,
+        PROPAGATE_EXCEPTIONS=False,
+        MAX_CONTENT_LENGTH=256 * 1024,
+        SESSION_COOKIE_NAME="nexo_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=(config or {}).get("SESSION_COOKIE_SECURE", not dev),
+        API_TITLE="Nexomatic Secrets",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    if not app.config.get("SECRET_KEY"):
+        if not dev:  # settings.check refuses this already; kept for clarity
+            raise settings.ConfigError("SECRET_KEY is required")
+        # dev/test only: a random key, so sessions end when the process does
+        import secrets as _secrets
+
+        app.config["SECRET_KEY"] = _secrets.token_urlsafe(48)
+
+    vault.init_app(app)
+    auth.init_app(app)
+    spec = _Api(app, spec_kwargs={"components": {"securitySchemes": _SECURITY}})
+    spec.register_blueprint(api.blp)
+    spec.register_blueprint(api.ops)
+    spec.spec.options["security"] = [{"bearer": []}, {"session": []}]
+    ui.init_app(app)
+    errors.init_app(app)  # after Api: our handlers replace flask-smorest's
+
+    from app import observe
+
+    observe.init_app(app)  # request ids, JSON access log, /metrics, Vault call timing
+    return app
+
+
+class _Api(Api):  # type: ignore[misc]
+    from app.schemas import ApiError as ERROR_SCHEMA  # noqa: N811 - the one error shape, documented
+
+
+_SECURITY = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "A Vault token"},
+    "session": {"type": "apiKey", "in": "cookie", "name": "nexo_session"},
+}
