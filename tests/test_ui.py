@@ -586,6 +586,7 @@ def test_page_is_served_with_a_strict_csp(ui: Watched, base_url: str) -> None:
     assert reply is not None and reply.status == 200
     csp = reply.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "no-cache" in reply.headers["cache-control"]  # a new release is never mixed with cached modules
     # Only our own origin is ever contacted (no CDN): the service works offline.
     expect(ui.page.get_by_role("heading", name="Sign in to Secrets")).to_be_visible()
     origins = {re.sub(r"^(https?://[^/]+).*", r"\1", url) for _, url, _ in ui.requests}

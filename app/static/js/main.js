@@ -208,6 +208,12 @@ async function loadList(reset) {
     $("list-error").hidden = true;
   } catch (error) {
     if (error.name === "AbortError" || error.status === 401) return;
+    if (reset) {
+      // Never leave another tenant's or another search's rows under this heading.
+      state.items.clear();
+      state.next = null;
+      $("rows").replaceChildren();
+    }
     $("list-error-text").textContent = `Could not load the secrets: ${error.message}`;
     $("list-error").hidden = false;
     if (error.status === 403) refreshPermissionsQuietly();
@@ -245,6 +251,8 @@ function renderEmpty() {
   const empty = $("empty");
   empty.hidden = count > 0;
   $("table").classList.toggle("is-empty", count === 0);
+  // Nothing loaded because loading failed: the error above says so; "no secrets" would be wrong.
+  $("list-card").hidden = count === 0 && !$("list-error").hidden;
   if (count > 0) return;
   $("empty-add").hidden = true;
   if (!state.tenant) {
