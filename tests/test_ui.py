@@ -531,7 +531,17 @@ def test_dialogs_work_from_the_keyboard(ui: Watched, tenant: Any, login: Any, pl
     assert (
         client.post(SEARCH_PATH.format(tenant.name), json={"key": "K", "value": planted("ui-kbd")}).status_code == 201
     )
-    page = sign_in(ui, tenant.writer, tenant.password)
+    # Sign in with the keyboard alone; focus then starts at the page heading
+    page = ui.page
+    page.goto("/")
+    expect(page.get_by_role("textbox", name="Username")).to_be_focused()
+    page.keyboard.type(tenant.writer)
+    page.keyboard.press("Tab")
+    page.keyboard.type(tenant.password)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Secrets", exact=True)).to_be_focused()
+    expect(page).to_have_title(f"Secrets · {tenant.name} · Nexomatic")
+
     add = page.get_by_role("button", name="Add Secret", exact=True)
     add.focus()
     page.keyboard.press("Enter")

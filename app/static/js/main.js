@@ -43,6 +43,7 @@ function startSession(info) {
   $("user-name").textContent = info.user;
   $("user-avatar").textContent = (info.user || "?").slice(0, 1).toUpperCase();
   renderTenants();
+  $("page-title").focus(); // the sign-in form focus was on is gone; start at the page heading
 }
 
 /** Back to the sign-in form, forgetting everything the signed-in page showed. */
@@ -61,6 +62,7 @@ function signedOut(notice = "") {
   $("signin-notice").textContent = notice;
   $("signin-error").hidden = true;
   $("signin-password").value = "";
+  document.title = "Sign in · Nexomatic Secrets";
   $("signin-user").focus();
 }
 
@@ -165,6 +167,7 @@ function showTenant() {
     $("nav-secrets").href = here;
   }
   $("head-tenant").textContent = state.tenant;
+  document.title = state.tenant ? `Secrets · ${state.tenant} · Nexomatic` : "Secrets · Nexomatic";
   $("head-desc").hidden = !state.tenant;
   $("table-caption").textContent = `Secrets of tenant ${state.tenant}`;
   const badge = $("perm-badge");
@@ -630,13 +633,17 @@ function setBusy(button, busy, label) {
 }
 
 let toastTimer = 0;
+/** A short confirmation: shown for a few seconds, and announced through a live region that
+ * always exists (regions that appear together with their text are often not read out). */
 function toast(message) {
   const element = $("toast");
   element.textContent = message;
   element.hidden = false;
+  $("announce").textContent = message;
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => {
     element.hidden = true;
+    $("announce").textContent = "";
   }, 4000);
 }
 
