@@ -2,15 +2,55 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from werkzeug.routing import BaseConverter
 
 from app import access, auth, errors, names, resolve, schemas, secrets
 
-blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Tenant secrets")
+
+class _Name(BaseConverter):
+    """A path segment named by a product rule. Any segment matches, so that a bad name reaches
+    the view and gets a 400 naming the rule; the OpenAPI document carries the rule's pattern."""
+
+    regex = "[^/]+"
+    rule: re.Pattern[str]
+
+
+class _Tenant(_Name):
+    rule = names.TENANT_RE
+
+
+class _Key(_Name):
+    rule = names.KEY_RE
+
+
+class _User(_Name):
+    rule = names.USER_RE
+
+
+def register(app: Flask, spec: Any) -> None:
+    """Attach the API: path converters (documented with their patterns), then the blueprints."""
+    for name, converter in (("tenant", _Tenant), ("key", _Key), ("user", _User)):
+        app.url_map.converters[name] = converter
+        spec.register_converter(converter, lambda c: {"type": "string", "pattern": names.documented(c.rule)})
+    spec.register_blueprint(blp)
+    spec.register_blueprint(ops)
+
+
+class _Blueprint(Blueprint):  # type: ignore[misc]
+    """flask-smorest's Blueprint, handing webargs schema objects made once: given a class, webargs
+    builds a new schema (and its nested ones) on every request, a quarter of a resolve's time."""
+
+    def arguments(self, schema: Any, **kwargs: Any) -> Any:
+        return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
+
+
+blp = _Blueprint("api", __name__, url_prefix="/api/v1", description="Tenant secrets")
 ops = Blueprint("ops", __name__, description="Health")
 
 _ERRORS = {
@@ -36,6 +76,8 @@ def _document(*codes: int) -> Any:
 def _guard() -> None:
     """CSRF for cookie sessions; JSON bodies only (also defeats cross-site form posts)."""
     has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
+    if request.method == "PATCH" and not has_body:
+        raise errors.Unprocessable("Send the changes as a JSON body", errors={"json": ["Missing request body."]})
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and has_body:
         if not request.is_json:
             raise errors.UnsupportedMediaType()
@@ -94,12 +136,12 @@ def _session_info(user: auth.User) -> dict[str, Any]:
 # -- secrets ------------------------------------------------------------------------------
 
 
-@blp.route("/tenants/<tenant>/secrets")
+@blp.route("/tenants/<tenant:tenant>/secrets")
 class SecretList(MethodView):
     @blp.arguments(schemas.SecretListArgs, location="query")
     @blp.response(200, schemas.SecretPage)
     @_document(400, 401, 403)
-    def get(self, args: dict[str, Any], tenant: str) -> dict[str, Any]:
+    def get(self, args: dict[str, Any], tenant: str) -> Response:
         """List a tenant's secrets (keys and descriptions, never values)."""
         items, next_key = secrets.list_secrets(
             _vault(),
@@ -109,7 +151,10 @@ class SecretList(MethodView):
             after=args.get("after"),
             q=args.get("q"),
         )
-        return {"items": [i.as_dict() for i in items], "next": next_key}
+        # The items are plain strings and integers already: the schema's dump (it still documents
+        # the answer) would only copy them, and costs more than Vault's answer for 1,000 items.
+        response: Response = jsonify({"items": [i.as_dict() for i in items], "next": next_key})
+        return response
 
     @blp.arguments(schemas.SecretCreate)
     @blp.response(201, schemas.SecretItem)
@@ -122,7 +167,7 @@ class SecretList(MethodView):
         return item.as_dict()
 
 
-@blp.route("/tenants/<tenant>/secrets/<key>")
+@blp.route("/tenants/<tenant:tenant>/secrets/<key:key>")
 class SecretOne(MethodView):
     @blp.response(200, schemas.SecretItem)
     @_document(400, 401, 403, 404)
@@ -156,7 +201,7 @@ class SecretOne(MethodView):
 # -- tenants and members (admin) ----------------------------------------------------------
 
 
-@blp.route("/tenants/<tenant>")
+@blp.route("/tenants/<tenant:tenant>")
 class Tenant(MethodView):
     @blp.response(200, schemas.TenantInfo)
     @blp.alt_response(201, schema=schemas.TenantInfo, description="Tenant created")
@@ -172,7 +217,7 @@ class Tenant(MethodView):
         return info, (201 if new else 200)
 
 
-@blp.route("/tenants/<tenant>/members")
+@blp.route("/tenants/<tenant:tenant>/members")
 class Members(MethodView):
     @blp.response(200, schemas.MemberList)
     @_document(400, 401, 403, 404)
@@ -182,7 +227,7 @@ class Members(MethodView):
         return {"items": [{"user": m.user, "permission": m.permission} for m in found]}
 
 
-@blp.route("/tenants/<tenant>/members/<user>")
+@blp.route("/tenants/<tenant:tenant>/members/<user:user>")
 class MemberOne(MethodView):
     @blp.arguments(schemas.Permission)
     @blp.response(200, schemas.Member)
@@ -203,7 +248,7 @@ class MemberOne(MethodView):
 # -- resolve (the Hub) -------------------------------------------------------------------
 
 
-@blp.route("/tenants/<tenant>/resolve")
+@blp.route("/tenants/<tenant:tenant>/resolve")
 class Resolve(MethodView):
     @blp.arguments(schemas.ResolveRequest)
     @blp.response(200, schemas.ResolveResponse)

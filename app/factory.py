@@ -59,8 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     vault.init_app(app)
     auth.init_app(app)
     spec = _Api(app, spec_kwargs={"components": {"securitySchemes": _SECURITY}})
-    spec.register_blueprint(api.blp)
-    spec.register_blueprint(api.ops)
+    api.register(app, spec)
     spec.spec.options["security"] = [{"bearer": []}, {"session": []}]
     ui.init_app(app)
     errors.init_app(app)  # after Api: our handlers replace flask-smorest's

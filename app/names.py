@@ -6,10 +6,20 @@ import re
 
 from app import errors
 
+TENANT_PATTERN = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+KEY_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]{0,127}"
+USER_PATTERN = r"[a-z0-9][a-z0-9._@-]{0,63}"
 # Anchored with \Z (not $): '$' also matches before a trailing newline.
-TENANT_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
-KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}\Z")
-USER_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}\Z")
+TENANT_RE = re.compile(rf"^{TENANT_PATTERN}\Z")
+KEY_RE = re.compile(rf"^{KEY_PATTERN}\Z")
+USER_RE = re.compile(rf"^{USER_PATTERN}\Z")
+
+
+
+def documented(regex: re.Pattern[str]) -> str:
+    """The pattern as OpenAPI (ECMA regex) writes it: '$' for Python's stricter '\\Z'."""
+    return regex.pattern.removesuffix("\\Z") + "$"
+
 
 TENANT_RULE = "1-63 lowercase letters, digits or '-', not starting or ending with '-'"
 KEY_RULE = "starts with a letter or '_', then up to 127 letters, digits, '_', '.' or '-'"

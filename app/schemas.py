@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
@@ -30,6 +31,16 @@ def _value(text: str) -> None:
         raise ma.ValidationError("Must not contain NUL characters.")
 
 
+def _matching(regex: re.Pattern[str], message: str) -> Callable[[str], None]:
+    """A regex validator (the documented pattern is set in the field's metadata)."""
+
+    def check(text: str) -> None:
+        if not regex.match(text):
+            raise ma.ValidationError(message)
+
+    return check
+
+
 class StrictString(ma.fields.String):
     """A string that refuses numbers, booleans, lists and objects instead of coercing them."""
 
@@ -43,8 +54,8 @@ class StrictString(ma.fields.String):
 
 def Key(**kwargs: Any) -> StrictString:  # noqa: N802 - reads like a field type
     return StrictString(
-        validate=validate.Regexp(names.KEY_RE, error="Invalid key: " + names.KEY_RULE + "."),
-        metadata={"example": "DATABASE_PASSWORD", "pattern": names.KEY_RE.pattern},
+        validate=_matching(names.KEY_RE, "Invalid key: " + names.KEY_RULE + "."),
+        metadata={"example": "DATABASE_PASSWORD", "pattern": names.documented(names.KEY_RE)},
         **kwargs,
     )
 
@@ -106,8 +117,11 @@ class SecretItem(ma.Schema):
 class SecretListArgs(Strict):
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
     after = StrictString(
-        validate=validate.Regexp(names.KEY_RE, error="Must be a key returned as 'next'."),
-        metadata={"description": "Return keys after this one (the 'next' of the previous page)."},
+        validate=_matching(names.KEY_RE, "Must be a key returned as 'next'."),
+        metadata={
+            "description": "Return keys after this one (the 'next' of the previous page).",
+            "pattern": names.documented(names.KEY_RE),
+        },
     )
     q = StrictString(
         validate=[validate.Length(max=200), _description],
@@ -217,7 +231,7 @@ class ResolveRequest(Strict):
             "description": "Deliver by Vault response wrapping: answer a single-use token valid this long.",
             "oneOf": [
                 {"type": "integer", "minimum": resolve.WRAP_TTL_MIN, "maximum": resolve.WRAP_TTL_MAX},
-                {"type": "string", "pattern": _DURATION.pattern, "example": "5m"},
+                {"type": "string", "pattern": names.documented(_DURATION), "example": "5m"},
             ],
         },
     )

@@ -99,7 +99,7 @@ def test_update_validation(tenant: Tenant, login: Any) -> None:
     assert cleared.status_code == 200 and cleared.get_json()["description"] == ""
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=-1", "limit=100000", "limit=abc", "after=../x", "q=" + "a" * 300])
+@pytest.mark.parametrize("query", ["limit=0", "limit=-1", "limit=100000", "limit=abc", "after=../x", "q=" + "a" * 300, "q=" + "a" * 100_000, "after=" + "A" * 5000, "limit=" + "9" * 400])
 def test_list_query_validation(query: str, tenant: Tenant, login: Any) -> None:
     client = login(tenant.reader, tenant.password)
     assert_error(client.get(f"/api/v1/tenants/{tenant.name}/secrets?{query}"), 422)
