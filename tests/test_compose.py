@@ -1,0 +1,130 @@
+"""The docker-compose deployment: the files are valid, and its OpenBao config and init job work.
+
+There is no Docker engine here, so the parts are tested as they run inside the containers: `bao
+server` with deploy/openbao/node.hcl unchanged (its relative paths resolve against the working
+directory, /openbao in the container, a temporary folder here; only the listener, the one part
+that names ports, is written per test, as tests/vault_nodes.py does), then deploy/init.sh, the
+init job's script, against it, twice around a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import SEEN
+from tests.vault_nodes import NODE_HCL, REPO, Node
+
+BASE = ["-f", "docker-compose.yml"]
+HA = [*BASE, "-f", "docker-compose.ha.yml"]
+
+
+def compose(*args: str) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("docker-compose")
+    if not binary:
+        pytest.fail("docker-compose is missing: apt-get install docker-compose (.ci/run does)")
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "VAULT_TOKEN")}
+    return subprocess.run([binary, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("files", [BASE, HA], ids=["single", "ha"])
+def test_compose_config_is_valid(files: list[str]) -> None:
+    checked = compose(*files, "config", "-q")
+    assert checked.returncode == 0, checked.stderr
+
+
+def rendered(files: list[str]) -> dict[str, Any]:
+    result = compose(*files, "config")
+    assert result.returncode == 0, result.stderr
+    return dict(yaml.safe_load(result.stdout))
+
+
+def test_compose_runs_the_repository_configs_and_gives_the_service_no_token() -> None:
+    single, ha = rendered(BASE), rendered(HA)
+    for config, bao_nodes, services in ((single, 1, 1), (ha, 3, 2)):
+        nodes = {n: s for n, s in config["services"].items() if n.startswith("openbao-")}
+        apps = {n: s for n, s in config["services"].items() if n.startswith("nexo-secrets")}
+        assert (len(nodes), len(apps)) == (bao_nodes, services)
+        for node in nodes.values():
+            assert node["working_dir"] == "/openbao"  # node.hcl's relative paths land in the volumes
+            assert any(v.startswith(f"{REPO / 'deploy' / 'openbao'}:/nexo/openbao") for v in _volumes(node))
+            assert {"/openbao/file", "/openbao/logs"} <= {v.split(":")[1] for v in _volumes(node)}
+            assert "-config=/nexo/openbao/listener.hcl" in node["command"]
+        for app in apps.values():
+            env = app["environment"]
+            assert "VAULT_TOKEN" not in env and "BAO_TOKEN" not in env
+            assert env["NEXO_ENV"] == "production"
+            assert app["depends_on"]["init"]["condition"] == "service_completed_successfully"
+        assert config["services"]["init"]["entrypoint"] == ["sh", "/srv/nexo/deploy/init.sh"]
+    assert "-config=/nexo/openbao/node.hcl" in single["services"]["openbao-1"]["command"]
+    assert all("-config=/nexo/openbao/node-ha.hcl" in ha["services"][f"openbao-{i}"]["command"] for i in (1, 2, 3))
+    assert len(ha["services"]["init"]["environment"]["NEXO_UNSEAL_NODES"].split()) == 3
+    assert len(ha["services"]["nexo-secrets-2"]["environment"]["VAULT_ADDR"].split(",")) == 3
+
+
+def _volumes(service: dict[str, Any]) -> list[str]:
+    found = []
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            found.append(f"{volume['source']}:{volume['target']}")
+        else:
+            found.append(str(volume))
+    return found
+
+
+def run_init(node: Node, init_dir: Path) -> str:
+    """deploy/init.sh as the compose init job runs it (its PATH has bao and nexo-secrets)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+    env.update(VAULT_ADDR=node.addr, NEXO_INIT_DIR=str(init_dir), NEXO_INIT_TIMEOUT="90")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    result = subprocess.run(
+        ["sh", str(REPO / "deploy" / "init.sh")], env=env, capture_output=True, text=True, timeout=300
+    )
+    SEEN.append(("deploy/init.sh output", result.stdout + result.stderr))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_node_config_and_init_job_give_a_working_audited_vault(tmp_path: Path) -> None:
+    assert NODE_HCL == REPO / "deploy" / "openbao" / "node.hcl"
+    node = Node(tmp_path / "openbao")
+    node.workdir.mkdir()
+    init_dir = tmp_path / "init"
+    node.start()
+    try:
+        first = run_init(node, init_dir)
+        assert "init: initializing" in first and "bootstrap done" in first and first.rstrip().endswith("init: done")
+        keys_file = init_dir / "init.json"
+        assert keys_file.stat().st_mode & 0o777 == 0o600
+        keys = json.loads(keys_file.read_text())
+        root = keys["root_token"]
+        assert node.health()["sealed"] is False
+        policies = node.sys("LIST", "sys/policies/acl", root).json()["data"]["keys"]
+        assert {"nexo-admin", "nexo-hub", "nexo-auditor"} <= set(policies)
+        devices = node.sys("GET", "sys/audit", root).json()["data"]
+        assert devices["file/"]["type"] == "file" and devices["file/"]["options"]["file_path"] == "logs/audit.log"
+
+        # A restart seals the server: the job (run again by `docker-compose up`) unseals it, no re-init.
+        node.stop()
+        node.start()
+        assert node.health()["sealed"] is True
+        second = run_init(node, init_dir)
+        assert "initializing" not in second and "bootstrap done" in second
+        assert json.loads(keys_file.read_text()) == keys
+        assert node.health()["sealed"] is False
+        assert node.sys("GET", "secret/config", root).status_code == 200  # Raft kept the KV mount
+    finally:
+        node.stop()
+        SEEN.append(("compose node server log", node.log()))
+    audit_log = node.workdir / "logs" / "audit.log"
+    lines = [json.loads(line) for line in audit_log.read_text().splitlines() if line.strip()]
+    assert any(e.get("request", {}).get("path") == "sys/policies/acl/nexo-auditor" for e in lines)
+    assert root not in audit_log.read_text()  # tokens are hashed in the audit log
