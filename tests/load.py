@@ -1,0 +1,226 @@
+"""Load: many concurrent clients mixing list, resolve and update against the production server.
+
+`python -m tests.load --clients 200 --seconds 30` starts its own OpenBao dev server and the
+service under gunicorn (`nexo-secrets serve`), then runs the clients and prints: requests and
+their statuses, latency percentiles per kind, lost updates (each client's last acknowledged
+value must be the one Vault holds) and the workers' resident memory before and after.
+Writers use `version` (check-and-set), so two clients sharing a key may see documented 409s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from app import access
+from tests.conftest import free_port, start_bao_dev
+
+DOCUMENTED = {200, 201, 409, 429, 503}
+TENANTS = 10
+
+
+@dataclass
+class Tally:
+    statuses: Counter[str] = field(default_factory=Counter)
+    latency: dict[str, list[float]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, kind: str, status: int, seconds: float) -> None:
+        with self.lock:
+            self.statuses[f"{kind} {status}"] += 1
+            self.latency.setdefault(kind, []).append(seconds)
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def run(clients: int, seconds: float, workers: int, value_prefix: str) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="nexo-load-"))
+    bao = start_bao_dev(tmp)
+    service: subprocess.Popen[bytes] | None = None
+    try:
+        access.bootstrap(bao.vault, bao.root_token)
+        tenants = [f"load{i}" for i in range(TENANTS)]
+        bao.vault.write_user(bao.root_token, "loader", "loader-password")
+        for tenant in tenants:
+            access.provision(bao.vault, bao.root_token, tenant)
+            access.grant(bao.vault, bao.root_token, tenant, "loader", "write")
+        writer = bao.vault.login_userpass("loader", "loader-password")["client_token"]
+        hub = bao.vault.call("POST", "/v1/auth/token/create", bao.root_token, {"policies": ["nexo-hub"]})
+        hub_token = hub["auth"]["client_token"]
+
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k != "VAULT_TOKEN"}
+        env.update({"VAULT_ADDR": bao.addr, "SECRET_KEY": "l" * 48, "NEXO_ENV": "production"})
+        with open(tmp / "service.log", "wb") as log:
+            service = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(400):
+            try:
+                if requests.get(base + "/readyz", timeout=5).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.05)
+        memory_before = {pid: rss_mib(pid) for pid in children(service.pid)}
+
+        # Every client owns one key (so its last acknowledged value is known) in one of the tenants.
+        session = requests.Session()
+        owned: list[tuple[str, str]] = []
+        for i in range(clients):
+            tenant, key = tenants[i % TENANTS], f"LOAD_{i:04d}"
+            reply = session.post(
+                f"{base}/api/v1/tenants/{tenant}/secrets",
+                json={"key": key, "value": f"{value_prefix}-{i}-0", "description": f"load client {i}"},
+                headers={"Authorization": f"Bearer {writer}"},
+                timeout=30,
+            )
+            assert reply.status_code == 201, reply.text
+            owned.append((tenant, key))
+
+        tally = Tally()
+        last_acknowledged: dict[int, str] = {i: f"{value_prefix}-{i}-0" for i in range(clients)}
+        undocumented: list[str] = []
+        stop = time.monotonic() + seconds
+        start_gate = threading.Barrier(clients)
+
+        def client(i: int) -> None:
+            http = requests.Session()
+            rng = random.Random(i)
+            tenant, key = owned[i]
+            version, n = 1, 0
+            start_gate.wait()
+            while time.monotonic() < stop:
+                kind = rng.choice(("list", "resolve", "resolve", "update"))
+                started = time.perf_counter()
+                if kind == "list":
+                    reply = http.get(
+                        f"{base}/api/v1/tenants/{tenant}/secrets?limit=50",
+                        headers={"Authorization": f"Bearer {writer}"},
+                        timeout=60,
+                    )
+                elif kind == "resolve":
+                    reply = http.post(
+                        f"{base}/api/v1/tenants/{tenant}/resolve",
+                        json={"parameters": [{"name": "p", "type": "SECRET", "value": key}]},
+                        headers={"Authorization": f"Bearer {hub_token}"},
+                        timeout=60,
+                    )
+                else:
+                    n += 1
+                    value = f"{value_prefix}-{i}-{n}"
+                    reply = http.patch(
+                        f"{base}/api/v1/tenants/{tenant}/secrets/{key}",
+                        json={"value": value, "version": version},
+                        headers={"Authorization": f"Bearer {writer}"},
+                        timeout=60,
+                    )
+                    if reply.status_code == 200:
+                        version = reply.json()["version"]
+                        last_acknowledged[i] = value
+                tally.add(kind, reply.status_code, time.perf_counter() - started)
+                if reply.status_code not in DOCUMENTED:
+                    undocumented.append(f"{kind} {reply.status_code}")
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+        began = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - began
+        memory_after = {pid: rss_mib(pid) for pid in children(service.pid)}
+
+        lost = []
+        for i, (tenant, key) in enumerate(owned):
+            stored = bao.vault.read_value(bao.root_token, tenant, key)
+            if stored != last_acknowledged[i]:
+                lost.append(key)
+
+        total = sum(tally.statuses.values())
+        report: dict[str, Any] = {
+            "clients": clients,
+            "seconds": round(elapsed, 1),
+            "requests": total,
+            "requests_per_s": round(total / elapsed, 1),
+            "statuses": dict(sorted(tally.statuses.items())),
+            "undocumented": len(undocumented),
+            "lost_updates": len(lost),
+            "latency_ms": {
+                kind: {
+                    "p50": round(statistics.median(values) * 1000, 1),
+                    "p99": round(sorted(values)[int(len(values) * 0.99) - 1] * 1000, 1) if len(values) > 1 else None,
+                }
+                for kind, values in sorted(tally.latency.items())
+            },
+            "worker_rss_mib_before": sorted(round(v, 1) for v in memory_before.values()),
+            "worker_rss_mib_after": sorted(round(v, 1) for v in memory_after.values()),
+        }
+        report["service_log"] = str(tmp / "service.log")
+        return report
+    finally:
+        if service is not None and service.poll() is None:
+            os.killpg(service.pid, signal.SIGTERM)
+            service.wait(30)
+        bao.process.terminate()
+        bao.process.wait(10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    prefix = os.environ.get("NEXO_LOAD_VALUE_PREFIX") or f"load-{random.getrandbits(64):x}"
+    report = run(args.clients, args.seconds, args.workers, prefix)
+    for name in ("clients", "seconds", "requests", "requests_per_s", "undocumented", "lost_updates"):
+        print(f"{name:>22}: {report[name]}")
+    for status, count in report["statuses"].items():
+        print(f"{status:>22}: {count}")
+    for kind, figures in report["latency_ms"].items():
+        print(f"{kind + ' ms':>22}: p50 {figures['p50']}  p99 {figures['p99']}")
+    print(f"{'worker RSS MiB':>22}: before {report['worker_rss_mib_before']} after {report['worker_rss_mib_after']}")
+    print(json.dumps(report))
+    return 0 if report["undocumented"] == 0 and report["lost_updates"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
