@@ -449,7 +449,7 @@ def test_search_and_load_more_for_large_tenants(
         body = {"key": f"KEY_{n:03d}", "description": description, "value": planted("ui-page")}
         assert client.post(SEARCH_PATH.format(tenant.name), json=body).status_code == 201
 
-    page = sign_in(ui, tenant.reader, tenant.password)
+    page = sign_in(ui, tenant.writer, tenant.password)
     rows = page.locator("#rows tr")
     expect(rows).to_have_count(50)
     expect(page.locator("#count")).to_have_text("50 secrets shown, more available")
@@ -458,6 +458,13 @@ def test_search_and_load_more_for_large_tenants(
     expect(page.get_by_role("button", name="Load more")).to_be_hidden()
     keys = rows.locator("th").all_inner_texts()
     assert keys == [f"KEY_{n:03d}" for n in range(57)]
+    # Short keys stay on one line on a small laptop screen (a key column squeezed to one letter
+    # per line was a real bug)
+    page.set_viewport_size({"width": 1000, "height": 700})
+    lines = rows.locator(".key-text").evaluate_all(
+        "els => els.map(e => e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight))"
+    )
+    assert max(lines) < 2, lines
 
     search = page.get_by_role("searchbox", name="Search secrets by key or description")
     search.fill("POSTGRES")
@@ -581,6 +588,9 @@ def test_narrow_screen_has_no_sideways_scroll(
         expect(row(page, "A_RATHER_LONG_KEY_NAME_FOR_A_PHONE")).to_be_visible()
         overflow = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
         assert page.evaluate(overflow) <= 0
+        key_box = row(page, "A_RATHER_LONG_KEY_NAME_FOR_A_PHONE").locator(".key-text").bounding_box()
+        edit_box = page.get_by_role("button", name="Edit A_RATHER_LONG_KEY_NAME_FOR_A_PHONE").bounding_box()
+        assert key_box and edit_box and key_box["x"] + key_box["width"] <= edit_box["x"]  # no overlap
         page.get_by_role("button", name="Edit A_RATHER_LONG_KEY_NAME_FOR_A_PHONE").click()
         box = secret_dialog(page, "Edit Secret").bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375

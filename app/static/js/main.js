@@ -237,7 +237,8 @@ let searchTimer = 0;
 $("search").addEventListener("input", () => {
   clearTimeout(searchTimer);
   searchTimer = setTimeout(() => {
-    const q = $("search").value.trim();
+    // The API refuses control characters in q; a pasted tab is meant as a space.
+    const q = $("search").value.replace(/[\u0000-\u001f\u007f-\u009f]/g, " ").trim();
     if (q === state.q) return;
     state.q = q;
     loadList(true);
