@@ -25,6 +25,7 @@ REQUEST_ID_HEADER = "X-Request-Id"
 # An incoming request id is kept only if it is short and plain: it is written into every log line.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _UNMATCHED = "<unmatched>"
+_CONVERTER = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")  # "<tenant:tenant>" -> "<tenant>" in route labels
 _LOGIN_OUTCOMES = {200: "success", 401: "failure", 429: "throttled"}
 
 access_log = logging.getLogger("nexo.access")
@@ -163,7 +164,7 @@ def _start() -> None:
 
 def _finish(response: Response) -> Response:
     seconds = time.perf_counter() - g.get("request_started", time.perf_counter())
-    route = request.url_rule.rule if request.url_rule is not None else _UNMATCHED
+    route = _CONVERTER.sub(r"<\1>", request.url_rule.rule) if request.url_rule is not None else _UNMATCHED
     HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
     HTTP_LATENCY.labels(route, request.method).observe(seconds)
     if route == "/api/v1/session" and request.method == "POST":
