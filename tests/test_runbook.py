@@ -1,0 +1,234 @@
+"""The auditors' runbook in the README, run as written with the real `bao` CLI and an auditor's token,
+and the Vault audit log: a resolved value is there only as its audit hash.
+
+The Vault is a real server started from deploy/openbao/node.hcl (Raft storage, file audit device),
+as docker-compose and `nexo-secrets dev` run it; a -dev server has no audit device.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import access, create_app
+from app.vault import Vault
+from tests.conftest import SEEN, bao_binary, planted
+from tests.vault_nodes import REPO, Node, initialize, unseal, wait_active
+
+KEY = "DATABASE_PASSWORD"
+
+
+@dataclass
+class Deployed:
+    node: Node
+    root: str
+    vault: Vault
+    app: Any
+    tenant: str
+    writer: str
+    reader: str
+    admin: str
+    auditor: str
+    password: str
+    value: str
+    hub_token: str
+
+    @property
+    def audit_log(self) -> Path:
+        return self.node.workdir / "logs" / "audit.log"
+
+    def audit_entries(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.audit_log.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    """A server-mode OpenBao with its audit device, bootstrapped, with a tenant, its users and one resolved secret."""
+    node = Node(tmp_path_factory.mktemp("openbao"))
+    node.start()
+    try:
+        key, root = initialize(node)
+        unseal(node, key)
+        wait_active([node], root)
+        vault = Vault([node.addr])
+        access.bootstrap(vault, root)
+        tenant = "audit-" + secrets.token_hex(4)
+        access.provision(vault, root, tenant)
+        password = secrets.token_urlsafe(16)
+        writer, reader, admin, auditor = (f"{role}-{secrets.token_hex(3)}" for role in ("w", "r", "admin", "auditor"))
+        for user, policies in ((writer, ()), (reader, ()), (admin, ("nexo-admin",)), (auditor, ("nexo-auditor",))):
+            vault.write_user(root, user, password, policies)
+        access.grant(vault, root, tenant, writer, "write")
+        access.grant(vault, root, tenant, reader, "read")
+
+        app = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [node.addr], "SECRET_KEY": "r" * 48})
+        value = planted("audited")
+        http = app.test_client()
+        signed_in = http.post("/api/v1/session", json={"username": writer, "password": password})
+        assert signed_in.status_code == 200
+        created = http.post(
+            f"/api/v1/tenants/{tenant}/secrets",
+            json={"key": KEY, "description": "Primary database", "value": value},
+            headers={"X-CSRF-Token": signed_in.get_json()["csrf_token"]},
+        )
+        assert created.status_code == 201, created.get_json()
+
+        # The Hub path: AppRole login with issued credentials, then the service's resolve endpoint.
+        creds = access.hub_credentials(vault, root)
+        hub_token = str(vault.login_approle(creds.role_id, creds.secret_id)["client_token"])
+        resolved = app.test_client().post(
+            f"/api/v1/tenants/{tenant}/resolve",
+            json={"parameters": [{"name": "db_password", "type": "SECRET", "value": KEY}]},
+            headers={"Authorization": f"Bearer {hub_token}"},
+        )
+        assert resolved.status_code == 200 and resolved.get_json()["parameters"][0]["value"] == value
+        yield Deployed(
+            node, root, vault, app, tenant, writer, reader, admin, auditor, password, value, hub_token
+        )
+    finally:
+        node.stop()
+        SEEN.append(("runbook server log", node.log()))
+        audit_log = node.workdir / "logs" / "audit.log"
+        if audit_log.exists():
+            SEEN.append(("runbook audit log", audit_log.read_text(errors="replace")))
+
+
+def runbook_commands() -> list[str]:
+    """Every command in the README's auditor runbook, in order (continued lines joined)."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## For auditors (Vault CLI runbook)", 1)[1].split("\n## ", 1)[0]
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
+        pending = ""
+        for line in block.splitlines():
+            if pending:
+                line = pending + line.lstrip()
+                pending = ""
+            if line.rstrip().endswith("\\"):
+                pending = line.rstrip()[:-1] + " "
+                continue
+            if line.strip() and not line.lstrip().startswith("#"):
+                commands.append(line.strip())
+    return commands
+
+
+def run_runbook(deployed: Deployed, tmp: Path) -> list[tuple[str, int, str]]:
+    """Run the commands in one shell, as an auditor would type them; (command, exit code, output) each."""
+    commands = runbook_commands()
+    script = ["set -u"]
+    for index, command in enumerate(commands):
+        script.append(f"{{ {command}\n}} > {tmp}/out.{index} 2>&1; echo $? > {tmp}/rc.{index}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+    env.update(
+        VAULT_ADDR=deployed.node.addr,
+        TENANT=deployed.tenant,
+        KEY=KEY,
+        ACCOUNT=deployed.admin,
+        AUDITOR=deployed.auditor,
+        AUDIT_LOG=str(deployed.audit_log),
+        KNOWN_VALUE=deployed.value,
+        HOME=str(tmp),  # no ~/.vault-token of the machine's user
+        PATH=f"{Path(bao_binary()).parent}{os.pathsep}{os.environ['PATH']}",
+    )
+    subprocess.run(
+        ["bash", "-c", "\n".join(script)], input=deployed.password, text=True, env=env, timeout=120, check=True
+    )
+    ran = []
+    for index, command in enumerate(commands):
+        output = (tmp / f"out.{index}").read_text()
+        ran.append((command, int((tmp / f"rc.{index}").read_text()), output))
+        SEEN.append((f"runbook: {command[:60]}", output))
+    return ran
+
+
+def test_every_runbook_command_answers_its_question_and_no_value_is_shown(deployed: Deployed, tmp_path: Path) -> None:
+    ran = run_runbook(deployed, tmp_path)
+    assert len(ran) >= 18
+    results = {command: (code, output) for command, code, output in ran}
+
+    def answer(fragment: str) -> str:
+        matches = [c for c in results if fragment in c]
+        assert len(matches) == 1, (fragment, matches)
+        code, output = results[matches[0]]
+        assert code == 0, (matches[0], output)
+        return output
+
+    vault, root, tenant = deployed.vault, deployed.root, deployed.tenant
+    writer_id = access.entity_of(vault, root, deployed.writer, create=False)
+    reader_id = access.entity_of(vault, root, deployed.reader, create=False)
+    assert writer_id and reader_id
+
+    answer("bao login")
+    assert KEY in answer("bao kv list")
+    metadata = answer("kv metadata get")
+    assert f"created_by:{deployed.writer}" in metadata and "description:Primary database" in metadata
+    assert re.search(r"current_version\s+1", metadata) and "Version 1" in metadata
+    readers = answer("-readers")
+    assert reader_id in readers and writer_id not in readers and f"nexo-tenant-{tenant}-read" in readers
+    writers = answer("-writers")
+    assert writer_id in writers and reader_id not in writers and f"nexo-tenant-{tenant}-write" in writers
+    entities = answer("list -detailed identity/entity/id")
+    assert writer_id in entities and f"name:{deployed.writer}" in entities and f"name:{deployed.reader}" in entities
+    assert deployed.admin in answer("bao list auth/userpass/users")
+    assert "nexo-admin" in answer("-field=token_policies")
+    assert {"nexo-auditor", "nexo-hub", f"nexo-tenant-{tenant}-read"} <= set(answer("bao policy list").split())
+    assert f'"secret/metadata/tenants/{tenant}/*"' in answer("policy read nexo-tenant-$TENANT-read")
+    assert f'"secret/data/tenants/{tenant}/*"' in answer("policy read nexo-tenant-$TENANT-write")
+    assert '"secret/data/' in answer("policy read nexo-hub")
+    answer("sys/audit-hash/file")
+    uses = answer('grep -F "$HASH"').splitlines()
+    # The value went through Vault twice: the writer's create (request) and the Hub's resolve (response).
+    assert any(f" request create secret/data/tenants/{tenant}/{KEY} userpass-{deployed.writer}" in u for u in uses)
+    assert any(f" response read secret/data/tenants/{tenant}/{KEY} approle" in u for u in uses), uses
+    assert not [u for u in uses if "sys/audit-hash" in u]
+    assert "file_path=logs/audit.log" in answer("bao audit list -detailed")
+
+    # The last command: the auditor's token cannot read a value.
+    command, code, output = ran[-1]
+    assert command.startswith("bao kv get") and code != 0 and "permission denied" in output
+    for _, _, output in ran:
+        assert deployed.value not in output
+
+
+def test_a_resolved_value_is_in_the_audit_log_only_as_its_hash(deployed: Deployed) -> None:
+    text = deployed.audit_log.read_text()
+    assert deployed.value not in text
+    assert deployed.hub_token not in text and deployed.root not in text and deployed.password not in text
+    hashed = deployed.node.sys(
+        "POST", "sys/audit-hash/file", deployed.root, json={"input": deployed.value}
+    ).json()["data"]["hash"]
+    assert hashed.startswith("hmac-sha256:")
+    resolve_reads = [
+        e
+        for e in deployed.audit_entries()
+        if e["type"] == "response"
+        and e["request"]["path"] == f"secret/data/tenants/{deployed.tenant}/{KEY}"
+        and e["request"]["operation"] == "read"
+        and not e.get("error")  # the runbook's auditor tries too, and is refused
+    ]
+    assert resolve_reads, "the Hub's read is audited"
+    # The Hub's own token made the read (no standing privilege in the service), and the value is hashed.
+    assert all(e["auth"]["display_name"] == "approle" and "nexo-hub" in e["auth"]["policies"] for e in resolve_reads)
+    assert all(e["response"]["data"]["data"]["value"] == hashed for e in resolve_reads)
+
+
+def test_the_auditor_token_cannot_read_a_value_even_directly(deployed: Deployed) -> None:
+    token = str(deployed.vault.login_userpass(deployed.auditor, deployed.password)["client_token"])
+    data = deployed.node.sys("GET", f"secret/data/tenants/{deployed.tenant}/{KEY}", token)
+    assert data.status_code == 403
+    # ...while metadata, policies and audit hashes are open to it.
+    assert deployed.node.sys("GET", f"secret/metadata/tenants/{deployed.tenant}/{KEY}", token).status_code == 200
+    assert deployed.node.sys("GET", "sys/policies/acl/nexo-hub", token).status_code == 200
+    # Nor can it change anything it can see.
+    assert deployed.node.sys("DELETE", f"secret/metadata/tenants/{deployed.tenant}/{KEY}", token).status_code == 403
+    assert deployed.node.sys("PUT", "sys/policies/acl/nexo-hub", token, json={"policy": ""}).status_code == 403
+    assert deployed.node.sys("DELETE", "sys/audit/file", token).status_code == 403
