@@ -124,11 +124,8 @@ def serve(host: str, port: int, workers: int) -> None:
         str(workers),
         "--threads",
         "8",
-        "--access-logfile",
-        "-",
-        # The access log records paths and statuses only; bodies and headers never.
-        "--access-logformat",
-        '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+        # No gunicorn access log: the app writes a JSON access line per request, with its request
+        # id and caller (app/observe.py); paths and statuses only, bodies and headers never.
         "app.wsgi:app",
     ]
     os.execvp(sys.executable, [sys.executable, "-m", *argv])
