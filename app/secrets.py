@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from app import errors, names
@@ -44,7 +44,9 @@ class Item:
     updated_by: str
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Every field is a str or an int: a shallow copy is what asdict's deep copy gives, at a
+        # fraction of the cost (it showed in listing 1,000 items).
+        return dict(self.__dict__)
 
 
 def item_from_metadata(key: str, meta: dict[str, Any]) -> Item:

