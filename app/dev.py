@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import secrets
@@ -331,6 +332,12 @@ def run(folder: Path, port: int | None) -> None:
     folder = folder.resolve()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
+    lock = open(folder / ".lock", "w")  # noqa: SIM115 - held while this command runs
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise click.ClickException(f"another `nexo-secrets dev` is running with {folder}") from None
     children = Children()
     old = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -378,6 +385,7 @@ def run(folder: Path, port: int | None) -> None:
         children.stop()
         for sig, handler in old.items():
             signal.signal(sig, handler)
+        lock.close()  # releases the folder
 
 
 def _banner(url: str, addr: str, folder: Path, demo: list[tuple[str, str, str]], external: bool) -> None:

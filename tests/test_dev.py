@@ -144,6 +144,12 @@ def test_dev_runs_everything_and_keeps_secrets_across_restarts(tmp_path: Path) -
         assert b"NEXO_ENV=dev" in service_env
         assert not [e for e in service_env if e.startswith((b"VAULT_TOKEN=", b"BAO_TOKEN="))]
 
+        # A second one on the same folder is refused instead of fighting over Raft's files.
+        second = subprocess.run(
+            [*command(), "dev", "--data-dir", str(folder), "--port", "0"], env=env, capture_output=True, text=True
+        )
+        assert second.returncode != 0 and "another `nexo-secrets dev` is running" in second.stderr
+
         writer = sign_in(dev.url, *accounts["writer"])
         created = writer.post(
             dev.url + "api/v1/tenants/demo/secrets",
