@@ -128,3 +128,26 @@ def test_node_config_and_init_job_give_a_working_audited_vault(tmp_path: Path) -
     lines = [json.loads(line) for line in audit_log.read_text().splitlines() if line.strip()]
     assert any(e.get("request", {}).get("path") == "sys/policies/acl/nexo-auditor" for e in lines)
     assert root not in audit_log.read_text()  # tokens are hashed in the audit log
+
+
+def test_ha_node_config_starts_and_serves_as_a_first_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """node-ha.hcl parses and runs: the peers it would join (compose host names) do not exist here, so
+    it is initialized as the cluster's first node, as openbao-1 is in docker-compose.ha.yml."""
+    from tests import vault_nodes
+
+    monkeypatch.setattr(vault_nodes, "NODE_HCL", REPO / "deploy" / "openbao" / "node-ha.hcl")
+    node = Node(tmp_path / "openbao-1")
+    node.workdir.mkdir()
+    node.start()
+    try:
+        key, root = vault_nodes.initialize(node)
+        vault_nodes.unseal(node, key)
+        assert vault_nodes.wait_active([node], root) is node
+        devices = node.sys("GET", "sys/audit", root).json()["data"]
+        assert devices["file/"]["options"]["file_path"] == "logs/audit.log"
+        peers = node.sys("GET", "sys/storage/raft/configuration", root).json()["data"]["config"]["servers"]
+        assert len(peers) == 1 and peers[0]["leader"] is True
+    finally:
+        node.stop()
+        SEEN.append(("compose HA node server log", node.log()))
+    assert (node.workdir / "logs" / "audit.log").stat().st_size > 0
