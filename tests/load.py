@@ -29,6 +29,7 @@ import requests
 
 from app import access
 from tests.conftest import free_port, start_bao_dev
+from tests.procs import descendants, rss_mib
 
 DOCUMENTED = {200, 201, 409, 429, 503}
 TENANTS = 10
@@ -44,26 +45,6 @@ class Tally:
         with self.lock:
             self.statuses[f"{kind} {status}"] += 1
             self.latency.setdefault(kind, []).append(seconds)
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def run(clients: int, seconds: float, workers: int, value_prefix: str) -> dict[str, Any]:
@@ -99,7 +80,7 @@ def run(clients: int, seconds: float, workers: int, value_prefix: str) -> dict[s
                     break
             except requests.RequestException:
                 time.sleep(0.05)
-        memory_before = {pid: rss_mib(pid) for pid in children(service.pid)}
+        memory_before = {pid: rss_mib(pid) for pid in descendants(service.pid)}
 
         # Every client owns one key (so its last acknowledged value is known) in one of the tenants.
         session = requests.Session()
@@ -166,7 +147,7 @@ def run(clients: int, seconds: float, workers: int, value_prefix: str) -> dict[s
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - began
-        memory_after = {pid: rss_mib(pid) for pid in children(service.pid)}
+        memory_after = {pid: rss_mib(pid) for pid in descendants(service.pid)}
 
         lost = []
         for i, (tenant, key) in enumerate(owned):

@@ -15,6 +15,7 @@ import requests
 
 from app import config, create_app
 from tests.conftest import SEEN, BaoServer, Tenant, Users, free_port, planted
+from tests.procs import descendants
 
 SHAPE = {"code", "status", "message"}
 
@@ -216,7 +217,7 @@ def test_service_runs_with_no_vault_token(bao: BaoServer, tenant: Tenant, tmp_pa
             base + "/api/v1/session", json={"username": tenant.writer, "password": tenant.password}, timeout=5
         )
         assert reply.status_code == 200
-        pids = [proc.pid] + _children(proc.pid)
+        pids = [proc.pid] + descendants(proc.pid)
         assert len(pids) >= 2  # gunicorn arbiter and a worker
         for pid in pids:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
@@ -226,17 +227,3 @@ def test_service_runs_with_no_vault_token(bao: BaoServer, tenant: Tenant, tmp_pa
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)
         SEEN.append(("gunicorn log", log.read_text()))
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-                found += _children(int(entry.name))
-    return found
