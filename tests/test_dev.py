@@ -150,6 +150,9 @@ def test_dev_runs_everything_and_keeps_secrets_across_restarts(tmp_path: Path) -
         )
         assert second.returncode != 0 and "another `nexo-secrets dev` is running" in second.stderr
 
+        page = requests.get(dev.url, timeout=10)  # the UI is served at the printed URL
+        assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+
         writer = sign_in(dev.url, *accounts["writer"])
         created = writer.post(
             dev.url + "api/v1/tenants/demo/secrets",
