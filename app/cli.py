@@ -126,6 +126,9 @@ def serve(host: str, port: int, workers: int) -> None:
         "8",
         # No gunicorn access log: the app writes a JSON access line per request, with its request
         # id and caller (app/observe.py); paths and statuses only, bodies and headers never.
+        # gunicorn's own lines are JSON too.
+        "--logger-class",
+        "app.observe.GunicornLogger",
         "app.wsgi:app",
     ]
     os.execvp(sys.executable, [sys.executable, "-m", *argv])

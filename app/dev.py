@@ -33,6 +33,7 @@ from types import FrameType
 from typing import IO, Any
 
 import click
+import gunicorn
 import urllib3
 
 from app import access, config, errors
@@ -311,8 +312,11 @@ def start_service(addr: str, port: int, folder: Path, children: Children, log: I
         "--threads", "8",
         "--graceful-timeout", "5",
         "--pid", str(folder / "gunicorn.pid"),
+        "--logger-class", "app.observe.GunicornLogger",
         "app.wsgi:app",
     ]  # fmt: skip
+    if tuple(gunicorn.version_info) >= (27,):  # its control socket goes in the folder, not in ~/.gunicorn
+        argv[-1:-1] = ["--control-socket", str(folder / "gunicorn.ctl")]
     children.start("the service (gunicorn)", argv, env=env, log=log)
     url = f"http://127.0.0.1:{port}"
     http = urllib3.PoolManager(retries=False, timeout=2.0)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from flask import Flask, Response, g, has_request_context, request
+from gunicorn.glogging import Logger as GunicornBaseLogger
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess as _multiprocess
 
@@ -140,6 +141,16 @@ def json_handler(stream: IO[str] | None = None) -> logging.Handler:
     handler.addFilter(RequestContext())
     handler.set_name("nexo-json")
     return handler
+
+
+class GunicornLogger(GunicornBaseLogger):  # type: ignore[misc]
+    """gunicorn's own lines (start, workers, errors) as JSON too: `--logger-class app.observe.GunicornLogger`."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            for handler in logger.handlers:
+                handler.setFormatter(JsonFormatter())
 
 
 def configure_logging(level: int = logging.INFO) -> None:
