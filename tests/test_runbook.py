@@ -156,7 +156,7 @@ def test_every_runbook_command_answers_its_question_and_no_value_is_shown(deploy
     results = {command: (code, output) for command, code, output in ran}
 
     def answer(fragment: str) -> str:
-        matches = [c for c in results if fragment in c]
+        matches = [c for c in results if c == fragment] or [c for c in results if fragment in c]
         assert len(matches) == 1, (fragment, matches)
         code, output = results[matches[0]]
         assert code == 0, (matches[0], output)
@@ -168,7 +168,8 @@ def test_every_runbook_command_answers_its_question_and_no_value_is_shown(deploy
     assert writer_id and reader_id
 
     answer("bao login")
-    assert KEY in answer("bao kv list")
+    assert f"{tenant}/" in answer("bao kv list -mount=secret tenants").split()
+    assert KEY in answer("bao kv list -mount=secret tenants/$TENANT")
     metadata = answer("kv metadata get")
     assert f"created_by:{deployed.writer}" in metadata and "description:Primary database" in metadata
     assert re.search(r"current_version\s+1", metadata) and "Version 1" in metadata
