@@ -13,6 +13,7 @@ import json
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
@@ -49,7 +50,7 @@ class User(UserMixin):  # type: ignore[misc]
     @property
     def name(self) -> str:
         if self._name is None:
-            self._name = vault().lookup_self(self.token).name
+            self._name = _bearer_names.get(self.token)
         return self._name
 
     def caller(self) -> Caller:
@@ -58,6 +59,34 @@ class User(UserMixin):  # type: ignore[misc]
 
 def vault() -> Vault:
     return current_app.extensions["nexo_vault"]  # type: ignore[no-any-return]
+
+
+class _TokenNames:
+    """Bearer tokens' names, asked of Vault once per token and process, not on every write: a
+    token's name never changes, and a machine caller's create or update otherwise paid one more
+    Vault call for created_by/updated_by. Keyed by a hash of the token; bounded, oldest out."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._names: OrderedDict[bytes, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> str:
+        digest = hashlib.sha256(token.encode()).digest()
+        with self._lock:
+            name = self._names.get(digest)
+            if name is not None:
+                self._names.move_to_end(digest)
+                return name
+        name = vault().lookup_self(token).name  # outside the lock: a Vault call
+        with self._lock:
+            self._names[digest] = name
+            if len(self._names) > self._size:
+                self._names.popitem(last=False)
+        return name
+
+
+_bearer_names = _TokenNames()
 
 
 def _fernet(app: Flask) -> Fernet:
