@@ -5,10 +5,17 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import access, create_app, observe
@@ -157,3 +164,57 @@ def test_log_lines_name_only_the_exception_type() -> None:
     line = json.loads(stream.getvalue())
     SEEN.append(("JSON exception line", stream.getvalue()))
     assert line["exception"] == "ValueError" and line["message"] == "failed" and line["request_id"] == "-"
+
+
+def test_gunicorn_workers_add_up_and_every_line_is_json(bao: BaoServer, tmp_path: Path) -> None:
+    """`nexo-secrets serve` with two workers and PROMETHEUS_MULTIPROC_DIR, as docker-compose runs it."""
+    port = free_port()
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_", "NEXO_"))}
+    env.update(
+        VAULT_ADDR=bao.addr, SECRET_KEY="m" * 48, NEXO_ENV="production", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)
+    )
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        for _ in range(20):  # a new connection each: both workers answer some
+            assert requests.get(base + "/healthz", timeout=5, headers={"Connection": "close"}).status_code == 200
+        totals = set()
+        for _ in range(6):
+            text = requests.get(base + "/metrics", timeout=5, headers={"Connection": "close"}).text
+            found = {
+                (s.name, frozenset(s.labels.items())): s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+            }
+            totals.add(value(found, "nexo_http_requests_total", route="/healthz", method="GET", status="200"))
+        assert totals == {20.0}  # whichever worker answers, it reports all of them
+        # ...because the workers count in shared files (one per worker process), not in their memory.
+        assert list(metrics_dir.glob("counter_*.db"))
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+    lines = log.read_text().splitlines()
+    SEEN.append(("serve log (multiprocess metrics)", "\n".join(lines)))
+    parsed = [json.loads(line) for line in lines]  # every line, gunicorn's own included, is JSON
+    assert any(p["logger"] == "gunicorn.error" for p in parsed)
+    assert all("request_id" in p for p in parsed)
+    assert len([p for p in parsed if p["logger"] == "nexo.access" and p["route"] == "/healthz"]) == 20
