@@ -22,4 +22,9 @@ audit "file" "file" {
   }
 }
 
+# Standbys forward every request to the active node instead of answering reads from their own
+# (possibly lagging) copy: a secrets store must read its own writes. Resolve right after an
+# update must see the new value, and a check-and-set must compare against the current version.
+disable_standby_reads = true
+
 ui = true
