@@ -80,6 +80,7 @@ class Env:
     root: str
     service: str
     fallback: str
+    bare: str
     hub: str
     reader: str
     writer: str
@@ -244,10 +245,12 @@ def setup(workdir: Path, sizes: Sizes, prefix: str) -> Env:
         processes.append(main)
         fallback, other = start_service(addr, workdir, "fallback", "tests.bench.fallback_wsgi:app")
         processes.append(other)
+        bare, floor = start_service(addr, workdir, "bare", "tests.bench.bare_wsgi:app")
+        processes.append(floor)
     except BaseException:
         stop(processes)
         raise
-    return Env(addr, root, service, fallback, hub, reader, writer, tenants, prefix, processes)
+    return Env(addr, root, service, fallback, bare, hub, reader, writer, tenants, prefix, processes)
 
 
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -290,12 +293,12 @@ def direct_read(env: Env, tenant: str, keys: list[str]) -> Factory:
     return make
 
 
-def service_resolve(env: Env, tenant: str, keys: list[str]) -> Factory:
+def service_resolve(env: Env, tenant: str, keys: list[str], base: str | None = None) -> Factory:
     body = {"parameters": [{"name": f"p{i}", "type": "SECRET", "value": k} for i, k in enumerate(keys)]}
 
     def make() -> Callable[[], Any]:
         session = _session(env.hub)
-        url = f"{env.service}/api/v1/tenants/{tenant}/resolve"
+        url = f"{base or env.service}/api/v1/tenants/{tenant}/resolve"
 
         def call() -> None:
             reply = session.post(url, json=body, timeout=30)
@@ -580,6 +583,10 @@ def measure(env: Env, sizes: Sizes, only: list[str] | None = None) -> tuple[list
          direct_read(env, t1k, one), service_resolve(env, t1k, one), sizes.reads, 0),
         (Row("resolve 20 keys: latency", "ms", "20 hvac reads in a row", 1.0),
          direct_read(env, t1k, twenty), service_resolve(env, t1k, twenty), sizes.multi, 0),
+        (Row("floor: bare WSGI proxy, 1 key", "ms", "1 hvac read"),
+         direct_read(env, t1k, one), service_resolve(env, t1k, one, env.bare), sizes.reads, 0),
+        (Row("resolve 1 key: vs bare WSGI proxy", "ms", "bare WSGI proxy"),
+         service_resolve(env, t1k, one, env.bare), service_resolve(env, t1k, one), sizes.reads, 0),
         (Row("resolve 1 key: 1 client", "/s", "hvac reads/s"),
          direct_read(env, t1k, one), service_resolve(env, t1k, one), 0, 1),
         (Row("resolve 1 key: 8 clients", "/s", "hvac reads/s"),
