@@ -111,6 +111,15 @@ def list_secrets(
 ) -> tuple[list[Item], str | None]:
     """A page of a tenant's secrets in key order, optionally filtered by q; and the next cursor."""
     names.tenant(tenant)
+    try:
+        return _list(vault, caller, tenant, limit, after, q)
+    except errors.PermissionDenied:
+        raise _no_access(tenant) from None
+
+
+def _list(
+    vault: Vault, caller: Caller, tenant: str, limit: int, after: str | None, q: str | None
+) -> tuple[list[Item], str | None]:
     if not q:
         items, more = _page(vault, caller.token, tenant, after, limit)
         return items, (items[-1].key if more and items else None)
@@ -141,6 +150,8 @@ def _metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> dict[str, 
         return vault.read_metadata(caller.token, tenant, key)
     except errors.NotFound:
         raise errors.NotFound(f"No secret with key {key!r} in tenant {tenant!r}") from None
+    except errors.PermissionDenied:
+        raise _no_access(tenant) from None
 
 
 def create(vault: Vault, caller: Caller, tenant: str, key: str, value: str, description: str = "") -> Item:
@@ -208,6 +219,10 @@ def delete(vault: Vault, caller: Caller, tenant: str, key: str) -> None:
         vault.delete_all(caller.token, tenant, key)
     except errors.PermissionDenied:
         raise _no_write(tenant) from None
+
+
+def _no_access(tenant: str) -> errors.PermissionDenied:
+    return errors.PermissionDenied(f"You have no access to tenant {tenant!r}")
 
 
 def _no_write(tenant: str) -> errors.PermissionDenied:
