@@ -24,7 +24,7 @@ from flask import Flask, current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from app import errors
+from app import errors, names
 from app.secrets import Caller
 from app.vault import Vault
 
@@ -199,6 +199,10 @@ def sign_in(username: str, password: str) -> User:
     address = request.remote_addr or "-"
     throttle.check(username, address)
     try:
+        # A name no account can have never becomes a Vault path ('..' would be one), and gets
+        # the same answer as a wrong password.
+        if not names.is_user(username.lower()):
+            raise errors.NotAuthenticated()
         auth = vault().login_userpass(username, password)
     except errors.NotAuthenticated:
         throttle.failed(username, address)

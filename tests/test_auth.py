@@ -51,6 +51,9 @@ def test_bad_credentials_one_message(app: Any, tenant: Tenant) -> None:
     no_such_user = client.post("/api/v1/session", json={"username": "ghost-user", "password": "nope"})
     assert wrong_password.status_code == no_such_user.status_code == 401
     assert wrong_password.get_json() == no_such_user.get_json()
+    for odd in ("..", "a/b", "x" * 100):
+        reply = client.post("/api/v1/session", json={"username": odd, "password": "nope"})
+        assert reply.status_code == 401 and reply.get_json() == wrong_password.get_json()
     assert wrong_password.get_json()["message"] == "Invalid username or password"
 
 
