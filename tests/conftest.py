@@ -127,6 +127,8 @@ def no_value_leaks() -> Iterator[None]:
     old_level = root.level
     root.setLevel(logging.DEBUG)
     yield
+    # A test that reconfigured logging would have blinded this check: say so instead.
+    assert handler in root.handlers, "the leak collector was removed from the root logger"
     root.removeHandler(handler)
     root.setLevel(old_level)
     leaks = [(where, value) for where, text in SEEN for value in PLANTED if value in text]
