@@ -8,9 +8,8 @@ to a sink module to unwrap directly from Vault.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,9 +25,6 @@ _READERS = 16
 # Long invalid "keys" are cut short in error details.
 _SHOWN_KEY = 200
 _NOT_HUB = "This token may not read secret values; only the Hub's token may"
-
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -113,7 +109,8 @@ def _read_all(vault: Vault, token: str, tenant: str, keys: list[str]) -> dict[st
         return {}
     if len(keys) == 1:  # the common case: no thread hop
         return {keys[0]: _read(vault, token, tenant, keys[0])}
-    futures: list[Future[str | None]] = [_readers().submit(_read, vault, token, tenant, k) for k in keys]
+    readers = vault.readers("nexo-resolve", _READERS)
+    futures: list[Future[str | None]] = [readers.submit(_read, vault, token, tenant, k) for k in keys]
     try:
         return {key: future.result() for key, future in zip(keys, futures, strict=True)}
     finally:
@@ -128,13 +125,3 @@ def _read(vault: Vault, token: str, tenant: str, key: str) -> str | None:
         return None
     except errors.PermissionDenied:
         raise errors.PermissionDenied(_NOT_HUB) from None
-
-
-def _readers() -> ThreadPoolExecutor:
-    """One executor per process, made on first use (after a pre-forking server has forked)."""
-    global _executor
-    if _executor is None:
-        with _executor_lock:
-            if _executor is None:
-                _executor = ThreadPoolExecutor(max_workers=_READERS, thread_name_prefix="nexo-resolve")
-    return _executor

@@ -5,9 +5,7 @@ Values go in and never come out here; only `resolve` reads them (app/resolve.py)
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +16,6 @@ from app.vault import Vault
 _SCAN_PAGE = 1000
 # Metadata reads in flight at once on the HashiCorp Vault listing fallback.
 _FALLBACK_WORKERS = 8
-
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -82,21 +77,11 @@ def _page(vault: Vault, token: str, tenant: str, after: str | None, limit: int) 
         keys = vault.list_keys(token, tenant, after, limit + 1)
         # The key beyond the page only says that there is more: its metadata is not read.
         shown = keys[:limit]
-        metas = list(_readers().map(lambda k: _metadata_or_none(vault, token, tenant, k), shown))
+        readers = vault.readers("nexo-list", _FALLBACK_WORKERS)
+        metas = list(readers.map(lambda k: _metadata_or_none(vault, token, tenant, k), shown))
         items = [item_from_metadata(k, m) for k, m in zip(shown, metas, strict=True) if m is not None]
         return items, len(keys) > limit
     return items[:limit], len(items) > limit
-
-
-def _readers() -> ThreadPoolExecutor:
-    """One pool per process for the fallback's metadata reads, made on first use (after a
-    pre-forking server has forked): a pool per request cost more than the reads on a page."""
-    global _executor
-    if _executor is None:
-        with _executor_lock:
-            if _executor is None:
-                _executor = ThreadPoolExecutor(max_workers=_FALLBACK_WORKERS, thread_name_prefix="nexo-list")
-    return _executor
 
 
 def _metadata_or_none(vault: Vault, token: str, tenant: str, key: str) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -209,6 +210,19 @@ class Vault:
         self.userpass_mount = userpass_mount
         self.approle_mount = approle_mount
         self._detailed_listing: bool | None = None
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._pools_lock = threading.Lock()
+
+    def readers(self, name: str, workers: int) -> ThreadPoolExecutor:
+        """A thread pool for concurrent reads, one per purpose and process, made on first use
+        (after a pre-forking server has forked); its reads share this adapter's connection pool."""
+        pool = self._pools.get(name)
+        if pool is None:
+            with self._pools_lock:
+                pool = self._pools.get(name)
+                if pool is None:
+                    pool = self._pools[name] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        return pool
 
     # -- the one place requests are made ------------------------------------------------
 
@@ -283,7 +297,7 @@ class Vault:
             raise self._translate(exc, token) from None
 
     def _translate(self, exc: hvac.exceptions.VaultError, token: str | None) -> errors.ServiceError:
-        status = getattr(exc, "status_code", None) or _status_of(exc)
+        status = _status_of(exc)
         text = " ".join(str(e) for e in (exc.errors or []))
         log.info("vault answered %s to %s %s: %s", status, exc.method, _strip(exc.url), text[:300])
         if status == 400 and any(m in text for m in _CAS_MISMATCH):
