@@ -13,10 +13,8 @@ import argparse
 import json
 import os
 import random
-import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,8 +26,8 @@ from typing import Any
 import requests
 
 from app import access
-from tests.conftest import free_port, start_bao_dev
-from tests.procs import descendants, rss_mib
+from tests.conftest import start_bao_dev
+from tests.procs import descendants, rss_mib, start_serve, stop
 
 DOCUMENTED = {200, 201, 409, 429, 503}
 TENANTS = 10
@@ -62,24 +60,9 @@ def run(clients: int, seconds: float, workers: int, value_prefix: str) -> dict[s
         hub = bao.vault.call("POST", "/v1/auth/token/create", bao.root_token, {"policies": ["nexo-hub"]})
         hub_token = hub["auth"]["client_token"]
 
-        port = free_port()
         env = {k: v for k, v in os.environ.items() if k != "VAULT_TOKEN"}
         env.update({"VAULT_ADDR": bao.addr, "SECRET_KEY": "l" * 48, "NEXO_ENV": "production"})
-        with open(tmp / "service.log", "wb") as log:
-            service = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(400):
-            try:
-                if requests.get(base + "/readyz", timeout=5).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.05)
+        service, base = start_serve(env, tmp / "service.log", workers)
         memory_before = {pid: rss_mib(pid) for pid in descendants(service.pid)}
 
         # Every client owns one key (so its last acknowledged value is known) in one of the tenants.
@@ -99,7 +82,7 @@ def run(clients: int, seconds: float, workers: int, value_prefix: str) -> dict[s
         tally = Tally()
         last_acknowledged: dict[int, str] = {i: f"{value_prefix}-{i}-0" for i in range(clients)}
         undocumented: list[str] = []
-        stop = time.monotonic() + seconds
+        ends_at = time.monotonic() + seconds
         start_gate = threading.Barrier(clients)
 
         def client(i: int) -> None:
@@ -108,7 +91,7 @@ def run(clients: int, seconds: float, workers: int, value_prefix: str) -> dict[s
             tenant, key = owned[i]
             version, n = 1, 0
             start_gate.wait()
-            while time.monotonic() < stop:
+            while time.monotonic() < ends_at:
                 kind = rng.choice(("list", "resolve", "resolve", "update"))
                 started = time.perf_counter()
                 if kind == "list":
@@ -177,9 +160,8 @@ def run(clients: int, seconds: float, workers: int, value_prefix: str) -> dict[s
         report["service_log"] = str(tmp / "service.log")
         return report
     finally:
-        if service is not None and service.poll() is None:
-            os.killpg(service.pid, signal.SIGTERM)
-            service.wait(30)
+        if service is not None:
+            stop(service)
         bao.process.terminate()
         bao.process.wait(10)
 

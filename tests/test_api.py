@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,7 @@ import requests
 
 from app import config, create_app
 from tests.conftest import SEEN, BaoServer, Tenant, Users, free_port, planted
-from tests.procs import descendants
+from tests.procs import descendants, start_serve, stop
 
 SHAPE = {"code", "status", "message"}
 
@@ -188,7 +186,6 @@ def test_cli_bootstrap_tenant_grant_revoke(bao: BaoServer, users: Users, app: An
 
 def test_service_runs_with_no_vault_token(bao: BaoServer, tenant: Tenant, tmp_path: Path) -> None:
     """`nexo-secrets serve` under gunicorn: no Vault token in any of its processes' environment."""
-    port = free_port()
     env = {
         **os.environ,
         "VAULT_ADDR": bao.addr,
@@ -197,22 +194,8 @@ def test_service_runs_with_no_vault_token(bao: BaoServer, tenant: Tenant, tmp_pa
         "NEXO_ENV": "production",
     }
     log = tmp_path / "serve.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "1"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc, base = start_serve(env, log, workers=1)
     try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if requests.get(base + "/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.05)
         reply = requests.post(
             base + "/api/v1/session", json={"username": tenant.writer, "password": tenant.password}, timeout=5
         )
@@ -224,6 +207,5 @@ def test_service_runs_with_no_vault_token(bao: BaoServer, tenant: Tenant, tmp_pa
             assert not [e for e in environ if e.startswith(b"VAULT_TOKEN=")], pid
             assert bao.root_token.encode() not in b"\0".join(environ)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
+        stop(proc)
         SEEN.append(("gunicorn log", log.read_text()))

@@ -6,10 +6,6 @@ import io
 import json
 import logging
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app import access, create_app, observe
 from tests.conftest import SEEN, BaoServer, Tenant, free_port, planted
+from tests.procs import start_serve, stop
 
 RESOLVE = "/api/v1/tenants/<tenant>/resolve"
 
@@ -168,7 +165,6 @@ def test_log_lines_name_only_the_exception_type() -> None:
 
 def test_gunicorn_workers_add_up_and_every_line_is_json(bao: BaoServer, tmp_path: Path) -> None:
     """`nexo-secrets serve` with two workers and PROMETHEUS_MULTIPROC_DIR, as docker-compose runs it."""
-    port = free_port()
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_", "NEXO_"))}
@@ -176,25 +172,8 @@ def test_gunicorn_workers_add_up_and_every_line_is_json(bao: BaoServer, tmp_path
         VAULT_ADDR=bao.addr, SECRET_KEY="m" * 48, NEXO_ENV="production", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)
     )
     log = tmp_path / "serve.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_serve(env, log, workers=2)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
         for _ in range(20):  # a new connection each: both workers answer some
             assert requests.get(base + "/healthz", timeout=5, headers={"Connection": "close"}).status_code == 200
         totals = set()
@@ -210,8 +189,7 @@ def test_gunicorn_workers_add_up_and_every_line_is_json(bao: BaoServer, tmp_path
         # ...because the workers count in shared files (one per worker process), not in their memory.
         assert list(metrics_dir.glob("counter_*.db"))
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        stop(proc)
     lines = log.read_text().splitlines()
     SEEN.append(("serve log (multiprocess metrics)", "\n".join(lines)))
     parsed = [json.loads(line) for line in lines]  # every line, gunicorn's own included, is JSON
