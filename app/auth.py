@@ -121,16 +121,21 @@ def _from_session(sealed: str) -> User | None:
     return User(opened[0], opened[1], via_session=True, sealed=sealed)
 
 
-@login_manager.request_loader
-def _from_bearer(req: Any) -> User | None:
-    header = req.headers.get("Authorization", "")
+def bearer_token(header: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, if it can be a Vault token."""
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
     token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
     if len(token) > 512 or not token.isascii() or not token.isprintable():
         return None
-    return User(token, None, via_session=False)
+    return token
+
+
+@login_manager.request_loader
+def _from_bearer(req: Any) -> User | None:
+    token = bearer_token(req.headers.get("Authorization", ""))
+    return None if token is None else User(token, None, via_session=False)
 
 
 @login_manager.unauthorized_handler

@@ -82,17 +82,22 @@ class TokenInvalid(NotAuthenticated):
     """The caller's Vault token is expired, revoked or unknown."""
 
 
+def body(status: int, message: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one error shape: {code, status, message, errors?}."""
+    shape: dict[str, Any] = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
+    if errors:
+        shape["errors"] = errors
+    return shape
+
+
 def error_response(
     status: int,
     message: str,
     errors: dict[str, Any] | None = None,
     retry_after: int | None = None,
 ) -> Response:
-    """Build the one error shape: {code, status, message, errors?}."""
-    body: dict[str, Any] = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
-    if errors:
-        body["errors"] = errors
-    response = jsonify(body)
+    """Answer with the one error shape (see `body`)."""
+    response = jsonify(body(status, message, errors))
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     if retry_after is not None:
@@ -122,11 +127,15 @@ def _from_http(error: HTTPException) -> Response:
     return response
 
 
-def _from_unexpected(error: Exception) -> Response:
-    # Log the type and where it happened, never the exception's text: it may carry request data.
+def log_unexpected(error: Exception) -> None:
+    """Log an unexpected error's type and where it happened, never its text: it may carry request data."""
     frames = traceback.extract_tb(error.__traceback__)[-6:]
     where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
     log.error("unhandled error: %s at %s", type(error).__name__, where)
+
+
+def _from_unexpected(error: Exception) -> Response:
+    log_unexpected(error)
     return error_response(500, "Internal error")
 
 

@@ -67,6 +67,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app import observe
 
     observe.init_app(app)  # request ids, JSON access log, /metrics, Vault call timing
+    from app import hub
+
+    hub.init_app(app)  # the Hub's resolve calls, answered in front of Flask (see app/hub.py)
     return app
 
 

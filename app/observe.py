@@ -14,6 +14,7 @@ import re
 import sys
 import time
 import uuid
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -89,6 +90,10 @@ def render_metrics() -> bytes:
 # -- logs ----------------------------------------------------------------------------------------
 
 
+# The request id of a request answered outside Flask (app/hub.py), for the records it causes.
+current_request_id: ContextVar[str | None] = ContextVar("nexo_request_id", default=None)
+
+
 class RequestContext(logging.Filter):
     """Adds the request id and, where already known, the caller's name to every record."""
 
@@ -98,6 +103,10 @@ class RequestContext(logging.Filter):
             user = caller_name()
             if user:
                 record.user = user
+        else:
+            request_id = current_request_id.get()
+            if request_id:
+                record.request_id = request_id
         return True
 
 
@@ -167,31 +176,45 @@ def configure_logging(level: int = logging.INFO) -> None:
 # -- the Flask side ------------------------------------------------------------------------------
 
 
+def request_id(given: str) -> str:
+    """The caller's X-Request-Id if it is short and plain, else a new one."""
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def route_label(rule: str) -> str:
+    """A URL rule as a metric label: "/tenants/<tenant:tenant>" -> "/tenants/<tenant>"."""
+    return _CONVERTER.sub(r"<\1>", rule)
+
+
+def record(method: str, route: str, path: str, status: int, seconds: float, remote: str | None) -> None:
+    """Count, time and log one answered request (the path, never the query string)."""
+    HTTP_REQUESTS.labels(route, method, str(status)).inc()
+    HTTP_LATENCY.labels(route, method).observe(seconds)
+    if route == "/api/v1/session" and method == "POST":
+        LOGINS.labels(_LOGIN_OUTCOMES.get(status, "error")).inc()
+    access_log.info(
+        "request",
+        extra={
+            "method": method,
+            "route": route,
+            "path": path,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 1),
+            "remote": remote,
+        },
+    )
+
+
 def _start() -> None:
     g.request_started = time.perf_counter()
-    given = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    g.request_id = request_id(request.headers.get(REQUEST_ID_HEADER, ""))
 
 
 def _finish(response: Response) -> Response:
     seconds = time.perf_counter() - g.get("request_started", time.perf_counter())
-    route = _CONVERTER.sub(r"<\1>", request.url_rule.rule) if request.url_rule is not None else _UNMATCHED
-    HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-    HTTP_LATENCY.labels(route, request.method).observe(seconds)
-    if route == "/api/v1/session" and request.method == "POST":
-        LOGINS.labels(_LOGIN_OUTCOMES.get(response.status_code, "error")).inc()
+    route = route_label(request.url_rule.rule) if request.url_rule is not None else _UNMATCHED
     response.headers[REQUEST_ID_HEADER] = g.get("request_id", "-")
-    access_log.info(
-        "request",
-        extra={
-            "method": request.method,
-            "route": route,
-            "path": request.path,  # never the query string
-            "status": response.status_code,
-            "duration_ms": round(seconds * 1000, 1),
-            "remote": request.remote_addr,
-        },
-    )
+    record(request.method, route, request.path, response.status_code, seconds, request.remote_addr)
     return response
 
 
