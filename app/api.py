@@ -150,6 +150,7 @@ class SecretList(MethodView):
             limit=args["limit"],
             after=args.get("after"),
             q=args.get("q"),
+            pages=current_app.extensions.get("nexo_pages"),
         )
         # The items are plain strings and integers already: the schema's dump (it still documents
         # the answer) would only copy them, and costs more than Vault's answer for 1,000 items.

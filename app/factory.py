@@ -57,6 +57,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secrets.token_urlsafe(48)
 
     vault.init_app(app)
+    if app.config["LIST_CACHE_SECONDS"] > 0:
+        from app import listing
+
+        app.extensions["nexo_pages"] = listing.Pages(app.config["LIST_CACHE_SECONDS"])
     auth.init_app(app)
     spec = _Api(app, spec_kwargs={"components": {"securitySchemes": _SECURITY}})
     api.register(app, spec)

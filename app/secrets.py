@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app import errors, names
+from app import errors, listing, names
 from app.vault import Vault
 
 # Page size used when the service itself walks a tenant (filtering with q).
@@ -70,11 +70,13 @@ def _matches(item: Item, q: str | None) -> bool:
 
 def _page(vault: Vault, token: str, tenant: str, after: str | None, limit: int) -> tuple[list[Item], bool]:
     """One page of items after `after`; also whether the tenant has more keys beyond it."""
-    detailed = vault.list_detailed(token, tenant, after, limit + 1)
+    # The listing mark sorts before every key: on the first page it takes a place of its own.
+    fetch = limit + 1 if after else limit + 2
+    detailed = vault.list_detailed(token, tenant, after, fetch)
     if detailed is not None:
-        items = [item_from_metadata(k, m) for k, m in detailed.items() if not k.endswith("/")]
+        items = [item_from_metadata(k, m) for k, m in detailed.items() if _shown(k)]
     else:
-        keys = vault.list_keys(token, tenant, after, limit + 1)
+        keys = [k for k in vault.list_keys(token, tenant, after, fetch) if _shown(k)]
         # The key beyond the page only says that there is more: its metadata is not read.
         shown = keys[:limit]
         readers = vault.readers("nexo-list", _FALLBACK_WORKERS)
@@ -82,6 +84,10 @@ def _page(vault: Vault, token: str, tenant: str, after: str | None, limit: int) 
         items = [item_from_metadata(k, m) for k, m in zip(shown, metas, strict=True) if m is not None]
         return items, len(keys) > limit
     return items[:limit], len(items) > limit
+
+
+def _shown(key: str) -> bool:
+    return key != listing.MARK and not key.endswith("/")
 
 
 def _metadata_or_none(vault: Vault, token: str, tenant: str, key: str) -> dict[str, Any] | None:
@@ -92,12 +98,32 @@ def _metadata_or_none(vault: Vault, token: str, tenant: str, key: str) -> dict[s
 
 
 def list_secrets(
-    vault: Vault, caller: Caller, tenant: str, *, limit: int = 50, after: str | None = None, q: str | None = None
+    vault: Vault,
+    caller: Caller,
+    tenant: str,
+    *,
+    limit: int = 50,
+    after: str | None = None,
+    q: str | None = None,
+    pages: listing.Pages | None = None,
 ) -> tuple[list[Item], str | None]:
-    """A page of a tenant's secrets in key order, optionally filtered by q; and the next cursor."""
+    """A page of a tenant's secrets in key order, optionally filtered by q; and the next cursor.
+
+    With `pages`, a page is answered from memory while the tenant's listing mark is unchanged
+    (see app/listing.py); the mark is read with the caller's token either way."""
     names.tenant(tenant)
     try:
-        return _list(vault, caller, tenant, limit, after, q)
+        if pages is None or q or limit > listing.MAX_LIMIT:
+            return _list(vault, caller, tenant, limit, after, q)
+        mark = listing.read_mark(vault, caller.token, tenant)
+        where = (tenant, after, limit)
+        kept: tuple[list[Item], str | None] | None = pages.get(where, mark) if mark else None
+        if kept is not None:
+            return list(kept[0]), kept[1]
+        page = _list(vault, caller, tenant, limit, after, q)
+        if mark:  # read before the listing: a change made meanwhile renews it after
+            pages.put(where, mark, (tuple(page[0]), page[1]))
+        return page
     except errors.PermissionDenied:
         raise _no_access(tenant) from None
 
@@ -156,6 +182,7 @@ def create(vault: Vault, caller: Caller, tenant: str, key: str, value: str, desc
     if description:  # Vault refuses empty custom_metadata values: no description = no entry
         custom["description"] = description
     vault.write_metadata(caller.token, tenant, key, custom)
+    listing.renew_mark(vault, caller.token, tenant)
     return get(vault, caller, tenant, key)
 
 
@@ -194,6 +221,7 @@ def update(
             vault.patch_metadata(caller.token, tenant, key, custom, metadata_cas=meta.get("current_metadata_version"))
     except errors.PermissionDenied:
         raise _no_write(tenant) from None
+    listing.renew_mark(vault, caller.token, tenant)
     return get(vault, caller, tenant, key)
 
 
@@ -204,6 +232,7 @@ def delete(vault: Vault, caller: Caller, tenant: str, key: str) -> None:
         vault.delete_all(caller.token, tenant, key)
     except errors.PermissionDenied:
         raise _no_write(tenant) from None
+    listing.renew_mark(vault, caller.token, tenant)
 
 
 def _no_access(tenant: str) -> errors.PermissionDenied:

@@ -7,8 +7,9 @@ not measured), then measures each service call next to the Vault call it stands 
 - single-key resolve vs. one direct hvac read (p50/p99; requests/s with 1 and 8 clients);
 - a 20-key resolve vs. 20 direct hvac reads one after another;
 - a page of 50 and all keys with descriptions (1,000 and 10,000 secrets) vs. a bare LIST and
-  OpenBao's detailed-metadata LIST, on OpenBao's listing and on the HashiCorp Vault fallback
-  (a second gunicorn serving tests/bench/fallback_wsgi.py);
+  OpenBao's detailed-metadata LIST: as served (a first page is kept, app/listing.py), with no
+  kept pages (a second gunicorn, NEXO_LIST_CACHE_SECONDS=0), and on the HashiCorp Vault
+  fallback (a third, serving tests/bench/fallback_wsgi.py, no kept pages either);
 - create and update throughput (1 and 8 clients) vs. the direct Vault writes they make;
 - resident memory of each service worker after the run.
 
@@ -43,7 +44,7 @@ import hvac
 import requests
 import urllib3
 
-from app import access
+from app import access, listing
 from app.vault import Vault
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,6 +81,7 @@ class Env:
     root: str
     service: str
     fallback: str
+    unkept: str  # the service keeping no listing pages
     bare: str
     hub: str
     reader: str
@@ -131,8 +133,10 @@ def start_bao(workdir: Path) -> tuple[str, str, subprocess.Popen[bytes]]:
     return addr, token, process
 
 
-def start_service(vault_addr: str, workdir: Path, name: str, wsgi: str | None) -> tuple[str, subprocess.Popen[bytes]]:
-    """The service under gunicorn, production settings, no Vault token.
+def start_service(
+    vault_addr: str, workdir: Path, name: str, wsgi: str | None, **settings: str
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """The service under gunicorn, production settings (plus `settings`), no Vault token.
 
     wsgi=None: exactly `nexo-secrets serve`. Otherwise gunicorn with the same settings on
     another WSGI module (the fallback-listing variant)."""
@@ -146,6 +150,7 @@ def start_service(vault_addr: str, workdir: Path, name: str, wsgi: str | None) -
         VAULT_ADDR=vault_addr,
         PROMETHEUS_MULTIPROC_DIR=str(multiproc),
         PYTHONPATH=str(REPO),
+        **settings,
     )
     log = workdir / f"service-{name}.log"
     if wsgi is None:
@@ -239,18 +244,25 @@ def setup(workdir: Path, sizes: Sizes, prefix: str) -> Env:
         started = time.perf_counter()
         populate(addr, root, tenants["1k"], sizes.small_tenant, prefix)
         populate(addr, root, tenants["10k"], sizes.large_tenant, prefix)
+        for tenant in tenants.values():
+            # As the service's own writes leave a tenant: with a listing mark (app/listing.py).
+            listing.renew_mark(vault, root, tenant)
         print(f"# populated {sizes.small_tenant} + {sizes.large_tenant} secrets in "
               f"{time.perf_counter() - started:.1f}s", file=sys.stderr)  # fmt: skip
         service, main = start_service(addr, workdir, "openbao", None)
         processes.append(main)
-        fallback, other = start_service(addr, workdir, "fallback", "tests.bench.fallback_wsgi:app")
+        unkept, plain = start_service(addr, workdir, "unkept", None, NEXO_LIST_CACHE_SECONDS="0")
+        processes.append(plain)
+        fallback, other = start_service(
+            addr, workdir, "fallback", "tests.bench.fallback_wsgi:app", NEXO_LIST_CACHE_SECONDS="0"
+        )
         processes.append(other)
         bare, floor = start_service(addr, workdir, "bare", "tests.bench.bare_wsgi:app")
         processes.append(floor)
     except BaseException:
         stop(processes)
         raise
-    return Env(addr, root, service, fallback, bare, hub, reader, writer, tenants, prefix, processes)
+    return Env(addr, root, service, fallback, unkept, bare, hub, reader, writer, tenants, prefix, processes)
 
 
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -356,7 +368,7 @@ def direct_list(env: Env, tenant: str, expect: int, detailed: bool, limit: int |
 
         def call() -> None:
             reply = client.adapter.request("LIST", url, params=params)
-            if len(reply["data"]["keys"]) != expect:
+            if len([k for k in reply["data"]["keys"] if k != listing.MARK]) != expect:
                 raise RuntimeError("direct LIST gave the wrong count")
 
         return call
@@ -374,6 +386,7 @@ def direct_fallback(env: Env, tenant: str, count: int) -> Factory:
 
         def call() -> None:
             keys = client.adapter.request("LIST", f"/v1/{MOUNT}/metadata/tenants/{tenant}/")["data"]["keys"]
+            keys = [k for k in keys if k != listing.MARK]
             for key in keys[:count]:
                 kv.read_secret_metadata(f"tenants/{tenant}/{key}", mount_point=MOUNT)
 
@@ -595,11 +608,13 @@ def measure(env: Env, sizes: Sizes, only: list[str] | None = None) -> tuple[list
          direct_read(env, t1k, one), service_list(env.service, env.reader, t10k, 50, 50, False), sizes.pages, 0),
         (Row(f"first page of 50, {n1k} secrets", "ms", "1 hvac read", 3.0),
          direct_read(env, t1k, one), service_list(env.service, env.reader, t1k, 50, 50, False), sizes.pages, 0),
-        (Row(f"first page of 50, {n10k}: vs Vault's page", "ms", "detailed-metadata LIST limit=51"),
-         direct_list(env, t10k, 51, True, 51), service_list(env.service, env.reader, t10k, 50, 50, False),
+        (Row(f"first page of 50, {n10k}, not kept", "ms", "1 hvac read"),
+         direct_read(env, t1k, one), service_list(env.unkept, env.reader, t10k, 50, 50, False), sizes.pages // 2 + 1, 0),
+        (Row(f"first page of 50, {n10k}, not kept: vs Vault's page", "ms", "detailed-metadata LIST limit=52"),
+         direct_list(env, t10k, 51, True, 52), service_list(env.unkept, env.reader, t10k, 50, 50, False),
          sizes.pages // 2 + 1, 0),
-        (Row(f"first page of 50, {n10k}: vs bare LIST", "ms", f"LIST {n10k} keys"),
-         direct_list(env, t10k, n10k, False), service_list(env.service, env.reader, t10k, 50, 50, False),
+        (Row(f"first page of 50, {n10k}, not kept: vs bare LIST", "ms", f"LIST {n10k} keys"),
+         direct_list(env, t10k, n10k, False), service_list(env.unkept, env.reader, t10k, 50, 50, False),
          sizes.pages // 4 + 1, 0),
         (Row(f"all {n1k} with descriptions", "ms", "detailed-metadata LIST", 1.3),
          direct_list(env, t1k, n1k, True), service_list(env.service, env.reader, t1k, 1000, n1k, True),
@@ -650,7 +665,7 @@ def measure(env: Env, sizes: Sizes, only: list[str] | None = None) -> tuple[list
                 getattr(row, side).append(throughput(factory, clients, seconds))
     memory = {
         name: [round(rss_mib(pid), 1) for pid in workers_of(process.pid)]
-        for name, process in (("openbao", env.processes[1]), ("fallback", env.processes[2]))
+        for name, process in (("openbao", env.processes[1]), ("fallback", env.processes[3]))
     }
     return [row for row, *_ in plan], memory
 
