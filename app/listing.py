@@ -1,14 +1,15 @@
 """Pages of a tenant's listing, kept while the tenant's listing mark says they are current.
 
 OpenBao lists a folder by reading every key in it from storage, `limit` or not: the first page of
-a 10,000-secret tenant costs 9 to 28 direct reads (README, Performance). So each worker keeps the
+a 10,000-secret tenant costs 10 to 40 direct reads (README, Performance). So each worker keeps the
 pages it has answered, each with the tenant's listing mark it was read under. The mark is a
 metadata-only entry in the tenant, `.nexo-listing` (never a valid key, so never shown and never
 addressable through the API), whose custom_metadata gets a new random value after every change
 the service makes to the tenant's secrets. A kept page is answered only if one read of the mark,
 made with the caller's own token, returns the mark the page was read under:
 
-- Vault checks the caller's permission on every listing: a revoked reader gets 403 at once;
+- Vault checks the caller's permission on every listing: a revoked reader gets 403 at once
+  (every policy that lets read the mark lets list the tenant: tests/test_listing.py checks it);
 - a change made through the service, by any worker or replica, shows in the next listing: the
   new mark is written before the change is answered;
 - a change made around the service (e.g. with the Vault CLI) shows within `max_age` seconds.

@@ -16,6 +16,8 @@ from app.vault import Vault
 _SCAN_PAGE = 1000
 # Metadata reads in flight at once on the HashiCorp Vault listing fallback.
 _FALLBACK_WORKERS = 8
+# Listing-mark writes in flight at once (one per change being answered).
+_MARK_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -182,8 +184,7 @@ def create(vault: Vault, caller: Caller, tenant: str, key: str, value: str, desc
     if description:  # Vault refuses empty custom_metadata values: no description = no entry
         custom["description"] = description
     vault.write_metadata(caller.token, tenant, key, custom)
-    listing.renew_mark(vault, caller.token, tenant)
-    return get(vault, caller, tenant, key)
+    return _changed(vault, caller, tenant, key)
 
 
 def update(
@@ -221,8 +222,17 @@ def update(
             vault.patch_metadata(caller.token, tenant, key, custom, metadata_cas=meta.get("current_metadata_version"))
     except errors.PermissionDenied:
         raise _no_write(tenant) from None
-    listing.renew_mark(vault, caller.token, tenant)
-    return get(vault, caller, tenant, key)
+    return _changed(vault, caller, tenant, key)
+
+
+def _changed(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
+    """The changed secret read back, while the tenant's listing mark is renewed: both are done
+    before the change is answered, side by side rather than one after the other."""
+    renewing = vault.readers("nexo-mark", _MARK_WORKERS).submit(listing.renew_mark, vault, caller.token, tenant)
+    try:
+        return get(vault, caller, tenant, key)
+    finally:
+        renewing.result()
 
 
 def delete(vault: Vault, caller: Caller, tenant: str, key: str) -> None:

@@ -144,3 +144,21 @@ def test_pages_are_bounded() -> None:
     assert pages.get(("t", None, 0), "m") is None
     assert pages.get(("t", None, 2), "m") == 2
     assert pages.get(("t", None, 2), "other mark") is None
+
+
+def test_every_policy_that_reads_the_mark_may_list_the_tenant(bao: BaoServer, tenant: Tenant) -> None:
+    """A kept page stands for a LIST: whoever Vault lets read the mark must be let list too."""
+    mark_path = f"secret/metadata/tenants/{tenant.name}/{listing.MARK}"
+    list_path = f"secret/metadata/tenants/{tenant.name}/"
+    policies = [access.policy_name(tenant.name, p) for p in access.PERMISSIONS] + list(access.STATIC_POLICIES)
+    readers = 0
+    for policy in policies:
+        made = bao.api("POST", "/v1/auth/token/create", json={"policies": [policy], "ttl": "5m"})
+        token = made.json()["auth"]["client_token"]
+        reply = bao.api("POST", "/v1/sys/capabilities-self", token, json={"paths": [mark_path, list_path]})
+        assert reply.status_code == 200, reply.text
+        capabilities = reply.json()
+        if "read" in capabilities[mark_path] or "root" in capabilities[mark_path]:
+            readers += 1
+            assert "list" in capabilities[list_path], policy
+    assert readers >= 3  # the tenant's readers and writers, and auditors

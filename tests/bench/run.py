@@ -715,6 +715,8 @@ def main(argv: list[str] | None = None) -> int:
     keep = args.workdir is not None
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="nexo-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    # Stopped with SIGTERM (a timeout, an impatient operator): still stop the servers it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     env = setup(workdir, sizes, prefix)
     try:
         rows, memory = measure(env, sizes, args.only.split(",") if args.only else None)
