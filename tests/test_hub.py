@@ -47,11 +47,12 @@ def layer(app: Any) -> Iterator[tuple[ResolveLayer, list[str]]]:
 
 
 def both(app: Any, layer: ResolveLayer, path: str, **kwargs: Any) -> tuple[Any, Any]:
-    """The same request through the layer, then to Flask alone."""
-    fast = app.test_client().post(path, **kwargs)
+    """The same request through the layer, then to Flask alone (each answer read and closed at
+    once, as a server does: the layer writes its access line and metrics on close)."""
+    fast = app.test_client().post(path, buffered=True, **kwargs)
     wrapped, app.wsgi_app = app.wsgi_app, layer.next
     try:
-        slow = app.test_client().post(path, **kwargs)
+        slow = app.test_client().post(path, buffered=True, **kwargs)
     finally:
         app.wsgi_app = wrapped
     for reply in (fast, slow):

@@ -72,6 +72,7 @@ def test_metrics_count_a_resolve_and_a_failed_login_and_hold_no_value(
         f"/api/v1/tenants/{tenant.name}/resolve",
         json={"parameters": [{"name": "p", "type": "SECRET", "value": "METRICS_KEY"}]},
         headers={"Authorization": f"Bearer {hub}", "X-Request-Id": "trace-resolve-1"},
+        buffered=True,  # read and closed at once, as a server does: the access line is written on close
     )
     assert resolved.status_code == 200 and resolved.get_json()["parameters"][0]["value"] == secret
     assert resolved.headers["X-Request-Id"] == "trace-resolve-1"
