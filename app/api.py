@@ -142,7 +142,11 @@ class SecretList(MethodView):
     @blp.response(200, schemas.SecretPage)
     @_document(400, 401, 403)
     def get(self, args: dict[str, Any], tenant: str) -> Response:
-        """List a tenant's secrets (keys and descriptions, never values)."""
+        """List a tenant's secrets (keys and descriptions, never values).
+
+        Changes made through this service show at once; changes made straight in Vault show
+        within NEXO_LIST_CACHE_SECONDS (pages of up to 100 items without q are kept that long).
+        """
         items, next_key = secrets.list_secrets(
             _vault(),
             _user().caller(),
