@@ -26,8 +26,6 @@ from werkzeug.wsgi import ClosingIterator
 from app import auth, errors, names, observe, resolve, schemas, ui
 
 ENDPOINT = "api.Resolve"
-# Same segment rule as the Flask route's converter: anything but "/".
-_PATH = re.compile(r"^/api/v1/tenants/([^/]+)/resolve$")
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -42,13 +40,16 @@ class ResolveLayer:
         self.vault = app.extensions["nexo_vault"]
         self.schema = schemas.ResolveRequest()
         self.max_length = int(app.config["MAX_CONTENT_LENGTH"])
-        rules = [r.rule for r in app.url_map.iter_rules() if r.endpoint == ENDPOINT]
-        self.route = observe.route_label(rules[0])  # the same metric label Flask's answer gets
+        rule = next(r.rule for r in app.url_map.iter_rules() if r.endpoint == ENDPOINT)
+        self.route = observe.route_label(rule)  # the same metric label Flask's answer gets
+        # The Flask route's own path, its tenant segment matched by the route's converter.
+        segment = f"({app.url_map.converters['tenant'].regex})"
+        self.path = re.compile("^" + re.escape(rule).replace(re.escape("<tenant:tenant>"), segment) + "$")
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "POST":
             return self.next(environ, start_response)
-        match = _PATH.match(environ.get("PATH_INFO", ""))
+        match = self.path.match(environ.get("PATH_INFO", ""))
         token = auth.bearer_token(environ.get("HTTP_AUTHORIZATION", ""))
         if match is None or token is None or not names.is_tenant(match.group(1)):
             return self.next(environ, start_response)
