@@ -15,7 +15,7 @@ import pytest
 
 from app import access, observe
 from app.hub import ResolveLayer
-from tests.conftest import SEEN, BaoServer, Tenant, planted
+from tests.conftest import BaoServer, Tenant, planted, watch_resolve_answer
 
 # Differ between any two answers, or only say that Flask read the (ignored) cookie.
 _VARIABLE = {"X-Request-Id", "Vary", "Date"}
@@ -55,10 +55,7 @@ def both(app: Any, layer: ResolveLayer, path: str, **kwargs: Any) -> tuple[Any, 
         slow = app.test_client().post(path, buffered=True, **kwargs)
     finally:
         app.wsgi_app = wrapped
-    for reply in (fast, slow):
-        if reply.status_code != 200:  # only a resolved answer may carry values: search the others
-            SEEN.append((f"resolve answer {reply.status_code}", reply.get_data(as_text=True) + str(reply.headers)))
-    return fast, slow
+    return watch_resolve_answer(fast), watch_resolve_answer(slow)
 
 
 def same(fast: Any, slow: Any) -> None:

@@ -8,24 +8,14 @@ from typing import Any
 
 import pytest
 
-from app import access, create_app, listing
-from tests.conftest import SEEN, BaoServer, Client, Tenant, planted
+from app import access, listing
+from tests.conftest import BaoServer, Client, Tenant, planted, watched_app
 
 
 @pytest.fixture(scope="module")
 def other_worker(bao: BaoServer) -> Any:
     """A second app on the same Vault, with its own kept pages."""
-    app = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": "w" * 48})
-
-    @app.after_request
-    def _record(response: Any) -> Any:
-        from flask import request
-
-        response.direct_passthrough = False
-        SEEN.append((f"response {request.method} {request.path}", response.get_data(as_text=True)))
-        return response
-
-    return app
+    return watched_app(bao, "w" * 48)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import requests
 
 from app import access, resolve
 from app.client import SecretsClient, UnwrapError
-from tests.conftest import SEEN, BaoServer, Tenant, Users, planted
+from tests.conftest import BaoServer, Tenant, Users, planted, watch_resolve_answer
 
 SECRET_ROOT = "/v1/secret/data/tenants"
 
@@ -25,12 +25,11 @@ def hub_token(bao: BaoServer) -> str:
 
 
 def call(app: Any, token: str, tenant: str, body: dict[str, Any]) -> Any:
-    reply = app.test_client().post(
-        f"/api/v1/tenants/{tenant}/resolve", json=body, headers={"Authorization": f"Bearer {token}"}
+    return watch_resolve_answer(
+        app.test_client().post(
+            f"/api/v1/tenants/{tenant}/resolve", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
     )
-    if reply.status_code != 200:  # only a resolved answer may carry values: search the others
-        SEEN.append((f"resolve answer {reply.status_code}", reply.get_data(as_text=True) + str(reply.headers)))
-    return reply
 
 
 def secret(name: str, key: Any) -> dict[str, Any]:
