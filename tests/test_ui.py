@@ -124,6 +124,17 @@ def field(dialog: Locator, name: str) -> Locator:
     return dialog.get_by_role("textbox", name=name, exact=True)
 
 
+def add_dialog(page: Page, key: str | None = None, value: str | None = None) -> Locator:
+    """Open Add Secret from the toolbar; fill Key and Value if given."""
+    page.get_by_role("button", name="Add Secret", exact=True).click()
+    dialog = secret_dialog(page, "Add Secret")
+    if key is not None:
+        field(dialog, "Key").fill(key)
+    if value is not None:
+        field(dialog, "Value").fill(value)
+    return dialog
+
+
 def vault_value(bao: Any, tenant: str, key: str) -> tuple[str, int]:
     """What Vault holds, read with a privileged token behind the service's back."""
     reply = bao.api("GET", f"/v1/secret/data/tenants/{tenant}/{key}")
@@ -155,8 +166,7 @@ def test_writer_adds_edits_changes_value_and_deletes(
 
     # Add
     first = planted("ui-first")
-    page.get_by_role("button", name="Add Secret", exact=True).click()
-    dialog = secret_dialog(page, "Add Secret")
+    dialog = add_dialog(page)
     expect(dialog).to_be_visible()
     expect(field(dialog, "Key")).to_be_focused()
     value = field(dialog, "Value")
@@ -259,10 +269,7 @@ def test_duplicate_key_shows_error_at_key_field(
     page = sign_in(ui, tenant.writer, tenant.password)
     expect(row(page, "SMTP_API_KEY")).to_be_visible()
 
-    page.get_by_role("button", name="Add Secret", exact=True).click()
-    dialog = secret_dialog(page, "Add Secret")
-    field(dialog, "Key").fill("SMTP_API_KEY")
-    field(dialog, "Value").fill(planted("ui-duplicate"))
+    dialog = add_dialog(page, "SMTP_API_KEY", planted("ui-duplicate"))
     dialog.get_by_role("button", name="Save").click()
 
     key = field(dialog, "Key")
@@ -281,8 +288,7 @@ def test_duplicate_key_shows_error_at_key_field(
 
 def test_key_is_checked_as_you_type_with_the_api_rules(ui: Watched, tenant: Any) -> None:
     page = sign_in(ui, tenant.writer, tenant.password)
-    page.get_by_role("button", name="Add Secret", exact=True).click()
-    dialog = secret_dialog(page, "Add Secret")
+    dialog = add_dialog(page)
     key = field(dialog, "Key")
     error = dialog.locator("#f-key-error")
 
@@ -310,10 +316,7 @@ def test_api_field_errors_show_next_to_the_field(
 ) -> None:
     # A value over the API's 64 KiB limit: only the server knows the rule, its 422 names the field.
     page = sign_in(ui, tenant.writer, tenant.password)
-    page.get_by_role("button", name="Add Secret", exact=True).click()
-    dialog = secret_dialog(page, "Add Secret")
-    field(dialog, "Key").fill("HUGE")
-    field(dialog, "Value").fill(planted("ui-huge") + "x" * (64 * 1024))
+    dialog = add_dialog(page, "HUGE", planted("ui-huge") + "x" * (64 * 1024))
     dialog.get_by_role("button", name="Save").click()
     expect(dialog.locator("#f-value-error")).to_have_text("Must be at most 65536 bytes.")
     expect(field(dialog, "Value")).to_have_attribute("aria-invalid", "true")
@@ -405,10 +408,7 @@ def test_permission_changes_while_signed_in_are_shown(
     from app import access
 
     page = sign_in(ui, tenant.writer, tenant.password)
-    page.get_by_role("button", name="Add Secret", exact=True).click()
-    dialog = secret_dialog(page, "Add Secret")
-    field(dialog, "Key").fill("NOT_ANY_MORE")
-    field(dialog, "Value").fill(planted("ui-downgraded"))
+    dialog = add_dialog(page, "NOT_ANY_MORE", planted("ui-downgraded"))
 
     # An administrator turns the writer into a reader: Vault refuses the write at once.
     access.grant(bao.vault, bao.root_token, tenant.name, tenant.writer, "read")
@@ -484,10 +484,7 @@ def test_expired_session_returns_to_sign_in_and_drops_the_typed_value(
     ui: Watched, app: Any, bao: Any, tenant: Any, planted: Callable[[str], str], suite: ModuleType
 ) -> None:
     page = sign_in(ui, tenant.writer, tenant.password)
-    page.get_by_role("button", name="Add Secret", exact=True).click()
-    dialog = secret_dialog(page, "Add Secret")
-    field(dialog, "Key").fill("LATE_KEY")
-    field(dialog, "Value").fill(planted("ui-expired"))
+    dialog = add_dialog(page, "LATE_KEY", planted("ui-expired"))
 
     # The Vault token behind the browser's session ends (TTL, or revoked by an operator).
     token = browser_token(app, ui.context)
