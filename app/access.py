@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app import errors, names
-from app.vault import Vault, path
+from app.vault import Vault
 
 PERMISSIONS = ("read", "write")
 STATIC_POLICIES = ("nexo-admin", "nexo-hub", "nexo-auditor")
@@ -32,8 +32,8 @@ def policy_dir() -> Path:
 def render(template: str, vault: Vault, tenant: str | None = None) -> str:
     """Fill a policy template; the tenant is validated first so it cannot widen a path."""
     text = (policy_dir() / f"{template}.hcl").read_text()
-    text = text.replace("{{mount}}", vault.mount).replace("{{prefix}}", "/".join(vault.prefix))
-    text = text.replace("{{userpass}}", vault.userpass_mount).replace("{{approle}}", vault.approle_mount)
+    text = text.replace("{{mount}}", vault.kv.mount).replace("{{prefix}}", "/".join(vault.kv.prefix))
+    text = text.replace("{{userpass}}", vault.auth.userpass_mount).replace("{{approle}}", vault.auth.approle_mount)
     if tenant is not None:
         text = text.replace("{{tenant}}", names.tenant(tenant))
     return text
@@ -72,12 +72,12 @@ class Member:
 def provision(vault: Vault, token: str, tenant: str) -> bool:
     """Write the tenant's policies and groups (idempotent); True if the tenant is new."""
     names.tenant(tenant)
-    new = vault.read_group(token, group_name(tenant, "read")) is None
+    new = vault.identity.read_group(token, group_name(tenant, "read")) is None
     for permission in PERMISSIONS:
-        vault.put_policy(token, policy_name(tenant, permission), render(f"tenant-{permission}", vault, tenant))
-        group = vault.read_group(token, group_name(tenant, permission))
+        vault.identity.put_policy(token, policy_name(tenant, permission), render(f"tenant-{permission}", vault, tenant))
+        group = vault.identity.read_group(token, group_name(tenant, permission))
         members = group.get("member_entity_ids") or [] if group else []
-        vault.write_group(token, group_name(tenant, permission), [policy_name(tenant, permission)], members)
+        vault.identity.write_group(token, group_name(tenant, permission), [policy_name(tenant, permission)], members)
     return new
 
 
@@ -85,7 +85,7 @@ def _groups(vault: Vault, token: str, tenant: str) -> dict[str, dict[str, Any]]:
     names.tenant(tenant)
     groups = {}
     for permission in PERMISSIONS:
-        group = vault.read_group(token, group_name(tenant, permission))
+        group = vault.identity.read_group(token, group_name(tenant, permission))
         if group is None:
             raise errors.NotFound(f"Tenant {tenant!r} is not provisioned")
         groups[permission] = group
@@ -95,13 +95,13 @@ def _groups(vault: Vault, token: str, tenant: str) -> dict[str, dict[str, Any]]:
 def entity_of(vault: Vault, token: str, user: str, *, create: bool) -> str | None:
     """The Vault entity id of a userpass user; created with its alias if asked and absent."""
     names.user(user)
-    accessor = vault.auth_accessor(token, vault.userpass_mount)
-    found = vault.lookup_entity_by_alias(token, user, accessor)
+    accessor = vault.sys.auth_accessor(token, vault.auth.userpass_mount)
+    found = vault.identity.lookup_entity_by_alias(token, user, accessor)
     if found or not create:
         return found
-    entity = vault.read_entity(token, user)
-    entity_id = str(entity["id"]) if entity else vault.create_entity(token, user)
-    vault.create_entity_alias(token, user, entity_id, accessor)
+    entity = vault.identity.read_entity(token, user)
+    entity_id = str(entity["id"]) if entity else vault.identity.create_entity(token, user)
+    vault.identity.create_entity_alias(token, user, entity_id, accessor)
     return entity_id
 
 
@@ -116,7 +116,7 @@ def grant(vault: Vault, token: str, tenant: str, user: str, permission: str) -> 
         members = set(groups[each].get("member_entity_ids") or [])
         wanted = members | {entity_id} if each == permission else members - {entity_id}
         if wanted != members:
-            vault.write_group(token, group_name(tenant, each), [policy_name(tenant, each)], wanted)
+            vault.identity.write_group(token, group_name(tenant, each), [policy_name(tenant, each)], wanted)
     return Member(user=user, permission=permission)
 
 
@@ -128,7 +128,9 @@ def revoke(vault: Vault, token: str, tenant: str, user: str) -> bool:
     for each in PERMISSIONS:
         members = set(groups[each].get("member_entity_ids") or [])
         if entity_id and entity_id in members:
-            vault.write_group(token, group_name(tenant, each), [policy_name(tenant, each)], members - {entity_id})
+            vault.identity.write_group(
+                token, group_name(tenant, each), [policy_name(tenant, each)], members - {entity_id}
+            )
             changed = True
     return changed
 
@@ -136,11 +138,11 @@ def revoke(vault: Vault, token: str, tenant: str, user: str) -> bool:
 def members(vault: Vault, token: str, tenant: str) -> list[Member]:
     """Who holds read or write permission on a tenant."""
     groups = _groups(vault, token, tenant)
-    accessor = vault.auth_accessor(token, vault.userpass_mount)
+    accessor = vault.sys.auth_accessor(token, vault.auth.userpass_mount)
     found: dict[str, str] = {}
     for permission in PERMISSIONS:
         for entity_id in groups[permission].get("member_entity_ids") or []:
-            entity = vault.read_entity_by_id(token, str(entity_id))
+            entity = vault.identity.read_entity_by_id(token, str(entity_id))
             if not entity:
                 continue
             aliases = [a for a in entity.get("aliases") or [] if a.get("mount_accessor") == accessor]
@@ -153,23 +155,21 @@ def members(vault: Vault, token: str, tenant: str) -> list[Member]:
 def bootstrap(vault: Vault, token: str) -> list[str]:
     """Enable userpass and approle, ensure the KV v2 mount, write the static policies."""
     done = []
-    auth = vault.call("GET", path("sys", "auth"), token)
-    auth = auth.get("data", auth)
-    for mount, kind in ((vault.userpass_mount, "userpass"), (vault.approle_mount, "approle")):
-        if f"{mount}/" not in auth:
-            vault.call("POST", path("sys", "auth", mount), token, {"type": kind})
+    methods = vault.sys.auth_methods(token)
+    for mount, kind in ((vault.auth.userpass_mount, "userpass"), (vault.auth.approle_mount, "approle")):
+        if f"{mount}/" not in methods:
+            vault.sys.enable_auth(token, mount, kind)
             done.append(f"enabled auth {kind} at {mount}/")
-    mounts = vault.call("GET", path("sys", "mounts"), token)
-    mounts = mounts.get("data", mounts)
-    existing = mounts.get(f"{vault.mount}/")
+    mount = vault.kv.mount
+    existing = vault.sys.mounts(token).get(f"{mount}/")
     if existing is None:
-        vault.call("POST", path("sys", "mounts", vault.mount), token, {"type": "kv", "options": {"version": "2"}})
-        done.append(f"enabled kv-v2 at {vault.mount}/")
+        vault.sys.enable_kv2(token, mount)
+        done.append(f"enabled kv-v2 at {mount}/")
     elif existing.get("type") not in ("kv", "kv-v2") or (existing.get("options") or {}).get("version") != "2":
-        raise errors.Conflict(f"Mount {vault.mount}/ exists but is not KV version 2")
+        raise errors.Conflict(f"Mount {mount}/ exists but is not KV version 2")
     for name in STATIC_POLICIES:
         if (policy_dir() / f"{name}.hcl").exists():
-            vault.put_policy(token, name, render(name, vault))
+            vault.identity.put_policy(token, name, render(name, vault))
             done.append(f"wrote policy {name}")
     done.append(setup_hub(vault, token))
     return done
@@ -200,14 +200,14 @@ class HubCredentials:
 
 def setup_hub(vault: Vault, token: str) -> str:
     """Create or update the AppRole the Hub logs in with (policy nexo-hub only)."""
-    vault.write_approle(token, HUB_ROLE, HUB_ROLE_SETTINGS)
-    return f"wrote approle role {HUB_ROLE} at {vault.approle_mount}/"
+    vault.auth.write_approle(token, HUB_ROLE, HUB_ROLE_SETTINGS)
+    return f"wrote approle role {HUB_ROLE} at {vault.auth.approle_mount}/"
 
 
 def hub_credentials(vault: Vault, token: str, issued_by: str = "nexo-secrets") -> HubCredentials:
     """The Hub role's role_id and a fresh secret_id (operator token)."""
-    role_id = vault.approle_role_id(token, HUB_ROLE)
-    issued = vault.approle_secret_id(token, HUB_ROLE, {"issued_by": issued_by})
+    role_id = vault.auth.approle_role_id(token, HUB_ROLE)
+    issued = vault.auth.approle_secret_id(token, HUB_ROLE, {"issued_by": issued_by})
     return HubCredentials(
         role_id=role_id,
         secret_id=str(issued["secret_id"]),

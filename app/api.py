@@ -42,15 +42,7 @@ def register(app: Flask, spec: Any) -> None:
     spec.register_blueprint(ops)
 
 
-class _Blueprint(Blueprint):  # type: ignore[misc]
-    """flask-smorest's Blueprint, handing webargs schema objects made once: given a class, webargs
-    builds a new schema (and its nested ones) on every request, a quarter of a resolve's time."""
-
-    def arguments(self, schema: Any, **kwargs: Any) -> Any:
-        return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
-
-
-blp = _Blueprint("api", __name__, url_prefix="/api/v1", description="Tenant secrets")
+blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Tenant secrets")
 ops = Blueprint("ops", __name__, description="Health")
 
 _ERRORS = {
@@ -103,7 +95,7 @@ def _vault() -> Any:
 
 @blp.route("/session")
 class Session(MethodView):
-    @blp.arguments(schemas.Login)
+    @blp.arguments(schemas.Login())
     @blp.response(200, schemas.SessionInfo)
     @_document(401, 429)
     def post(self, body: dict[str, str]) -> dict[str, Any]:
@@ -124,7 +116,7 @@ class Session(MethodView):
 
 
 def _session_info(user: auth.User) -> dict[str, Any]:
-    info = _vault().lookup_self(user.token)
+    info = _vault().auth.lookup_self(user.token)
     return {
         "user": user.name,
         "tenants": access.tenants_of(info.policies),
@@ -138,15 +130,15 @@ def _session_info(user: auth.User) -> dict[str, Any]:
 
 @blp.route("/tenants/<tenant:tenant>/secrets")
 class SecretList(MethodView):
-    @blp.arguments(schemas.SecretListArgs, location="query")
+    @blp.arguments(schemas.SecretListArgs(), location="query")
     @blp.response(200, schemas.SecretPage)
     @_document(400, 401, 403)
-    def get(self, args: dict[str, Any], tenant: str) -> Response:
-        """List a tenant's secrets (keys and descriptions, never values).
+    def get(self, args: dict[str, Any], tenant: str) -> dict[str, Any]:
+        """List a tenant's secrets (keys and descriptions, never values), in key order.
 
-        Changes made through this service show at once; changes made straight in Vault show
-        within NEXO_LIST_CACHE_SECONDS (pages of up to 100 items without q are kept that long).
-        """
+        Every listing is read from Vault with the caller's token. A search (`q`) scans at most
+        10,000 keys per request: when it stops there, the page may hold fewer than `limit` items
+        and `next` continues the scan."""
         items, next_key = secrets.list_secrets(
             _vault(),
             _user().caller(),
@@ -154,38 +146,33 @@ class SecretList(MethodView):
             limit=args["limit"],
             after=args.get("after"),
             q=args.get("q"),
-            pages=current_app.extensions.get("nexo_pages"),
         )
-        # The items are plain strings and integers already: the schema's dump (it still documents
-        # the answer) would only copy them, and costs more than Vault's answer for 1,000 items.
-        response: Response = jsonify({"items": [i.as_dict() for i in items], "next": next_key})
-        return response
+        return {"items": items, "next": next_key}
 
-    @blp.arguments(schemas.SecretCreate)
+    @blp.arguments(schemas.SecretCreate())
     @blp.response(201, schemas.SecretItem)
     @_document(400, 401, 403, 409)
-    def post(self, body: dict[str, Any], tenant: str) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], tenant: str) -> secrets.Item:
         """Create a secret; the key must be new."""
-        item = secrets.create(
+        return secrets.create(
             _vault(), _user().caller(), names.tenant(tenant), body["key"], body["value"], body["description"]
         )
-        return item.as_dict()
 
 
 @blp.route("/tenants/<tenant:tenant>/secrets/<key:key>")
 class SecretOne(MethodView):
     @blp.response(200, schemas.SecretItem)
     @_document(400, 401, 403, 404)
-    def get(self, tenant: str, key: str) -> dict[str, Any]:
+    def get(self, tenant: str, key: str) -> secrets.Item:
         """One secret, without its value."""
-        return secrets.get(_vault(), _user().caller(), names.tenant(tenant), names.key(key)).as_dict()
+        return secrets.get(_vault(), _user().caller(), names.tenant(tenant), names.key(key))
 
-    @blp.arguments(schemas.SecretUpdate)
+    @blp.arguments(schemas.SecretUpdate())
     @blp.response(200, schemas.SecretItem)
     @_document(400, 401, 403, 404, 409)
-    def patch(self, body: dict[str, Any], tenant: str, key: str) -> dict[str, Any]:
+    def patch(self, body: dict[str, Any], tenant: str, key: str) -> secrets.Item:
         """Update the description and/or value; an empty or absent value keeps the current one."""
-        item = secrets.update(
+        return secrets.update(
             _vault(),
             _user().caller(),
             names.tenant(tenant),
@@ -194,7 +181,6 @@ class SecretOne(MethodView):
             value=body.get("value") or None,
             version=body.get("version"),
         )
-        return item.as_dict()
 
     @blp.response(204)
     @_document(400, 401, 403, 404)
@@ -234,7 +220,7 @@ class Members(MethodView):
 
 @blp.route("/tenants/<tenant:tenant>/members/<user:user>")
 class MemberOne(MethodView):
-    @blp.arguments(schemas.Permission)
+    @blp.arguments(schemas.Permission())
     @blp.response(200, schemas.Member)
     @_document(400, 401, 403, 404)
     def put(self, body: dict[str, str], tenant: str, user: str) -> dict[str, Any]:
@@ -255,7 +241,7 @@ class MemberOne(MethodView):
 
 @blp.route("/tenants/<tenant:tenant>/resolve")
 class Resolve(MethodView):
-    @blp.arguments(schemas.ResolveRequest)
+    @blp.arguments(schemas.ResolveRequest())
     @blp.response(200, schemas.ResolveResponse)
     @blp.alt_response(
         422,
@@ -288,7 +274,7 @@ class Readiness(MethodView):
     @ops.alt_response(503, schema=schemas.Health, description="Vault unreachable, sealed or uninitialized")
     def get(self) -> Any:
         """Vault is reachable, initialized and unsealed."""
-        health = _vault().health()
+        health = _vault().sys.health()
         ready = health.get("reachable") and health.get("initialized") and not health.get("sealed", True)
         body = {
             "status": "ready" if ready else "not ready",

@@ -13,7 +13,6 @@ import json
 import secrets
 import threading
 import time
-from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +20,6 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, current_app, request, session
-from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from app import errors, names
@@ -50,7 +48,7 @@ class User(UserMixin):  # type: ignore[misc]
     @property
     def name(self) -> str:
         if self._name is None:
-            self._name = _bearer_names.get(self.token)
+            self._name = vault().auth.lookup_self(self.token).name  # a Bearer caller, when a write needs it
         return self._name
 
     def caller(self) -> Caller:
@@ -59,34 +57,6 @@ class User(UserMixin):  # type: ignore[misc]
 
 def vault() -> Vault:
     return current_app.extensions["nexo_vault"]  # type: ignore[no-any-return]
-
-
-class _TokenNames:
-    """Bearer tokens' names, asked of Vault once per token and process, not on every write: a
-    token's name never changes, and a machine caller's create or update otherwise paid one more
-    Vault call for created_by/updated_by. Keyed by a hash of the token; bounded, oldest out."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._names: OrderedDict[bytes, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, token: str) -> str:
-        digest = hashlib.sha256(token.encode()).digest()
-        with self._lock:
-            name = self._names.get(digest)
-            if name is not None:
-                self._names.move_to_end(digest)
-                return name
-        name = vault().lookup_self(token).name  # outside the lock: a Vault call
-        with self._lock:
-            self._names[digest] = name
-            if len(self._names) > self._size:
-                self._names.popitem(last=False)
-        return name
-
-
-_bearer_names = _TokenNames()
 
 
 def _fernet(app: Flask) -> Fernet:
@@ -208,7 +178,7 @@ def sign_in(username: str, password: str) -> User:
         # the same answer as a wrong password.
         if not names.is_user(username.lower()):
             raise errors.NotAuthenticated()
-        auth = vault().login_userpass(username, password)
+        auth = vault().auth.login_userpass(username, password)
     except errors.NotAuthenticated:
         throttle.failed(username, address)
         raise errors.NotAuthenticated("Invalid username or password") from None
@@ -226,7 +196,7 @@ def sign_in(username: str, password: str) -> User:
 def sign_out() -> None:
     """Revoke the user's Vault token and end the session."""
     if current_user.is_authenticated:
-        vault().revoke_self(current_user.token)
+        vault().auth.revoke_self(current_user.token)
     logout_user()
     session.clear()
 
@@ -237,22 +207,7 @@ def csrf_token() -> str:
     return str(session["csrf"])
 
 
-class _CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the signing serializer built once per key instead of
-    on every request (it is stateless, so one serves every thread)."""
-
-    _cached: tuple[tuple[Any, ...], Any] | None = None
-
-    def get_signing_serializer(self, app: Flask) -> Any:
-        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
-        cached = self._cached
-        if cached is None or cached[0] != keys:
-            cached = self._cached = (keys, super().get_signing_serializer(app))
-        return cached[1]
-
-
 def init_app(app: Flask) -> None:
-    app.session_interface = _CookieSessions()
     app.extensions["nexo_fernet"] = _fernet(app)
     app.extensions["nexo_throttle"] = LoginThrottle(
         app.config["LOGIN_MAX_FAILURES"], app.config["LOGIN_LOCKOUT_SECONDS"]

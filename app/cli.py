@@ -8,21 +8,12 @@ from typing import Any
 
 import click
 
-from app import access, config, errors
+from app import access, config, errors, vault
 from app.vault import Vault
 
 
 def _vault() -> Vault:
-    settings = config.from_environ()
-    return Vault(
-        settings["VAULT_ADDRS"],
-        mount=settings["KV_MOUNT"],
-        prefix=settings["KV_PREFIX"],
-        userpass_mount=settings["USERPASS_MOUNT"],
-        approle_mount=settings["APPROLE_MOUNT"],
-        timeout=settings["VAULT_TIMEOUT"],
-        cacert=settings.get("VAULT_CACERT"),
-    )
+    return vault.from_settings(config.from_environ())
 
 
 def _token() -> str:
@@ -100,7 +91,7 @@ def user_add(name: str, password: str, policies: tuple[str, ...]) -> None:
 
     if not names.is_user(name):
         raise click.BadParameter(names.USER_RULE, param_hint="NAME")
-    _run(lambda: _vault().write_user(_token(), name, password, policies))
+    _run(lambda: _vault().auth.write_user(_token(), name, password, policies))
     click.echo(f"user {name} saved")
 
 

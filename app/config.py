@@ -31,8 +31,6 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": int(env.get("NEXO_LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCKOUT_SECONDS": int(env.get("NEXO_LOGIN_LOCKOUT_SECONDS", "300")),
         "SESSION_HOURS": float(env.get("NEXO_SESSION_HOURS", "8")),
-        # How long a kept listing page may lag a change made around the service (0: keep none).
-        "LIST_CACHE_SECONDS": float(env.get("NEXO_LIST_CACHE_SECONDS", "30")),
         "VAULT_TOKEN_PRESENT": bool(env.get("VAULT_TOKEN")),
     }
 

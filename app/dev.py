@@ -37,7 +37,7 @@ import gunicorn
 import urllib3
 
 from app import access, config, errors
-from app.vault import Vault, path
+from app.vault import Vault
 
 DEMO_TENANT = "demo"
 # (role shown to the newcomer, user name, tenant permission or None, extra token policies)
@@ -191,7 +191,7 @@ def start_bao(folder: Path, children: Children, log: IO[bytes]) -> str:
         children.start("bao server", argv, env=env, log=log, cwd=folder)
         probe = Vault([addr], timeout=2.0)
         try:
-            _wait_for("OpenBao to listen", lambda p=probe: bool(p.health().get("reachable")), children)  # type: ignore[misc]
+            _wait_for("OpenBao to listen", lambda p=probe: bool(p.sys.health().get("reachable")), children)  # type: ignore[misc]
             return addr
         except click.ClickException:
             with open(log.name, "rb") as written:
@@ -201,7 +201,7 @@ def start_bao(folder: Path, children: Children, log: IO[bytes]) -> str:
                 raise
             children.processes.pop()  # another program took a port between our check and bao's bind
         finally:
-            probe.adapter.close()
+            probe.close()
     raise click.ClickException("could not find free ports for OpenBao")
 
 
@@ -220,23 +220,23 @@ def init_and_unseal(vault: Vault, folder: Path, children: Children) -> str:
     health: dict[str, Any] = {}
 
     def answering() -> bool:
-        health.update(vault.health())
+        health.update(vault.sys.health())
         return bool(health.get("reachable")) and "initialized" in health
 
     _wait_for("OpenBao to answer", answering, children)
     keys_file = folder / "init.json"
     if not health.get("initialized"):
-        reply = vault.call("PUT", path("sys", "init"), None, {"secret_shares": 1, "secret_threshold": 1})
+        reply = vault.sys.init()
         write_private(keys_file, json.dumps({"unseal_key": reply["keys_base64"][0], "root_token": reply["root_token"]}))
         click.echo(f"initialized OpenBao; its unseal key and root token are in {keys_file} (mode 0600)")
     keys = read_json(keys_file)
     if not keys:
         raise click.ClickException(f"OpenBao in {folder} is initialized but {keys_file} is missing")
-    if vault.health().get("sealed", True):
-        vault.call("PUT", path("sys", "unseal"), None, {"key": keys["unseal_key"]})
+    if vault.sys.health().get("sealed", True):
+        vault.sys.unseal(keys["unseal_key"])
 
     def active() -> bool:
-        now = vault.health()
+        now = vault.sys.health()
         return bool(now.get("initialized")) and now.get("sealed") is False and now.get("standby") is False
 
     _wait_for("OpenBao to unseal and become active", active, children)
@@ -268,7 +268,7 @@ def set_up_demo(vault: Vault, token: str, folder: Path) -> list[tuple[str, str, 
     for role, user, permission, policies in DEMO_USERS:
         # Kept in the folder, so a restart prints (and sets) the same passwords.
         password = passwords.setdefault(user, secrets.token_urlsafe(12))
-        vault.write_user(token, user, password, policies)
+        vault.auth.write_user(token, user, password, policies)
         if permission:
             access.grant(vault, token, DEMO_TENANT, user, permission)
         lines.append((role, user, password))
@@ -288,8 +288,8 @@ def hub_credentials(vault: Vault, token: str, folder: Path) -> tuple[str, str] |
     saved = read_json(file)
     if saved:
         try:
-            auth = vault.login_approle(saved["role_id"], saved["secret_id"])
-            vault.call("POST", path("auth", "token", "revoke-self"), str(auth["client_token"]))
+            auth = vault.auth.login_approle(saved["role_id"], saved["secret_id"])
+            vault.auth.revoke_self(str(auth["client_token"]))
             return str(saved["role_id"]), str(saved["secret_id"])
         except errors.ServiceError:
             pass  # expired or from an older Vault: issue new ones
@@ -373,7 +373,7 @@ def run(folder: Path, port: int | None) -> None:
             except errors.ServiceError as exc:
                 raise click.ClickException(f"setting up the demo failed: {exc.status}: {exc.message}") from None
             finally:
-                vault.adapter.close()
+                vault.close()
             del token  # the root token stays with this command; the service never sees it
             if port is None:
                 port = DEFAULT_PORT if port_free(DEFAULT_PORT) else free_port()

@@ -78,6 +78,13 @@ class Unavailable(ServiceError):
     message = "The secrets backend is unavailable, try again shortly"
 
 
+class Unsupported(ServiceError):
+    """Vault has no such endpoint (e.g. HashiCorp Vault lacks OpenBao's detailed-metadata LIST)."""
+
+    status = 501
+    message = "Vault does not support this operation"
+
+
 class TokenInvalid(NotAuthenticated):
     """The caller's Vault token is expired, revoked or unknown."""
 

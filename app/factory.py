@@ -57,10 +57,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secrets.token_urlsafe(48)
 
     vault.init_app(app)
-    if app.config["LIST_CACHE_SECONDS"] > 0:
-        from app import listing
-
-        app.extensions["nexo_pages"] = listing.Pages(app.config["LIST_CACHE_SECONDS"])
     auth.init_app(app)
     spec = _Api(app, spec_kwargs={"components": {"securitySchemes": _SECURITY}})
     api.register(app, spec)
@@ -71,9 +67,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app import observe
 
     observe.init_app(app)  # request ids, JSON access log, /metrics, Vault call timing
-    from app import hub
-
-    hub.init_app(app)  # the Hub's resolve calls, answered in front of Flask (see app/hub.py)
     return app
 
 

@@ -14,7 +14,6 @@ import re
 import sys
 import time
 import uuid
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -22,6 +21,8 @@ from flask import Flask, Response, g, has_request_context, request
 from gunicorn.glogging import Logger as GunicornBaseLogger
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess as _multiprocess
+
+from app import vault
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # An incoming request id is kept only if it is short and plain: it is written into every log line.
@@ -52,24 +53,9 @@ VAULT_ERRORS = Counter(
 LOGINS = Counter("nexo_logins", "Sign-ins to the service, by outcome (success, failure, throttled)", ["outcome"])
 
 
-def vault_operation(method: str, url: str) -> str:
-    """A Vault request as a low-cardinality name: 'GET secret/data', 'POST auth/userpass/login'.
-
-    Tenant, key and user names are cut off: they would make one series per secret."""
-    segments = url.split("?", 1)[0].removeprefix("/v1/").strip("/").split("/")
-    head = segments[0] if segments else ""
-    if head == "sys":
-        keep = 3 if len(segments) > 1 and segments[1] == "policies" else 2
-    elif head in ("auth", "identity"):
-        keep = 3
-    else:  # a secrets engine: mount + data/metadata/detailed-metadata
-        keep = 2
-    return f"{method.upper()} {'/'.join(segments[:keep])}"
-
-
 def observe_vault_call(method: str, url: str, status: int | None, seconds: float) -> None:
     """Count and time one Vault call (status None: Vault could not be reached)."""
-    operation = vault_operation(method, url)
+    operation = vault.operation(method, url)
     VAULT_REQUESTS.labels(operation, str(status) if status is not None else "unreachable").inc()
     VAULT_LATENCY.labels(operation).observe(seconds)
     if status is None:
@@ -90,10 +76,6 @@ def render_metrics() -> bytes:
 # -- logs ----------------------------------------------------------------------------------------
 
 
-# The request id of a request answered outside Flask (app/hub.py), for the records it causes.
-current_request_id: ContextVar[str | None] = ContextVar("nexo_request_id", default=None)
-
-
 class RequestContext(logging.Filter):
     """Adds the request id and, where already known, the caller's name to every record."""
 
@@ -103,10 +85,6 @@ class RequestContext(logging.Filter):
             user = caller_name()
             if user:
                 record.user = user
-        else:
-            request_id = current_request_id.get()
-            if request_id:
-                record.request_id = request_id
         return True
 
 
@@ -229,6 +207,6 @@ def init_app(app: Flask) -> None:
     app.before_request(_start)
     app.after_request(_finish)
     app.add_url_rule("/metrics", "metrics", _metrics, methods=["GET"])
-    vault = app.extensions.get("nexo_vault")
-    if vault is not None:
-        vault.adapter.observer = observe_vault_call
+    client = app.extensions.get("nexo_vault")
+    if client is not None:
+        client.transport.observer = observe_vault_call

@@ -61,7 +61,7 @@ def resolve(
 
     # Each distinct valid key is read once, however many parameters name it.
     keys = list(dict.fromkeys(p["value"] for p in parameters if is_secret(p) and _valid_key(p.get("value"))))
-    if not keys and not vault.can_read_values(token, tenant):
+    if not keys and not _can_read_values(vault, token, tenant):
         # Nothing to read, so Vault has not refused anything yet: ask it, so that a user's
         # token is refused whatever the parameters.
         raise errors.PermissionDenied(_NOT_HUB)
@@ -82,8 +82,13 @@ def resolve(
 
 def wrap(vault: Vault, token: str, parameters: list[dict[str, Any]], ttl_seconds: int) -> dict[str, Any]:
     """Wrap resolved parameters into a single-use Vault token (no TTL bounds: resolve checks them)."""
-    info = vault.wrap(token, {"parameters": parameters}, ttl_seconds)
+    info = vault.auth.wrap(token, {"parameters": parameters}, ttl_seconds)
     return {"token": info["token"], "ttl": int(info["ttl"]), "creation_path": info["creation_path"]}
+
+
+def _can_read_values(vault: Vault, token: str, tenant: str) -> bool:
+    capabilities = vault.sys.capabilities(token, vault.kv.data_path(tenant, "_"))
+    return "read" in capabilities or "root" in capabilities
 
 
 def _valid_key(key: Any) -> bool:
@@ -120,7 +125,7 @@ def _read_all(vault: Vault, token: str, tenant: str, keys: list[str]) -> dict[st
 
 def _read(vault: Vault, token: str, tenant: str, key: str) -> str | None:
     try:
-        return vault.read_value(token, tenant, key)
+        return vault.kv.read_value(token, tenant, key)
     except errors.NotFound:  # never created, or deleted
         return None
     except errors.PermissionDenied:

@@ -55,7 +55,11 @@ class StrictString(ma.fields.String):
 def Key(**kwargs: Any) -> StrictString:  # noqa: N802 - reads like a field type
     return StrictString(
         validate=_matching(names.KEY_RE, "Invalid key: " + names.KEY_RULE + "."),
-        metadata={"example": "DATABASE_PASSWORD", "pattern": names.documented(names.KEY_RE)},
+        metadata={
+            "example": "DATABASE_PASSWORD",
+            "pattern": names.documented(names.KEY_RE),
+            "description": names.KEY_RULE[0].upper() + names.KEY_RULE[1:] + ".",
+        },
         **kwargs,
     )
 
@@ -63,7 +67,8 @@ def Key(**kwargs: Any) -> StrictString:  # noqa: N802 - reads like a field type
 def Description(**kwargs: Any) -> StrictString:  # noqa: N802
     return StrictString(
         validate=[validate.Length(max=MAX_DESCRIPTION), _description],
-        metadata={"example": "Primary database password"},
+        # Vault counts bytes: the page reads x-max-bytes from this document and counts the same way.
+        metadata={"example": "Primary database password", "x-max-bytes": MAX_DESCRIPTION},
         **kwargs,
     )
 

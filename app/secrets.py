@@ -9,15 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app import errors, listing, names
+from app import errors, names
 from app.vault import Vault
 
-# Page size used when the service itself walks a tenant (filtering with q).
-_SCAN_PAGE = 1000
+# A search reads at most this many keys per request (OpenBao: one detailed LIST); when it stops
+# short, `next` continues it. One request's cost stays bounded however large the tenant.
+SCAN_BUDGET = 10_000
+# HashiCorp Vault has no detailed LIST: each key's metadata is one more read, so scan less.
+_FALLBACK_SCAN_BUDGET = 500
 # Metadata reads in flight at once on the HashiCorp Vault listing fallback.
 _FALLBACK_WORKERS = 8
-# Listing-mark writes in flight at once (one per change being answered).
-_MARK_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,6 @@ class Item:
     created_by: str
     updated_by: str
 
-    def as_dict(self) -> dict[str, Any]:
-        # Every field is a str or an int: a shallow copy is what asdict's deep copy gives, at a
-        # fraction of the cost (it showed in listing 1,000 items).
-        return dict(self.__dict__)
-
 
 def item_from_metadata(key: str, meta: dict[str, Any]) -> Item:
     custom = meta.get("custom_metadata") or {}
@@ -70,85 +66,48 @@ def _matches(item: Item, q: str | None) -> bool:
     return needle in item.key.casefold() or needle in item.description.casefold()
 
 
-def _page(vault: Vault, token: str, tenant: str, after: str | None, limit: int) -> tuple[list[Item], bool]:
-    """One page of items after `after`; also whether the tenant has more keys beyond it."""
-    # The listing mark sorts before every key: on the first page it takes a place of its own.
-    fetch = limit + 1 if after else limit + 2
-    detailed = vault.list_detailed(token, tenant, after, fetch)
+def _scan(vault: Vault, token: str, tenant: str, after: str | None, count: int) -> tuple[list[Item], bool]:
+    """Up to `count` items after `after` in key order, and whether the tenant has more beyond them."""
+    detailed = vault.kv.list_detailed(token, tenant, after, count + 1)
     if detailed is not None:
-        items = [item_from_metadata(k, m) for k, m in detailed.items() if _shown(k)]
-    else:
-        keys = [k for k in vault.list_keys(token, tenant, after, fetch) if _shown(k)]
-        # The key beyond the page only says that there is more: its metadata is not read.
-        shown = keys[:limit]
-        readers = vault.readers("nexo-list", _FALLBACK_WORKERS)
-        metas = list(readers.map(lambda k: _metadata_or_none(vault, token, tenant, k), shown))
-        items = [item_from_metadata(k, m) for k, m in zip(shown, metas, strict=True) if m is not None]
-        return items, len(keys) > limit
-    return items[:limit], len(items) > limit
-
-
-def _shown(key: str) -> bool:
-    return key != listing.MARK and not key.endswith("/")
+        items = [item_from_metadata(k, m) for k, m in detailed.items()]
+        return items[:count], len(items) > count
+    keys = vault.kv.list_keys(token, tenant, after, count + 1)
+    # HashiCorp Vault: the key beyond the page only says that there is more; its metadata is not read.
+    shown = keys[:count]
+    readers = vault.readers("nexo-list", _FALLBACK_WORKERS)
+    metas = list(readers.map(lambda k: _metadata_or_none(vault, token, tenant, k), shown))
+    items = [item_from_metadata(k, m) for k, m in zip(shown, metas, strict=True) if m is not None]
+    return items, len(keys) > count
 
 
 def _metadata_or_none(vault: Vault, token: str, tenant: str, key: str) -> dict[str, Any] | None:
     try:
-        return vault.read_metadata(token, tenant, key)
+        return vault.kv.read_metadata(token, tenant, key)
     except errors.NotFound:  # deleted between LIST and read
         return None
 
 
 def list_secrets(
-    vault: Vault,
-    caller: Caller,
-    tenant: str,
-    *,
-    limit: int = 50,
-    after: str | None = None,
-    q: str | None = None,
-    pages: listing.Pages | None = None,
+    vault: Vault, caller: Caller, tenant: str, *, limit: int = 50, after: str | None = None, q: str | None = None
 ) -> tuple[list[Item], str | None]:
     """A page of a tenant's secrets in key order, optionally filtered by q; and the next cursor.
 
-    With `pages`, a page is answered from memory while the tenant's listing mark is unchanged
-    (see app/listing.py); the mark is read with the caller's token either way."""
+    A search scans at most SCAN_BUDGET keys: when it stops there, the page may hold fewer than
+    `limit` items (even none) and `next` continues the scan."""
     names.tenant(tenant)
     try:
-        if pages is None or q or limit > listing.MAX_LIMIT:
-            return _list(vault, caller, tenant, limit, after, q)
-        mark = listing.read_mark(vault, caller.token, tenant)
-        where = (tenant, after, limit)
-        kept: tuple[list[Item], str | None] | None = pages.get(where, mark) if mark else None
-        if kept is not None:
-            return list(kept[0]), kept[1]
-        page = _list(vault, caller, tenant, limit, after, q)
-        if mark:  # read before the listing: a change made meanwhile renews it after
-            pages.put(where, mark, (tuple(page[0]), page[1]))
-        return page
+        if not q:
+            items, more = _scan(vault, caller.token, tenant, after, limit)
+            return items, (items[-1].key if more and items else None)
+        budget = SCAN_BUDGET if vault.kv.detailed is not False else _FALLBACK_SCAN_BUDGET
+        scanned, more = _scan(vault, caller.token, tenant, after, budget)
     except errors.PermissionDenied:
         raise _no_access(tenant) from None
-
-
-def _list(
-    vault: Vault, caller: Caller, tenant: str, limit: int, after: str | None, q: str | None
-) -> tuple[list[Item], str | None]:
-    if not q:
-        items, more = _page(vault, caller.token, tenant, after, limit)
-        return items, (items[-1].key if more and items else None)
-    # Filtering: walk the tenant in large pages until the page is full (Vault cannot filter).
-    found: list[Item] = []
-    cursor = after
-    while True:
-        batch, more = _page(vault, caller.token, tenant, cursor, _SCAN_PAGE)
-        for item in batch:
-            if _matches(item, q):
-                if len(found) == limit:
-                    return found, found[-1].key
-                found.append(item)
-        if not more or not batch:
-            return found, None
-        cursor = batch[-1].key
+    found = [item for item in scanned if _matches(item, q)]
+    if len(found) > limit:
+        return found[:limit], found[limit - 1].key
+    return found, (scanned[-1].key if more and scanned else None)
 
 
 def get(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
@@ -160,7 +119,7 @@ def _metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> dict[str, 
     names.tenant(tenant)
     names.key(key)
     try:
-        return vault.read_metadata(caller.token, tenant, key)
+        return vault.kv.read_metadata(caller.token, tenant, key)
     except errors.NotFound:
         raise errors.NotFound(f"No secret with key {key!r} in tenant {tenant!r}") from None
     except errors.PermissionDenied:
@@ -172,7 +131,7 @@ def create(vault: Vault, caller: Caller, tenant: str, key: str, value: str, desc
     names.tenant(tenant)
     names.key(key)
     try:
-        vault.write_value(caller.token, tenant, key, value, cas=0)
+        vault.kv.write_value(caller.token, tenant, key, value, cas=0)
     except errors.Conflict:
         raise errors.Conflict(
             f"A secret with key {key!r} already exists", errors={"key": ["This key is already in use."]}
@@ -183,7 +142,7 @@ def create(vault: Vault, caller: Caller, tenant: str, key: str, value: str, desc
     custom = {"created_by": who, "updated_by": who}
     if description:  # Vault refuses empty custom_metadata values: no description = no entry
         custom["description"] = description
-    vault.write_metadata(caller.token, tenant, key, custom)
+    vault.kv.write_metadata(caller.token, tenant, key, custom)
     return _changed(vault, caller, tenant, key)
 
 
@@ -214,35 +173,31 @@ def update(
     try:
         if value:
             # cas pins the write to the version just read: a concurrent change makes this 409.
-            vault.write_value(caller.token, tenant, key, value, cas=current.version)
-            vault.patch_metadata(caller.token, tenant, key, custom)
+            vault.kv.write_value(caller.token, tenant, key, value, cas=current.version)
+            vault.kv.patch_metadata(caller.token, tenant, key, custom)
         else:
             # A description-only edit is checked against the metadata just read (OpenBao's
             # metadata check-and-set), so a concurrent edit is a 409, never silently merged.
-            vault.patch_metadata(caller.token, tenant, key, custom, metadata_cas=meta.get("current_metadata_version"))
+            vault.kv.patch_metadata(
+                caller.token, tenant, key, custom, metadata_cas=meta.get("current_metadata_version")
+            )
     except errors.PermissionDenied:
         raise _no_write(tenant) from None
     return _changed(vault, caller, tenant, key)
 
 
 def _changed(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
-    """The changed secret read back, while the tenant's listing mark is renewed: both are done
-    before the change is answered, side by side rather than one after the other."""
-    renewing = vault.readers("nexo-mark", _MARK_WORKERS).submit(listing.renew_mark, vault, caller.token, tenant)
-    try:
-        return get(vault, caller, tenant, key)
-    finally:
-        renewing.result()
+    """The changed secret as Vault now holds it."""
+    return get(vault, caller, tenant, key)
 
 
 def delete(vault: Vault, caller: Caller, tenant: str, key: str) -> None:
     """Delete a secret: its metadata and every version."""
     get(vault, caller, tenant, key)
     try:
-        vault.delete_all(caller.token, tenant, key)
+        vault.kv.delete_all(caller.token, tenant, key)
     except errors.PermissionDenied:
         raise _no_write(tenant) from None
-    listing.renew_mark(vault, caller.token, tenant)
 
 
 def _no_access(tenant: str) -> errors.PermissionDenied:

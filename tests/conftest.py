@@ -183,7 +183,7 @@ class Users:
     ) -> tuple[str, str]:
         name = name or "u" + uuid.uuid4().hex[:10]
         password = password or _secrets.token_urlsafe(16)
-        self.bao.vault.write_user(self.bao.root_token, name, password, policies)
+        self.bao.vault.auth.write_user(self.bao.root_token, name, password, policies)
         return name, password
 
     def tenant(self, name: str | None = None) -> Tenant:
@@ -196,7 +196,7 @@ class Users:
         return Tenant(name, writer, reader, password)
 
     def token(self, user: str, password: str) -> str:
-        return str(self.bao.vault.login_userpass(user, password)["client_token"])
+        return str(self.bao.vault.auth.login_userpass(user, password)["client_token"])
 
 
 @pytest.fixture(scope="session")

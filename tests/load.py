@@ -52,12 +52,12 @@ def run(clients: int, seconds: float, workers: int, value_prefix: str) -> dict[s
     try:
         access.bootstrap(bao.vault, bao.root_token)
         tenants = [f"load{i}" for i in range(TENANTS)]
-        bao.vault.write_user(bao.root_token, "loader", "loader-password")
+        bao.vault.auth.write_user(bao.root_token, "loader", "loader-password")
         for tenant in tenants:
             access.provision(bao.vault, bao.root_token, tenant)
             access.grant(bao.vault, bao.root_token, tenant, "loader", "write")
-        writer = bao.vault.login_userpass("loader", "loader-password")["client_token"]
-        hub = bao.vault.call("POST", "/v1/auth/token/create", bao.root_token, {"policies": ["nexo-hub"]})
+        writer = bao.vault.auth.login_userpass("loader", "loader-password")["client_token"]
+        hub = bao.vault.transport.request("POST", "/v1/auth/token/create", bao.root_token, {"policies": ["nexo-hub"]})
         hub_token = hub["auth"]["client_token"]
 
         env = {k: v for k, v in os.environ.items() if k != "VAULT_TOKEN"}
@@ -134,7 +134,7 @@ def run(clients: int, seconds: float, workers: int, value_prefix: str) -> dict[s
 
         lost = []
         for i, (tenant, key) in enumerate(owned):
-            stored = bao.vault.read_value(bao.root_token, tenant, key)
+            stored = bao.vault.kv.read_value(bao.root_token, tenant, key)
             if stored != last_acknowledged[i]:
                 lost.append(key)
 

@@ -103,7 +103,7 @@ def test_hostile_tenant_names_never_reach_vault(name: str, app: Any, tenant: Ten
             assert 400 <= reply.status_code < 500, (name, reply.status_code)
             assert reply.get_json()["code"] == reply.status_code
     finally:
-        del app.extensions["nexo_vault"].adapter.request
+        del app.extensions["nexo_vault"].transport.request
     outside = [p for p in calls if f"/tenants/{tenant.name}/" not in p and "lookup-self" not in p]
     assert outside == [], outside
 
@@ -122,7 +122,7 @@ def test_hostile_keys_never_reach_vault(key: str, app: Any, tenant: Tenant, logi
             )
             assert 400 <= reply.status_code < 500, (key, method, reply.status_code)
     finally:
-        del app.extensions["nexo_vault"].adapter.request
+        del app.extensions["nexo_vault"].transport.request
     assert calls == [], calls
 
 
@@ -135,7 +135,7 @@ def _quote(name: str) -> str:
 
 def _record_vault_calls(app: Any) -> list[str]:
     """Spy on the adapter: every path the service asks Vault for (the real call still happens)."""
-    adapter = app.extensions["nexo_vault"].adapter
+    adapter = app.extensions["nexo_vault"].transport
     real = type(adapter).request.__get__(adapter)
     calls: list[str] = []
 
@@ -180,7 +180,7 @@ def test_grant_before_first_login_and_after(bao: BaoServer, users: Users, app: A
     early, password = users.user()
     access.grant(bao.vault, bao.root_token, tenant.name, early, "read")
     late, _ = users.user(password=password)
-    bao.vault.login_userpass(late, password)  # Vault creates late's entity on its own
+    bao.vault.auth.login_userpass(late, password)  # Vault creates late's entity on its own
     access.grant(bao.vault, bao.root_token, tenant.name, late, "write")
     for user, permission in ((early, "read"), (late, "write")):
         client = app.test_client()

@@ -46,7 +46,7 @@ def test_unexpected_error_is_a_clean_500(bao: BaoServer, tenant: Tenant) -> None
     def explode(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom at http://vault.internal:8200/v1/secret " + planted())
 
-    broken.extensions["nexo_vault"].adapter.request = explode
+    broken.extensions["nexo_vault"].transport.request = explode
     client = broken.test_client()
     reply = client.post("/api/v1/session", json={"username": tenant.writer, "password": tenant.password})
     body = assert_error(reply, 500)

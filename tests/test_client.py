@@ -46,7 +46,7 @@ def client(service: str, bao: BaoServer, hub: access.HubCredentials) -> Iterator
 
 def store(bao: BaoServer, tenant: str, key: str, value: str) -> None:
     """Write a value straight to Vault (the Hub's reads do not care who wrote it)."""
-    bao.vault.write_value(bao.root_token, tenant, key, value, cas=0)
+    bao.vault.kv.write_value(bao.root_token, tenant, key, value, cas=0)
 
 
 def secret(name: str, key: str) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def test_hub_credentials_cli(bao: BaoServer) -> None:
     shown = CliRunner().invoke(cli.main, ["hub-credentials", "--json"], env=env)
     assert shown.exit_code == 0, shown.output
     creds = json.loads(shown.stdout)
-    auth = bao.vault.login_approle(creds["role_id"], creds["secret_id"])
+    auth = bao.vault.auth.login_approle(creds["role_id"], creds["secret_id"])
     assert sorted(auth["token_policies"]) == ["default", "nexo-hub"]
     assert 0 < auth["lease_duration"] <= 3600 and auth["renewable"]
 

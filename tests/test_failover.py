@@ -56,10 +56,10 @@ def test_leader_killed_during_writes_and_resolves(cluster: tuple[list[Node], str
     admin = Vault([n.addr for n in nodes])
     access.bootstrap(admin, root)
     access.provision(admin, root, "acme")
-    admin.write_user(root, "writer", "writer-password")
+    admin.auth.write_user(root, "writer", "writer-password")
     access.grant(admin, root, "acme", "writer", "write")
-    writer = admin.login_userpass("writer", "writer-password")["client_token"]
-    hub = admin.call("POST", "/v1/auth/token/create", root, {"policies": ["nexo-hub"], "ttl": "1h"})["auth"]["client_token"]
+    writer = admin.auth.login_userpass("writer", "writer-password")["client_token"]
+    hub = admin.transport.request("POST", "/v1/auth/token/create", root, {"policies": ["nexo-hub"], "ttl": "1h"})["auth"]["client_token"]
 
     app = create_app(
         {"NEXO_ENV": "test", "VAULT_ADDRS": [n.addr for n in nodes], "SECRET_KEY": "h" * 48, "VAULT_TIMEOUT": 3}
@@ -137,5 +137,5 @@ def test_leader_killed_during_writes_and_resolves(cluster: tuple[list[Node], str
     # Every acknowledged write is there on the new leader, with its value.
     reader = Vault([n.addr for n in survivors])
     for key, value in acknowledged.items():
-        data = reader.call("GET", f"/v1/secret/data/tenants/acme/{key}", root)["data"]
+        data = reader.transport.request("GET", f"/v1/secret/data/tenants/acme/{key}", root)["data"]
         assert data["data"]["value"] == value, key

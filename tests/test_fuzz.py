@@ -32,7 +32,7 @@ def world(app: Any, bao: BaoServer, users: Users) -> dict[str, Any]:
         headers={"Authorization": f"Bearer {writer}"},
     )
     assert created.status_code in (201, 409)
-    hub = bao.vault.call("POST", "/v1/auth/token/create", bao.root_token, {"policies": ["nexo-hub"]})
+    hub = bao.vault.transport.request("POST", "/v1/auth/token/create", bao.root_token, {"policies": ["nexo-hub"]})
     admin, admin_pw = users.user(policies=("nexo-admin",))
     return {
         "value": value,

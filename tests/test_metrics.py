@@ -14,7 +14,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import access, create_app, observe
+from app import access, create_app, observe, vault
 from tests.conftest import SEEN, BaoServer, Tenant, free_port, planted
 from tests.procs import start_serve, stop
 
@@ -53,7 +53,7 @@ def json_lines() -> Iterator[io.StringIO]:
 
 def hub_token(bao: BaoServer) -> str:
     creds = access.hub_credentials(bao.vault, bao.root_token)
-    return str(bao.vault.login_approle(creds.role_id, creds.secret_id)["client_token"])
+    return str(bao.vault.auth.login_approle(creds.role_id, creds.secret_id)["client_token"])
 
 
 def test_metrics_count_a_resolve_and_a_failed_login_and_hold_no_value(
@@ -143,7 +143,7 @@ def test_an_unreachable_vault_is_counted_as_an_error() -> None:
     ],
 )
 def test_vault_operations_are_named_without_tenant_key_or_user(method: str, url: str, operation: str) -> None:
-    assert observe.vault_operation(method, url) == operation
+    assert vault.operation(method, url) == operation
 
 
 def test_log_lines_name_only_the_exception_type() -> None:

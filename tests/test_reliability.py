@@ -47,7 +47,7 @@ def test_vault_stopped_sealed_and_back(server_node: tuple[Node, str, str]) -> No
     admin = Vault([node.addr])
     access.bootstrap(admin, root)
     access.provision(admin, root, "acme")
-    admin.write_user(root, "alice", "alice-password")
+    admin.auth.write_user(root, "alice", "alice-password")
     access.grant(admin, root, "acme", "alice", "write")
     client = vault_app.test_client()
     assert client.post("/api/v1/session", json={"username": "alice", "password": "alice-password"}).status_code == 200

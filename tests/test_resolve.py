@@ -21,7 +21,7 @@ SECRET_ROOT = "/v1/secret/data/tenants"
 def hub_token(bao: BaoServer) -> str:
     """A token of the Hub, from an AppRole login with freshly issued credentials."""
     creds = access.hub_credentials(bao.vault, bao.root_token)
-    return str(bao.vault.login_approle(creds.role_id, creds.secret_id)["client_token"])
+    return str(bao.vault.auth.login_approle(creds.role_id, creds.secret_id)["client_token"])
 
 
 def call(app: Any, token: str, tenant: str, body: dict[str, Any]) -> Any:
@@ -132,13 +132,13 @@ def test_each_distinct_key_is_read_once_concurrently(
         store(writer, tenant.name, key, value)
     vault = app.extensions["nexo_vault"]
     reads: list[tuple[str, str]] = []
-    real_read = vault.read_value
+    real_read = vault.kv.read_value
 
     def counting(token: str, tenant_name: str, key: str) -> str:
         reads.append((key, threading.current_thread().name))
         return str(real_read(token, tenant_name, key))
 
-    monkeypatch.setattr(vault, "read_value", counting)
+    monkeypatch.setattr(vault.kv, "read_value", counting)
     parameters = [secret(f"p{i}", f"KEY_{i % 4}") for i in range(12)] + [secret("lower", "KEY_0") | {"type": "secret"}]
     reply = call(app, hub_token, tenant.name, {"parameters": parameters})
     assert reply.status_code == 200, reply.get_json()

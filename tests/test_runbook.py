@@ -66,7 +66,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         password = secrets.token_urlsafe(16)
         writer, reader, admin, auditor = (f"{role}-{secrets.token_hex(3)}" for role in ("w", "r", "admin", "auditor"))
         for user, policies in ((writer, ()), (reader, ()), (admin, ("nexo-admin",)), (auditor, ("nexo-auditor",))):
-            vault.write_user(root, user, password, policies)
+            vault.auth.write_user(root, user, password, policies)
         access.grant(vault, root, tenant, writer, "write")
         access.grant(vault, root, tenant, reader, "read")
 
@@ -84,7 +84,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
 
         # The Hub path: AppRole login with issued credentials, then the service's resolve endpoint.
         creds = access.hub_credentials(vault, root)
-        hub_token = str(vault.login_approle(creds.role_id, creds.secret_id)["client_token"])
+        hub_token = str(vault.auth.login_approle(creds.role_id, creds.secret_id)["client_token"])
         resolved = app.test_client().post(
             f"/api/v1/tenants/{tenant}/resolve",
             json={"parameters": [{"name": "db_password", "type": "SECRET", "value": KEY}]},
@@ -223,7 +223,7 @@ def test_a_resolved_value_is_in_the_audit_log_only_as_its_hash(deployed: Deploye
 
 
 def test_the_auditor_token_cannot_read_a_value_even_directly(deployed: Deployed) -> None:
-    token = str(deployed.vault.login_userpass(deployed.auditor, deployed.password)["client_token"])
+    token = str(deployed.vault.auth.login_userpass(deployed.auditor, deployed.password)["client_token"])
     data = deployed.node.sys("GET", f"secret/data/tenants/{deployed.tenant}/{KEY}", token)
     assert data.status_code == 403
     # ...while metadata, policies and audit hashes are open to it.

@@ -120,14 +120,12 @@ def test_listing_fallback_for_hashicorp_vault(app: Any, tenant: Tenant, login: A
         client.post(url, json={"key": f"F{i}", "description": f"d{i}", "value": planted()})
     detailed = client.get(url, query_string={"limit": 3}).get_json()
     vault = app.extensions["nexo_vault"]
-    vault._detailed_listing = False
-    pages = app.extensions.pop("nexo_pages")  # no kept pages: Vault is asked
+    vault.kv.detailed = False
     try:
         fallback = client.get(url, query_string={"limit": 3}).get_json()
         second = client.get(url, query_string={"limit": 3, "after": fallback["next"]}).get_json()
     finally:
-        vault._detailed_listing = None
-        app.extensions["nexo_pages"] = pages
+        vault.kv.detailed = None
     assert fallback == detailed
     assert [i["key"] for i in second["items"]] == ["F3"] and second["next"] is None
 

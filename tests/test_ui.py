@@ -293,9 +293,10 @@ def test_key_is_checked_as_you_type_with_the_api_rules(ui: Watched, tenant: Any)
     error = dialog.locator("#f-key-error")
 
     key.fill("9LIVES")
-    expect(error).to_have_text("Start with a letter or an underscore.")
+    expect(error).to_contain_text("cannot start with “9”")
+    expect(error).to_contain_text("Starts with a letter or '_'")  # the rule, as the API documents it
     key.fill("MY KEY")
-    expect(error).to_contain_text("no spaces")
+    expect(error).to_contain_text("No spaces")
     key.fill("a/b")
     expect(error).to_contain_text("“/”")
     key.fill("_Valid.key-1")
@@ -309,6 +310,17 @@ def test_key_is_checked_as_you_type_with_the_api_rules(ui: Watched, tenant: Any)
     expect(dialog.locator("#f-value-error")).to_have_text("Enter the value to store.")
     expect(key).to_be_focused()
     assert not [u for m, u, _ in ui.requests[before:] if m == "POST"]
+
+
+def test_description_limit_counts_bytes_as_the_server_does(ui: Watched, tenant: Any) -> None:
+    page = sign_in(ui, tenant.writer, tenant.password)
+    dialog = add_dialog(page)
+    description = field(dialog, "Description")
+    error = dialog.locator("#f-description-error")
+    description.fill("é" * 256)  # 256 characters, 512 bytes: the most Vault takes
+    expect(error).to_be_hidden()
+    description.fill("é" * 257)  # 257 characters, 514 bytes: refused, though far below 512 characters
+    expect(error).to_contain_text("at most 512 bytes")
 
 
 def test_api_field_errors_show_next_to_the_field(

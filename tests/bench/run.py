@@ -231,16 +231,16 @@ def setup(workdir: Path, sizes: Sizes, prefix: str) -> Env:
         access.bootstrap(vault, root)
         tenants = {"1k": "bench-small", "10k": "bench-large", "rw": "bench-writes"}
         password = _secrets.token_urlsafe(16)
-        vault.write_user(root, "bench-reader", password)
-        vault.write_user(root, "bench-writer", password)
+        vault.auth.write_user(root, "bench-reader", password)
+        vault.auth.write_user(root, "bench-writer", password)
         for tenant in tenants.values():
             access.provision(vault, root, tenant)
             access.grant(vault, root, tenant, "bench-reader", "read")
         access.grant(vault, root, tenants["rw"], "bench-writer", "write")
-        reader = vault.login_userpass("bench-reader", password)["client_token"]
-        writer = vault.login_userpass("bench-writer", password)["client_token"]
+        reader = vault.auth.login_userpass("bench-reader", password)["client_token"]
+        writer = vault.auth.login_userpass("bench-writer", password)["client_token"]
         creds = access.hub_credentials(vault, root, issued_by="bench")
-        hub = vault.login_approle(creds.role_id, creds.secret_id)["client_token"]
+        hub = vault.auth.login_approle(creds.role_id, creds.secret_id)["client_token"]
         started = time.perf_counter()
         populate(addr, root, tenants["1k"], sizes.small_tenant, prefix)
         populate(addr, root, tenants["10k"], sizes.large_tenant, prefix)

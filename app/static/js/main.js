@@ -3,7 +3,7 @@
 
 import { api, ApiError, paths, setCsrf, whenUnauthorized } from "./api.js";
 import { openDialog, closeDialog } from "./dialogs.js";
-import { descriptionProblem, keyProblem } from "./rules.js";
+import { descriptionProblem, keyProblem, loadRules } from "./rules.js";
 
 const PAGE_SIZE = 50;
 const SEARCH_DELAY_MS = 250;
@@ -26,6 +26,7 @@ const state = {
 whenUnauthorized(() => signedOut("Your session has expired. Please sign in again."));
 
 async function boot() {
+  loadRules().catch(() => {}); // only for early hints: the server checks every field anyway
   try {
     startSession(await api("GET", paths.session, { auth: false }));
   } catch (error) {

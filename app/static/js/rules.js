@@ -1,27 +1,45 @@
-// The API's input rules (app/names.py, app/schemas.py), mirrored to explain mistakes as you type.
-// The server checks again; these only give earlier, friendlier messages.
+// The API's input rules, read from the server's own OpenAPI document (the schemas that validate
+// requests), to explain mistakes as you type. The server checks again.
 
-export const KEY_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
-export const KEY_MAX = 128;
-export const DESCRIPTION_MAX = 512;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const bytes = new TextEncoder();
+let rules = null;
 
-/** Why `key` is not a valid key, or "" if it is. */
-export function keyProblem(key) {
-  if (key === "") return "Enter a key.";
-  if (key.length > KEY_MAX) return `Use at most ${KEY_MAX} characters.`;
-  if (!/^[A-Za-z_]/.test(key)) return "Start with a letter or an underscore.";
-  const bad = [...key].find((ch) => !/[A-Za-z0-9_.-]/.test(ch));
-  if (bad !== undefined) {
-    const shown = bad === " " ? "spaces" : `“${bad}”`;
-    return `Use only letters, digits, “_”, “.” and “-” (no ${shown}).`;
-  }
-  return KEY_RE.test(key) ? "" : "Not a valid key.";
+/** Load the key pattern and the description's byte limit from /api/openapi.json (once). */
+export async function loadRules() {
+  if (rules) return rules;
+  const reply = await fetch("/api/openapi.json", { credentials: "same-origin" });
+  if (!reply.ok) throw new Error(`Could not load the input rules (HTTP ${reply.status}).`);
+  const fields = (await reply.json()).components.schemas.SecretCreate.properties;
+  rules = {
+    key: new RegExp(fields.key.pattern),
+    keyRule: fields.key.description,
+    descriptionMaxBytes: fields.description["x-max-bytes"],
+  };
+  return rules;
 }
 
-/** Why `text` is not a valid description, or "". */
+/** Why `key` is not a valid key, or "" if it is (or the rules are not loaded yet). */
+export function keyProblem(key) {
+  if (key === "") return "Enter a key.";
+  if (!rules || rules.key.test(key)) return "";
+  // Every beginning of a valid key is valid itself: the first character that makes the
+  // beginning invalid is the one to point at.
+  const at = [...key].findIndex((_, i) => !rules.key.test([...key].slice(0, i + 1).join("")));
+  if (at < 0) return rules.keyRule; // too long
+  const ch = [...key][at];
+  if (ch === " ") return `No spaces. ${rules.keyRule}`;
+  if (at === 0) return `A key cannot start with “${ch}”. ${rules.keyRule}`;
+  return `“${ch}” is not allowed. ${rules.keyRule}`;
+}
+
+/** Why `text` is not a valid description, or "". Vault counts UTF-8 bytes, so this does too. */
 export function descriptionProblem(text) {
-  if (text.length > DESCRIPTION_MAX) return `Use at most ${DESCRIPTION_MAX} characters.`;
+  if (!rules) return "";
+  const size = bytes.encode(text).length;
+  if (size > rules.descriptionMaxBytes) {
+    return `Use at most ${rules.descriptionMaxBytes} bytes (this is ${size}; accented letters and emoji take 2–4).`;
+  }
   if (CONTROL.test(text)) return "Remove tabs and other control characters.";
   return "";
 }

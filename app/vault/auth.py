@@ -1,0 +1,107 @@
+"""Signing in and tokens: userpass and AppRole, token lookups, response wrapping."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app import errors
+from app.vault.transport import Transport, path
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """Who a Vault token belongs to, from token/lookup-self."""
+
+    name: str
+    entity_id: str
+    policies: tuple[str, ...]
+    ttl: int
+    accessor: str
+
+
+class Auth:
+    """The auth methods the product uses (userpass for people, AppRole for the Hub) and tokens."""
+
+    def __init__(self, transport: Transport, userpass_mount: str, approle_mount: str) -> None:
+        self.t = transport
+        self.userpass_mount = userpass_mount
+        self.approle_mount = approle_mount
+
+    # -- signing in --------------------------------------------------------------------------
+
+    def login_userpass(self, username: str, password: str) -> dict[str, Any]:
+        """Vault's auth block for a userpass sign-in; NotAuthenticated for any bad credential."""
+        try:
+            reply = self.t.request(
+                "POST", path("auth", self.userpass_mount, "login", username), None, {"password": password}
+            )
+        except (errors.BadRequest, errors.PermissionDenied, errors.NotFound):
+            # Vault says 400 for a wrong password and for an unknown user alike.
+            raise errors.NotAuthenticated("Invalid username or password") from None
+        return dict(reply["auth"])
+
+    def login_approle(self, role_id: str, secret_id: str) -> dict[str, Any]:
+        """Vault's auth block for an AppRole login."""
+        body = {"role_id": role_id, "secret_id": secret_id}
+        try:
+            reply = self.t.request("POST", path("auth", self.approle_mount, "login"), None, body)
+        except (errors.BadRequest, errors.PermissionDenied):
+            raise errors.NotAuthenticated("Invalid AppRole credentials") from None
+        return dict(reply["auth"])
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    def lookup_self(self, token: str) -> TokenInfo:
+        """Who the token belongs to; TokenInvalid if it is expired or revoked."""
+        try:
+            data = self.t.request("GET", path("auth", "token", "lookup-self"), token)["data"]
+        except errors.PermissionDenied:
+            raise errors.TokenInvalid() from None
+        meta = data.get("meta") or {}
+        name = meta.get("username") or meta.get("role_name") or data.get("display_name") or "unknown"
+        policies = set(data.get("policies") or []) | set(data.get("identity_policies") or [])
+        return TokenInfo(
+            name=str(name),
+            entity_id=str(data.get("entity_id") or ""),
+            policies=tuple(sorted(policies)),
+            ttl=int(data.get("ttl") or 0),
+            accessor=str(data.get("accessor") or ""),
+        )
+
+    def revoke_self(self, token: str) -> None:
+        """Revoke the token (sign-out); an already dead token is fine."""
+        try:
+            self.t.request("POST", path("auth", "token", "revoke-self"), token)
+        except (errors.NotAuthenticated, errors.PermissionDenied):
+            pass
+
+    def wrap(self, token: str, data: Mapping[str, Any], ttl_seconds: int) -> dict[str, Any]:
+        """Response-wrap `data` with the caller's token: Vault's wrap_info (token, ttl, creation_path)."""
+        reply = self.t.request("POST", path("sys", "wrapping", "wrap"), token, data, wrap_ttl=ttl_seconds)
+        return dict(reply["wrap_info"])
+
+    # -- accounts and roles (operator and admin) ---------------------------------------------
+
+    def write_user(self, token: str, user: str, password: str, policies: Iterable[str] = ()) -> None:
+        """Create or update a userpass account (the embedded default's people)."""
+        body: dict[str, Any] = {"password": password}
+        if policies:
+            body["token_policies"] = list(policies)
+        self.t.request("POST", path("auth", self.userpass_mount, "users", user), token, body)
+
+    def write_approle(self, token: str, role: str, settings: Mapping[str, Any]) -> None:
+        self.t.request("POST", path("auth", self.approle_mount, "role", role), token, dict(settings))
+
+    def approle_role_id(self, token: str, role: str) -> str:
+        reply = self.t.request("GET", path("auth", self.approle_mount, "role", role, "role-id"), token)
+        return str(reply["data"]["role_id"])
+
+    def approle_secret_id(self, token: str, role: str, metadata: Mapping[str, str]) -> dict[str, Any]:
+        """A new secret_id for an AppRole role: {secret_id, secret_id_accessor, secret_id_ttl}."""
+        body = {"metadata": json.dumps(dict(metadata))}
+        return dict(
+            self.t.request("POST", path("auth", self.approle_mount, "role", role, "secret-id"), token, body)["data"]
+        )

@@ -1,0 +1,68 @@
+"""Who is who in Vault: identity groups and entities, entity aliases, and ACL policies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from app import errors
+from app.vault.transport import Transport, path
+
+
+class Identity:
+    """Groups, entities, aliases and policies; the caller's (an operator's or admin's) token."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.t = transport
+
+    def _read(self, token: str, api_path: str) -> dict[str, Any] | None:
+        try:
+            reply = self.t.request("GET", api_path, token)
+        except errors.NotFound:
+            return None
+        return dict(reply["data"]) if reply and reply.get("data") else None
+
+    # -- policies ----------------------------------------------------------------------------
+
+    def put_policy(self, token: str, name: str, hcl: str) -> None:
+        self.t.request("PUT", path("sys", "policies", "acl", name), token, {"policy": hcl})
+
+    def read_policy(self, token: str, name: str) -> str | None:
+        found = self._read(token, path("sys", "policies", "acl", name))
+        return str(found["policy"]) if found else None
+
+    # -- groups ------------------------------------------------------------------------------
+
+    def read_group(self, token: str, name: str) -> dict[str, Any] | None:
+        return self._read(token, path("identity", "group", "name", name))
+
+    def write_group(self, token: str, name: str, policies: Iterable[str], member_entity_ids: Iterable[str]) -> None:
+        body = {"type": "internal", "policies": list(policies), "member_entity_ids": sorted(set(member_entity_ids))}
+        self.t.request("POST", path("identity", "group", "name", name), token, body)
+
+    # -- entities and aliases ----------------------------------------------------------------
+
+    def read_entity(self, token: str, name: str) -> dict[str, Any] | None:
+        return self._read(token, path("identity", "entity", "name", name))
+
+    def read_entity_by_id(self, token: str, entity_id: str) -> dict[str, Any] | None:
+        return self._read(token, path("identity", "entity", "id", entity_id))
+
+    def create_entity(self, token: str, name: str) -> str:
+        reply = self.t.request("POST", path("identity", "entity", "name", name), token, {"metadata": {"nexo": "user"}})
+        if reply and reply.get("data"):
+            return str(reply["data"]["id"])
+        entity = self.read_entity(token, name)  # it existed: Vault answers 204 to an update
+        if entity is None:
+            raise errors.NotFound(f"Entity {name!r} could not be created")
+        return str(entity["id"])
+
+    def create_entity_alias(self, token: str, name: str, entity_id: str, mount_accessor: str) -> None:
+        body = {"name": name, "canonical_id": entity_id, "mount_accessor": mount_accessor}
+        self.t.request("POST", path("identity", "entity-alias"), token, body)
+
+    def lookup_entity_by_alias(self, token: str, alias_name: str, mount_accessor: str) -> str | None:
+        """The entity id behind an auth alias (a user who signed in or was granted before)."""
+        body = {"alias_name": alias_name, "alias_mount_accessor": mount_accessor}
+        reply = self.t.request("POST", path("identity", "lookup", "entity"), token, body)
+        return str(reply["data"]["id"]) if reply and reply.get("data") else None

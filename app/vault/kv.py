@@ -1,0 +1,106 @@
+"""A tenant's secrets in KV version 2: `<mount>/{data,metadata}/<prefix>/<tenant>/<key>`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from app import errors
+from app.vault.transport import Transport, path
+
+
+class KV:
+    """The KV v2 calls the product makes; every one takes the caller's token."""
+
+    def __init__(self, transport: Transport, mount: str, prefix: str) -> None:
+        self.t = transport
+        self.mount = mount
+        self.prefix = tuple(p for p in prefix.split("/") if p)
+        self.detailed: bool | None = None  # None: not known yet whether Vault has detailed-metadata
+
+    def _path(self, kind: str, tenant: str, key: str | None = None) -> str:
+        return path(self.mount, kind, *self.prefix, tenant, *([] if key is None else [key]))
+
+    def data_path(self, tenant: str, key: str) -> str:
+        """The data path of a key as policies name it (no /v1/, not quoted): for capabilities."""
+        return "/".join((self.mount, "data", *self.prefix, tenant, key))
+
+    def list_detailed(
+        self, token: str, tenant: str, after: str | None, limit: int | None
+    ) -> dict[str, dict[str, Any]] | None:
+        """OpenBao's LIST detailed-metadata: keys with their metadata in one call, in key order.
+
+        None when Vault has no such endpoint (HashiCorp Vault)."""
+        if self.detailed is False:
+            return None
+        try:
+            reply = self.t.request(
+                "LIST", self._path("detailed-metadata", tenant) + "/", token, params=_page(after, limit)
+            )
+        except errors.Unsupported:
+            self.detailed = False
+            return None
+        except errors.NotFound:
+            return {}  # the tenant has no keys
+        self.detailed = True
+        data = reply["data"]
+        info = data.get("key_info") or {}
+        return {k: info.get(k) or {} for k in data.get("keys", []) if not k.endswith("/")}
+
+    def list_keys(self, token: str, tenant: str, after: str | None = None, limit: int | None = None) -> list[str]:
+        """Plain LIST of a tenant's keys (HashiCorp Vault and OpenBao)."""
+        try:
+            reply = self.t.request("LIST", self._path("metadata", tenant) + "/", token, params=_page(after, limit))
+        except errors.NotFound:
+            return []
+        keys = [k for k in reply["data"].get("keys", []) if not k.endswith("/")]
+        if after and keys and keys[0] <= after:
+            # HashiCorp Vault ignores after/limit: page here so callers see one behaviour.
+            keys = [k for k in keys if k > after]
+        return keys[:limit] if limit else keys
+
+    def read_metadata(self, token: str, tenant: str, key: str) -> dict[str, Any]:
+        """A key's metadata (versions, times, custom_metadata); NotFound if absent."""
+        return dict(self.t.request("GET", self._path("metadata", tenant, key), token)["data"])
+
+    def write_value(self, token: str, tenant: str, key: str, value: str, cas: int) -> int:
+        """Write a new version with check-and-set (cas=0: create only); returns the version."""
+        body = {"options": {"cas": cas}, "data": {"value": value}}
+        return int(self.t.request("POST", self._path("data", tenant, key), token, body)["data"]["version"])
+
+    def write_metadata(self, token: str, tenant: str, key: str, custom: Mapping[str, str]) -> None:
+        """Replace a key's custom_metadata."""
+        self.t.request("POST", self._path("metadata", tenant, key), token, {"custom_metadata": dict(custom)})
+
+    def patch_metadata(
+        self, token: str, tenant: str, key: str, custom: Mapping[str, str | None], metadata_cas: int | None = None
+    ) -> None:
+        """Merge into a key's custom_metadata (None removes an entry) without a new version.
+
+        metadata_cas (OpenBao): Conflict if the metadata changed since it was read."""
+        body: dict[str, Any] = {"custom_metadata": dict(custom)}
+        if metadata_cas is not None:
+            body["metadata_cas"] = metadata_cas
+        self.t.request(
+            "PATCH", self._path("metadata", tenant, key), token, body, content_type="application/merge-patch+json"
+        )
+
+    def delete_all(self, token: str, tenant: str, key: str) -> None:
+        """Delete a key's metadata and every version."""
+        self.t.request("DELETE", self._path("metadata", tenant, key), token)
+
+    def read_value(self, token: str, tenant: str, key: str) -> str:
+        """The current value of a key (only the Hub's policy allows this); NotFound if deleted."""
+        data = self.t.request("GET", self._path("data", tenant, key), token).get("data") or {}
+        if data.get("data") is None:  # the current version was deleted
+            raise errors.NotFound()
+        return str(data["data"]["value"])
+
+
+def _page(after: str | None, limit: int | None) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if after:
+        params["after"] = after
+    if limit:
+        params["limit"] = limit
+    return params
