@@ -29,11 +29,15 @@ def policy_dir() -> Path:
     return Path(override) if override else Path(__file__).resolve().parent.parent / "vault-policies"
 
 
-def render(template: str, vault: Vault, tenant: str | None = None) -> str:
+def render(template: str, vault: Vault, tenant: str | None = None, userpass_accessor: str | None = None) -> str:
     """Fill a policy template; the tenant is validated first so it cannot widen a path."""
     text = (policy_dir() / f"{template}.hcl").read_text()
     text = text.replace("{{mount}}", vault.mount).replace("{{prefix}}", "/".join(vault.prefix))
     text = text.replace("{{userpass}}", vault.userpass_mount).replace("{{approle}}", vault.approle_mount)
+    if "{{userpass_accessor}}" in text:
+        if not userpass_accessor:
+            raise ValueError(f"{template}.hcl needs the userpass mount's accessor")
+        text = text.replace("{{userpass_accessor}}", userpass_accessor)
     if tenant is not None:
         text = text.replace("{{tenant}}", names.tenant(tenant))
     return text
@@ -70,15 +74,35 @@ class Member:
 
 
 def provision(vault: Vault, token: str, tenant: str) -> bool:
-    """Write the tenant's policies and groups (idempotent); True if the tenant is new."""
+    """Write the tenant's policies and groups (idempotent, operator token); True if the tenant is new.
+
+    Writing a policy is the operator's power alone (no admin may grant one), so Vault refuses
+    any other token; the refusal says so instead of a bare "Permission denied".
+    """
     names.tenant(tenant)
-    new = vault.read_group(token, group_name(tenant, "read")) is None
-    for permission in PERMISSIONS:
-        vault.put_policy(token, policy_name(tenant, permission), render(f"tenant-{permission}", vault, tenant))
-        group = vault.read_group(token, group_name(tenant, permission))
-        members = group.get("member_entity_ids") or [] if group else []
-        vault.write_group(token, group_name(tenant, permission), [policy_name(tenant, permission)], members)
+    try:
+        new = vault.read_group(token, group_name(tenant, "read")) is None
+        for permission in PERMISSIONS:
+            vault.put_policy(token, policy_name(tenant, permission), render(f"tenant-{permission}", vault, tenant))
+            group = vault.read_group(token, group_name(tenant, permission))
+            members = group.get("member_entity_ids") or [] if group else []
+            vault.write_group(token, group_name(tenant, permission), [policy_name(tenant, permission)], members)
+    except errors.PermissionDenied:
+        raise errors.PermissionDenied(OPERATOR_ONLY) from None
     return new
+
+
+OPERATOR_ONLY = (
+    "Creating a tenant writes Vault policies: only the operator's token may do that "
+    "(nexo-secrets tenant create); an admin manages the members of existing tenants"
+)
+
+
+def _set_members(vault: Vault, token: str, tenant: str, permission: str, entity_ids: Iterable[str]) -> None:
+    """Replace a tenant group's members. Only member_entity_ids is sent: the admin policy allows
+    no other field, and Vault keeps the group's policies when `policies` is absent."""
+    body = {"member_entity_ids": sorted(set(entity_ids))}
+    vault.call("POST", path("identity", "group", "name", group_name(tenant, permission)), token, body)
 
 
 def _groups(vault: Vault, token: str, tenant: str) -> dict[str, dict[str, Any]]:
@@ -99,10 +123,12 @@ def entity_of(vault: Vault, token: str, user: str, *, create: bool) -> str | Non
     found = vault.lookup_entity_by_alias(token, user, accessor)
     if found or not create:
         return found
-    entity = vault.read_entity(token, user)
-    entity_id = str(entity["id"]) if entity else vault.create_entity(token, user)
-    vault.create_entity_alias(token, user, entity_id, accessor)
-    return entity_id
+    # No canonical_id: Vault makes a new entity for the alias. The admin policy forbids naming
+    # one, so that nobody can tie a userpass name to another's entity.
+    reply = vault.call("POST", path("identity", "entity-alias"), token, {"name": user, "mount_accessor": accessor})
+    if reply and reply.get("data"):
+        return str(reply["data"]["canonical_id"])
+    return vault.lookup_entity_by_alias(token, user, accessor)  # made meanwhile by a sign-in
 
 
 def grant(vault: Vault, token: str, tenant: str, user: str, permission: str) -> Member:
@@ -116,7 +142,7 @@ def grant(vault: Vault, token: str, tenant: str, user: str, permission: str) -> 
         members = set(groups[each].get("member_entity_ids") or [])
         wanted = members | {entity_id} if each == permission else members - {entity_id}
         if wanted != members:
-            vault.write_group(token, group_name(tenant, each), [policy_name(tenant, each)], wanted)
+            _set_members(vault, token, tenant, each, wanted)
     return Member(user=user, permission=permission)
 
 
@@ -128,7 +154,7 @@ def revoke(vault: Vault, token: str, tenant: str, user: str) -> bool:
     for each in PERMISSIONS:
         members = set(groups[each].get("member_entity_ids") or [])
         if entity_id and entity_id in members:
-            vault.write_group(token, group_name(tenant, each), [policy_name(tenant, each)], members - {entity_id})
+            _set_members(vault, token, tenant, each, members - {entity_id})
             changed = True
     return changed
 
@@ -167,9 +193,10 @@ def bootstrap(vault: Vault, token: str) -> list[str]:
         done.append(f"enabled kv-v2 at {vault.mount}/")
     elif existing.get("type") not in ("kv", "kv-v2") or (existing.get("options") or {}).get("version") != "2":
         raise errors.Conflict(f"Mount {vault.mount}/ exists but is not KV version 2")
+    accessor = vault.auth_accessor(token, vault.userpass_mount)
     for name in STATIC_POLICIES:
         if (policy_dir() / f"{name}.hcl").exists():
-            vault.put_policy(token, name, render(name, vault))
+            vault.put_policy(token, name, render(name, vault, userpass_accessor=accessor))
             done.append(f"wrote policy {name}")
     done.append(setup_hub(vault, token))
     return done
