@@ -131,6 +131,14 @@ def entity_of(vault: Vault, token: str, user: str, *, create: bool) -> str | Non
     return vault.lookup_entity_by_alias(token, user, accessor)  # made meanwhile by a sign-in
 
 
+def set_disabled(vault: Vault, token: str, user: str, disabled: bool = True) -> None:
+    """Disable (or enable again) a user's account: a disabled entity can neither sign in nor use
+    its tokens. The userpass account itself stays, so its name cannot be re-created by someone else."""
+    entity_id = entity_of(vault, token, user, create=True)
+    assert entity_id
+    vault.call("POST", path("identity", "entity", "id", entity_id), token, {"disabled": disabled})
+
+
 def grant(vault: Vault, token: str, tenant: str, user: str, permission: str) -> Member:
     """Give a user read or write permission on a tenant (replacing any other)."""
     if permission not in PERMISSIONS:

@@ -287,6 +287,32 @@ def _cli(bao: BaoServer, token: str, *args: str) -> subprocess.CompletedProcess[
     return subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True, timeout=60)
 
 
+def test_admin_creates_and_disables_accounts(bao: BaoServer, admin: Admin, users: Users) -> None:
+    name, password = "acct" + planted()[-8:], "pw-" + planted()[-16:]
+    added = _cli(bao, admin.token, "user", "add", name, "--password", password)
+    assert added.returncode == 0, added.stderr
+    assert root_read(bao, f"/v1/auth/userpass/users/{name}")["token_policies"] == []
+    users.token(name, password)
+    # ...but not with a policy, nor over an existing account.
+    power = _cli(bao, admin.token, "user", "add", "x" + name, "--password", password, "--policy", "nexo-hub")
+    assert power.returncode != 0 and "403" in power.stderr
+    assert root_read(bao, f"/v1/auth/userpass/users/x{name}") is None
+    assert _cli(bao, admin.token, "user", "add", name, "--password", "other-" + password).returncode != 0
+
+    disabled = _cli(bao, admin.token, "user", "disable", name)
+    assert disabled.returncode == 0, disabled.stderr
+    with pytest.raises(Exception, match="Invalid username or password"):
+        users.token(name, password)
+    assert _cli(bao, admin.token, "user", "enable", name).returncode == 0
+    users.token(name, password)
+
+    # An account never signed in to can be disabled before its first sign-in.
+    fresh, fresh_pw = users.user()
+    assert _cli(bao, admin.token, "user", "disable", fresh).returncode == 0
+    with pytest.raises(Exception, match="Invalid username or password"):
+        users.token(fresh, fresh_pw)
+
+
 def test_admin_policy_names_the_userpass_accessor(bao: BaoServer) -> None:
     """The alias rule is pinned to this Vault's userpass mount; bootstrap fills it in."""
     text = root_read(bao, "/v1/sys/policies/acl/nexo-admin")["policy"]
