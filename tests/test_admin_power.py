@@ -140,6 +140,11 @@ def test_admin_cannot_attach_policies_to_groups(bao: BaoServer, admin: Admin, te
         ),
     ):
         assert refused(bao.api(method, endpoint, admin.token, json=body)), (endpoint, body)
+    # The same field in another shape: a form body, another case, the query string.
+    url = f"/v1/identity/group/name/{readers}"
+    assert refused(bao.api("POST", url, admin.token, data={"policies": "nexo-hub"}))
+    assert refused(bao.api("POST", url, admin.token, json={"Policies": ["nexo-hub"]}))
+    bao.api("POST", url + "?policies=nexo-hub", admin.token, json={"member_entity_ids": group["member_entity_ids"]})
     after = root_read(bao, f"/v1/identity/group/name/{readers}")
     assert after["policies"] == group["policies"] == [access.policy_name(tenant.name, "read")]
     assert after["member_entity_ids"] == group["member_entity_ids"]
@@ -158,6 +163,10 @@ def test_admin_cannot_give_an_entity_policies(bao: BaoServer, admin: Admin, user
         (f"/v1/identity/entity/id/{admin.entity_id}", {"policies": ["nexo-hub"]}),
         (f"/v1/identity/entity/id/{admin.entity_id}", {"disabled": False, "policies": ["nexo-hub"]}),
         (f"/v1/identity/entity/id/{admin.entity_id}", {"metadata": {"role": "operator"}}),
+        # Another's entity: the admin may set `disabled` there, and nothing else.
+        (f"/v1/identity/entity/id/{victim_entity}", {"policies": ["nexo-hub"]}),
+        (f"/v1/identity/entity/id/{victim_entity}", {"disabled": False, "policies": ["nexo-hub"]}),
+        (f"/v1/identity/entity/id/{victim_entity}", {"name": own["name"]}),
         (f"/v1/identity/entity/name/{own['name']}", {"policies": ["nexo-hub"]}),
         ("/v1/identity/entity", {"name": "evil", "policies": ["nexo-hub"]}),
         ("/v1/identity/entity", {"id": admin.entity_id, "policies": ["nexo-hub"]}),
@@ -181,7 +190,8 @@ def test_admin_cannot_give_an_entity_policies(bao: BaoServer, admin: Admin, user
     after = root_read(bao, f"/v1/identity/entity/id/{admin.entity_id}")
     assert after["policies"] in (None, []) and after["metadata"] == own["metadata"]
     assert [a["id"] for a in after["aliases"]] == [a["id"] for a in own["aliases"]]
-    assert root_read(bao, f"/v1/identity/entity/id/{victim_entity}")["policies"] in (None, [])
+    victim_after = root_read(bao, f"/v1/identity/entity/id/{victim_entity}")
+    assert victim_after["policies"] in (None, []) and victim_after["name"] != own["name"]
     assert root_read(bao, "/v1/identity/entity/name/evil") is None
 
 
