@@ -139,6 +139,24 @@ def set_disabled(vault: Vault, token: str, user: str, disabled: bool = True) -> 
     vault.call("POST", path("identity", "entity", "id", entity_id), token, {"disabled": disabled})
 
 
+def delete_user(vault: Vault, token: str, user: str) -> bool:
+    """Delete a userpass account and its entity (operator token); False if there was none.
+
+    Vault keeps an entity and its alias when the account goes, so whoever re-creates the name
+    (an admin may create accounts) would sign in to the old entity and its groups.
+    """
+    entity_id = entity_of(vault, token, user, create=False)
+    if entity_id:
+        vault.call("DELETE", path("identity", "entity", "id", entity_id), token)
+    account = path("auth", vault.userpass_mount, "users", user)
+    try:
+        vault.call("GET", account, token)
+    except errors.NotFound:
+        return bool(entity_id)
+    vault.call("DELETE", account, token)
+    return True
+
+
 def grant(vault: Vault, token: str, tenant: str, user: str, permission: str) -> Member:
     """Give a user read or write permission on a tenant (replacing any other)."""
     if permission not in PERMISSIONS:

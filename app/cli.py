@@ -107,6 +107,14 @@ def user_add(name: str, password: str, policies: tuple[str, ...]) -> None:
     click.echo(f"user {name} saved")
 
 
+@user.command("delete")
+@click.argument("name")
+def user_delete(name: str) -> None:
+    """Delete user NAME and its Vault entity (operator token; an admin disables instead)."""
+    found = _run(lambda: access.delete_user(_vault(), _token(), name))
+    click.echo(f"user {name} deleted" if found else f"no user {name}")
+
+
 @user.command("disable")
 @click.argument("name")
 def user_disable(name: str) -> None:

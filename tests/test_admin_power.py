@@ -330,3 +330,22 @@ def test_admin_policy_names_the_userpass_accessor(bao: BaoServer) -> None:
     with pytest.raises(ValueError, match="accessor"):
         access.render("nexo-admin", bao.vault)
     assert 'path "sys/polic' not in text and 'path "auth/token' not in text
+
+
+def test_deleting_an_account_deletes_its_entity(bao: BaoServer, admin: Admin, users: Users, tenant: Tenant) -> None:
+    """Else an admin re-creating the name would sign in to the old entity and its groups."""
+    name, password = users.user()
+    access.grant(bao.vault, bao.root_token, tenant.name, name, "write")
+    old_entity = str(bao.vault.login_userpass(name, password)["entity_id"])
+    assert refused(bao.api("DELETE", f"/v1/identity/entity/id/{old_entity}", admin.token))
+    assert _cli(bao, admin.token, "user", "delete", name).returncode != 0
+    deleted = _cli(bao, bao.root_token, "user", "delete", name)
+    assert deleted.returncode == 0 and "deleted" in deleted.stdout, deleted.stderr
+    assert root_read(bao, f"/v1/identity/entity/id/{old_entity}") is None
+    assert root_read(bao, f"/v1/auth/userpass/users/{name}") is None
+    assert _cli(bao, bao.root_token, "user", "delete", name).stdout.strip() == f"no user {name}"
+    # The admin may create the name again: a new, empty entity, in no tenant.
+    assert _cli(bao, admin.token, "user", "add", name, "--password", password).returncode == 0
+    auth = bao.vault.login_userpass(name, password)
+    assert auth["entity_id"] != old_entity
+    assert access.tenants_of(bao.vault.lookup_self(str(auth["client_token"])).policies) == {}
