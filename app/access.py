@@ -29,11 +29,15 @@ def policy_dir() -> Path:
     return Path(override) if override else Path(__file__).resolve().parent.parent / "vault-policies"
 
 
-def render(template: str, vault: Vault, tenant: str | None = None) -> str:
+def render(template: str, vault: Vault, tenant: str | None = None, userpass_accessor: str | None = None) -> str:
     """Fill a policy template; the tenant is validated first so it cannot widen a path."""
     text = (policy_dir() / f"{template}.hcl").read_text()
     text = text.replace("{{mount}}", vault.kv.mount).replace("{{prefix}}", "/".join(vault.kv.prefix))
     text = text.replace("{{userpass}}", vault.auth.userpass_mount).replace("{{approle}}", vault.auth.approle_mount)
+    if "{{userpass_accessor}}" in text:
+        if not userpass_accessor:
+            raise ValueError(f"{template}.hcl needs the userpass mount's accessor")
+        text = text.replace("{{userpass_accessor}}", userpass_accessor)
     if tenant is not None:
         text = text.replace("{{tenant}}", names.tenant(tenant))
     return text
@@ -70,15 +74,34 @@ class Member:
 
 
 def provision(vault: Vault, token: str, tenant: str) -> bool:
-    """Write the tenant's policies and groups (idempotent); True if the tenant is new."""
+    """Write the tenant's policies and groups (idempotent, operator token); True if the tenant is new.
+
+    Writing a policy is the operator's power alone (no admin may grant one), so Vault refuses
+    any other token; the refusal says so instead of a bare "Permission denied".
+    """
     names.tenant(tenant)
-    new = vault.identity.read_group(token, group_name(tenant, "read")) is None
-    for permission in PERMISSIONS:
-        vault.identity.put_policy(token, policy_name(tenant, permission), render(f"tenant-{permission}", vault, tenant))
-        group = vault.identity.read_group(token, group_name(tenant, permission))
-        members = group.get("member_entity_ids") or [] if group else []
-        vault.identity.write_group(token, group_name(tenant, permission), [policy_name(tenant, permission)], members)
+    try:
+        new = vault.identity.read_group(token, group_name(tenant, "read")) is None
+        for permission in PERMISSIONS:
+            policy, group = policy_name(tenant, permission), group_name(tenant, permission)
+            vault.identity.put_policy(token, policy, render(f"tenant-{permission}", vault, tenant))
+            found = vault.identity.read_group(token, group)
+            vault.identity.write_group(token, group, [policy], (found or {}).get("member_entity_ids") or [])
+    except errors.PermissionDenied:
+        raise errors.PermissionDenied(OPERATOR_ONLY) from None
     return new
+
+
+OPERATOR_ONLY = (
+    "Creating a tenant writes Vault policies: only the operator's token may do that "
+    "(nexo-secrets tenant create); an admin manages the members of existing tenants"
+)
+
+
+def _set_members(vault: Vault, token: str, tenant: str, permission: str, entity_ids: Iterable[str]) -> None:
+    """Replace a tenant group's members. Only member_entity_ids is sent: the admin policy allows
+    no other field, and Vault keeps the group's policies when `policies` is absent."""
+    vault.identity.set_group_members(token, group_name(tenant, permission), entity_ids)
 
 
 def _groups(vault: Vault, token: str, tenant: str) -> dict[str, dict[str, Any]]:
@@ -99,10 +122,30 @@ def entity_of(vault: Vault, token: str, user: str, *, create: bool) -> str | Non
     found = vault.identity.lookup_entity_by_alias(token, user, accessor)
     if found or not create:
         return found
-    entity = vault.identity.read_entity(token, user)
-    entity_id = str(entity["id"]) if entity else vault.identity.create_entity(token, user)
-    vault.identity.create_entity_alias(token, user, entity_id, accessor)
-    return entity_id
+    # No canonical_id: Vault makes a new entity for the alias. The admin policy forbids naming
+    # one, so that nobody can tie a userpass name to another's entity.
+    made = vault.identity.create_alias(token, user, accessor)
+    return made or vault.identity.lookup_entity_by_alias(token, user, accessor)  # made meanwhile by a sign-in
+
+
+def set_disabled(vault: Vault, token: str, user: str, disabled: bool = True) -> None:
+    """Disable (or enable again) a user's account: a disabled entity can neither sign in nor use
+    its tokens. The userpass account itself stays, so its name cannot be re-created by someone else."""
+    entity_id = entity_of(vault, token, user, create=True)
+    assert entity_id
+    vault.identity.set_entity_disabled(token, entity_id, disabled)
+
+
+def delete_user(vault: Vault, token: str, user: str) -> bool:
+    """Delete a userpass account and its entity (operator token); False if there was none.
+
+    Vault keeps an entity and its alias when the account goes, so whoever re-creates the name
+    (an admin may create accounts) would sign in to the old entity and its groups.
+    """
+    entity_id = entity_of(vault, token, user, create=False)
+    if entity_id:
+        vault.identity.delete_entity(token, entity_id)
+    return vault.auth.delete_user(token, user) or bool(entity_id)
 
 
 def grant(vault: Vault, token: str, tenant: str, user: str, permission: str) -> Member:
@@ -116,7 +159,7 @@ def grant(vault: Vault, token: str, tenant: str, user: str, permission: str) -> 
         members = set(groups[each].get("member_entity_ids") or [])
         wanted = members | {entity_id} if each == permission else members - {entity_id}
         if wanted != members:
-            vault.identity.write_group(token, group_name(tenant, each), [policy_name(tenant, each)], wanted)
+            _set_members(vault, token, tenant, each, wanted)
     return Member(user=user, permission=permission)
 
 
@@ -128,9 +171,7 @@ def revoke(vault: Vault, token: str, tenant: str, user: str) -> bool:
     for each in PERMISSIONS:
         members = set(groups[each].get("member_entity_ids") or [])
         if entity_id and entity_id in members:
-            vault.identity.write_group(
-                token, group_name(tenant, each), [policy_name(tenant, each)], members - {entity_id}
-            )
+            _set_members(vault, token, tenant, each, members - {entity_id})
             changed = True
     return changed
 
@@ -167,9 +208,10 @@ def bootstrap(vault: Vault, token: str) -> list[str]:
         done.append(f"enabled kv-v2 at {mount}/")
     elif existing.get("type") not in ("kv", "kv-v2") or (existing.get("options") or {}).get("version") != "2":
         raise errors.Conflict(f"Mount {mount}/ exists but is not KV version 2")
+    accessor = vault.sys.auth_accessor(token, vault.auth.userpass_mount)
     for name in STATIC_POLICIES:
         if (policy_dir() / f"{name}.hcl").exists():
-            vault.identity.put_policy(token, name, render(name, vault))
+            vault.identity.put_policy(token, name, render(name, vault, userpass_accessor=accessor))
             done.append(f"wrote policy {name}")
     done.append(setup_hub(vault, token))
     return done

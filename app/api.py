@@ -198,7 +198,7 @@ class Tenant(MethodView):
     @blp.alt_response(201, schema=schemas.TenantInfo, description="Tenant created")
     @_document(400, 401, 403)
     def put(self, tenant: str) -> tuple[dict[str, Any], int]:
-        """Provision a tenant: its policies and groups (idempotent; admin only)."""
+        """Provision a tenant: its policies and groups (idempotent; the operator's token only, an admin gets 403)."""
         new = access.provision(_vault(), _user().token, names.tenant(tenant))
         info = {
             "tenant": tenant,

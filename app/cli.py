@@ -84,15 +84,42 @@ def user() -> None:
 @user.command("add")
 @click.argument("name")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-@click.option("--policy", "policies", multiple=True, help="Extra policy, e.g. nexo-admin.")
+@click.option("--policy", "policies", multiple=True, help="Extra policy, e.g. nexo-admin (operator token only).")
 def user_add(name: str, password: str, policies: tuple[str, ...]) -> None:
-    """Create or update user NAME (password read from the prompt or --password)."""
+    """Create or update user NAME (password read from the prompt or --password).
+
+    An admin token may only create a new account without policies; updating an account or
+    giving it a policy takes the operator's token."""
     from app import names
 
     if not names.is_user(name):
         raise click.BadParameter(names.USER_RULE, param_hint="NAME")
     _run(lambda: _vault().auth.write_user(_token(), name, password, policies))
     click.echo(f"user {name} saved")
+
+
+@user.command("delete")
+@click.argument("name")
+def user_delete(name: str) -> None:
+    """Delete user NAME and its Vault entity (operator token; an admin disables instead)."""
+    found = _run(lambda: access.delete_user(_vault(), _token(), name))
+    click.echo(f"user {name} deleted" if found else f"no user {name}")
+
+
+@user.command("disable")
+@click.argument("name")
+def user_disable(name: str) -> None:
+    """Disable user NAME: it can no longer sign in, and its tokens stop working."""
+    _run(lambda: access.set_disabled(_vault(), _token(), name, True))
+    click.echo(f"user {name} disabled")
+
+
+@user.command("enable")
+@click.argument("name")
+def user_enable(name: str) -> None:
+    """Enable user NAME again."""
+    _run(lambda: access.set_disabled(_vault(), _token(), name, False))
+    click.echo(f"user {name} enabled")
 
 
 @main.command()

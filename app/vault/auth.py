@@ -92,6 +92,16 @@ class Auth:
             body["token_policies"] = list(policies)
         self.t.request("POST", path("auth", self.userpass_mount, "users", user), token, body)
 
+    def delete_user(self, token: str, user: str) -> bool:
+        """Delete a userpass account; False if there was none."""
+        account = path("auth", self.userpass_mount, "users", user)
+        try:
+            self.t.request("GET", account, token)
+        except errors.NotFound:
+            return False
+        self.t.request("DELETE", account, token)
+        return True
+
     def write_approle(self, token: str, role: str, settings: Mapping[str, Any]) -> None:
         self.t.request("POST", path("auth", self.approle_mount, "role", role), token, dict(settings))
 

@@ -40,26 +40,31 @@ class Identity:
         body = {"type": "internal", "policies": list(policies), "member_entity_ids": sorted(set(member_entity_ids))}
         self.t.request("POST", path("identity", "group", "name", name), token, body)
 
-    # -- entities and aliases ----------------------------------------------------------------
+    def set_group_members(self, token: str, name: str, member_entity_ids: Iterable[str]) -> None:
+        """Replace a group's members, sending nothing else: Vault keeps its policies (and the admin
+        policy allows no other field)."""
+        body = {"member_entity_ids": sorted(set(member_entity_ids))}
+        self.t.request("POST", path("identity", "group", "name", name), token, body)
 
-    def read_entity(self, token: str, name: str) -> dict[str, Any] | None:
-        return self._read(token, path("identity", "entity", "name", name))
+    # -- entities and aliases ----------------------------------------------------------------
 
     def read_entity_by_id(self, token: str, entity_id: str) -> dict[str, Any] | None:
         return self._read(token, path("identity", "entity", "id", entity_id))
 
-    def create_entity(self, token: str, name: str) -> str:
-        reply = self.t.request("POST", path("identity", "entity", "name", name), token, {"metadata": {"nexo": "user"}})
-        if reply and reply.get("data"):
-            return str(reply["data"]["id"])
-        entity = self.read_entity(token, name)  # it existed: Vault answers 204 to an update
-        if entity is None:
-            raise errors.NotFound(f"Entity {name!r} could not be created")
-        return str(entity["id"])
+    def create_alias(self, token: str, name: str, mount_accessor: str) -> str | None:
+        """A new alias on an auth mount with a new entity of its own (no canonical_id: nobody can
+        tie a name to someone else's entity); the entity id, or None if the alias existed."""
+        reply = self.t.request(
+            "POST", path("identity", "entity-alias"), token, {"name": name, "mount_accessor": mount_accessor}
+        )
+        return str(reply["data"]["canonical_id"]) if reply and reply.get("data") else None
 
-    def create_entity_alias(self, token: str, name: str, entity_id: str, mount_accessor: str) -> None:
-        body = {"name": name, "canonical_id": entity_id, "mount_accessor": mount_accessor}
-        self.t.request("POST", path("identity", "entity-alias"), token, body)
+    def set_entity_disabled(self, token: str, entity_id: str, disabled: bool) -> None:
+        """A disabled entity can neither sign in nor use its tokens."""
+        self.t.request("POST", path("identity", "entity", "id", entity_id), token, {"disabled": disabled})
+
+    def delete_entity(self, token: str, entity_id: str) -> None:
+        self.t.request("DELETE", path("identity", "entity", "id", entity_id), token)
 
     def lookup_entity_by_alias(self, token: str, alias_name: str, mount_accessor: str) -> str | None:
         """The entity id behind an auth alias (a user who signed in or was granted before)."""
