@@ -49,6 +49,7 @@ _ERRORS = {
     400: "Invalid tenant or key in the path",
     401: "Not signed in",
     403: "Permission denied, or missing CSRF header",
+    429: "Too many requests: see Retry-After",
     503: "Vault unavailable",
 }
 
@@ -132,21 +133,23 @@ def _session_info(user: auth.User) -> dict[str, Any]:
 class SecretList(MethodView):
     @blp.arguments(schemas.SecretListArgs(), location="query")
     @blp.response(200, schemas.SecretPage)
-    @_document(400, 401, 403)
+    @_document(400, 401, 403, 429)
     def get(self, args: dict[str, Any], tenant: str) -> dict[str, Any]:
         """List a tenant's secrets (keys and descriptions, never values), in key order.
 
         Every listing is read from Vault with the caller's token. A search (`q`) scans at most
         10,000 keys per request: when it stops there, the page may hold fewer than `limit` items
         and `next` continues the scan."""
-        items, next_key = secrets.list_secrets(
-            _vault(),
-            _user().caller(),
-            names.tenant(tenant),
-            limit=args["limit"],
-            after=args.get("after"),
-            q=args.get("q"),
-        )
+        user = _user()
+        with current_app.extensions["nexo_listings"].hold(user.token, request.remote_addr or "-"):
+            items, next_key = secrets.list_secrets(
+                _vault(),
+                user.caller(),
+                names.tenant(tenant),
+                limit=args["limit"],
+                after=args.get("after"),
+                q=args.get("q"),
+            )
         return {"items": items, "next": next_key}
 
     @blp.arguments(schemas.SecretCreate())

@@ -31,6 +31,9 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": int(env.get("NEXO_LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCKOUT_SECONDS": int(env.get("NEXO_LOGIN_LOCKOUT_SECONDS", "300")),
         "SESSION_HOURS": float(env.get("NEXO_SESSION_HOURS", "8")),
+        # Listings (the most expensive request) in flight at once, per worker process.
+        "MAX_LISTINGS_PER_CALLER": int(env.get("NEXO_MAX_LISTINGS_PER_CALLER", "2")),
+        "MAX_LISTINGS_PER_ADDRESS": int(env.get("NEXO_MAX_LISTINGS_PER_ADDRESS", "8")),
         "VAULT_TOKEN_PRESENT": bool(env.get("VAULT_TOKEN")),
     }
 

@@ -24,7 +24,7 @@ class _JSON(DefaultJSONProvider):
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the service: settings, Vault adapter, sessions, API, UI, error handlers."""
-    from app import api, auth, errors, ui, vault
+    from app import api, auth, errors, limits, ui, vault
 
     app = Flask("app")
     app.json_provider_class = _JSON
@@ -57,6 +57,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secrets.token_urlsafe(48)
 
     vault.init_app(app)
+    app.extensions["nexo_listings"] = limits.InFlight(
+        app.config["MAX_LISTINGS_PER_CALLER"], app.config["MAX_LISTINGS_PER_ADDRESS"]
+    )
     auth.init_app(app)
     spec = _Api(app, spec_kwargs={"components": {"securitySchemes": _SECURITY}})
     api.register(app, spec)

@@ -5,6 +5,10 @@ service under gunicorn (`nexo-secrets serve`), then runs the clients and prints:
 their statuses, latency percentiles per kind, lost updates (each client's last acknowledged
 value must be the one Vault holds) and the workers' resident memory before and after.
 Writers use `version` (check-and-set), so two clients sharing a key may see documented 409s.
+
+With `--flood`, one reader of a 5,000-key tenant also sends searches that match nothing
+(`?q=zz...&limit=1000`) at 20 requests/s, in blocks of a few seconds that alternate with quiet
+ones; the other clients' latencies are reported for both kinds of block, and their ratio.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +36,9 @@ from tests.procs import descendants, rss_mib, start_serve, stop
 
 DOCUMENTED = {200, 201, 409, 429, 503}
 TENANTS = 10
+FLOOD_KEYS = 5000
+FLOOD_RATE = 20  # searches per second
+FLOOD_BLOCK = 3.0  # seconds; flood and quiet blocks alternate
 
 
 @dataclass
@@ -45,7 +53,48 @@ class Tally:
             self.latency.setdefault(kind, []).append(seconds)
 
 
-def run(clients: int, seconds: float, workers: int, value_prefix: str) -> dict[str, Any]:
+def flooding(began: float, now: float) -> bool:
+    """Whether `now` falls in a flood block (odd blocks; the first is quiet)."""
+    return int((now - began) / FLOOD_BLOCK) % 2 == 1
+
+
+def fill(bao: Any, tenant: str, count: int) -> None:
+    """Write `count` keys with descriptions straight into Vault (setup, not measured)."""
+    root = bao.root_token
+
+    def one(i: int) -> None:
+        key = f"FLOOD_{i:05d}"
+        bao.vault.kv.write_value(root, tenant, key, f"flood-{i}", cas=0)
+        bao.vault.kv.write_metadata(root, tenant, key, {"description": f"flooded key {i}"})
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(one, range(count)))
+
+
+def flood(base: str, token: str, tenant: str, ends_at: float, began: float, tally: Tally) -> None:
+    """Searches at FLOOD_RATE per second during flood blocks, not waiting for answers (open loop)."""
+    url = f"{base}/api/v1/tenants/{tenant}/secrets?limit=1000&q=" + "z" * 40
+    local = threading.local()
+
+    def search() -> None:
+        http = getattr(local, "http", None) or requests.Session()
+        local.http = http
+        started = time.perf_counter()
+        reply = http.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=120)
+        tally.add("flood", reply.status_code, time.perf_counter() - started)
+
+    with ThreadPoolExecutor(64) as pool:
+        tick = time.monotonic()
+        while tick < ends_at:
+            if flooding(began, tick):
+                pool.submit(search)
+            tick += 1 / FLOOD_RATE
+            time.sleep(max(0.0, tick - time.monotonic()))
+
+
+def run(
+    clients: int, seconds: float, workers: int, value_prefix: str, with_flood: bool = False, flood_keys: int = FLOOD_KEYS
+) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="nexo-load-"))
     bao = start_bao_dev(tmp)
     service: subprocess.Popen[bytes] | None = None
@@ -59,6 +108,12 @@ def run(clients: int, seconds: float, workers: int, value_prefix: str) -> dict[s
         writer = bao.vault.auth.login_userpass("loader", "loader-password")["client_token"]
         hub = bao.vault.transport.request("POST", "/v1/auth/token/create", bao.root_token, {"policies": ["nexo-hub"]})
         hub_token = hub["auth"]["client_token"]
+        if with_flood:
+            access.provision(bao.vault, bao.root_token, "flood")
+            bao.vault.auth.write_user(bao.root_token, "flooder", "flooder-password")
+            access.grant(bao.vault, bao.root_token, "flood", "flooder", "read")
+            flooder = bao.vault.auth.login_userpass("flooder", "flooder-password")["client_token"]
+            fill(bao, "flood", flood_keys)
 
         env = {k: v for k, v in os.environ.items() if k != "VAULT_TOKEN"}
         env.update({"VAULT_ADDR": bao.addr, "SECRET_KEY": "l" * 48, "NEXO_ENV": "production"})
@@ -90,9 +145,12 @@ def run(clients: int, seconds: float, workers: int, value_prefix: str) -> dict[s
             rng = random.Random(i)
             tenant, key = owned[i]
             version, n = 1, 0
+            # Each client signs in on its own, as each person would: its own token (a caller).
+            writer = bao.vault.auth.login_userpass("loader", "loader-password")["client_token"]
             start_gate.wait()
             while time.monotonic() < ends_at:
                 kind = rng.choice(("list", "resolve", "resolve", "update"))
+                flooded = with_flood and flooding(began, time.monotonic())
                 started = time.perf_counter()
                 if kind == "list":
                     reply = http.get(
@@ -119,12 +177,16 @@ def run(clients: int, seconds: float, workers: int, value_prefix: str) -> dict[s
                     if reply.status_code == 200:
                         version = reply.json()["version"]
                         last_acknowledged[i] = value
+                if with_flood:  # the block the request started in
+                    kind += " (flood)" if flooded else " (quiet)"
                 tally.add(kind, reply.status_code, time.perf_counter() - started)
                 if reply.status_code not in DOCUMENTED:
                     undocumented.append(f"{kind} {reply.status_code}")
 
         threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
         began = time.monotonic()
+        if with_flood:
+            threads.append(threading.Thread(target=flood, args=(base, flooder, "flood", ends_at, began, tally)))
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -157,6 +219,13 @@ def run(clients: int, seconds: float, workers: int, value_prefix: str) -> dict[s
             "worker_rss_mib_before": sorted(round(v, 1) for v in memory_before.values()),
             "worker_rss_mib_after": sorted(round(v, 1) for v in memory_after.values()),
         }
+        if with_flood:
+            p50 = report["latency_ms"]
+            report["flood_over_quiet_p50"] = {
+                kind: round(p50[f"{kind} (flood)"]["p50"] / p50[f"{kind} (quiet)"]["p50"], 2)
+                for kind in ("list", "resolve", "update")
+                if f"{kind} (flood)" in p50 and f"{kind} (quiet)" in p50
+            }
         report["service_log"] = str(tmp / "service.log")
         return report
     finally:
@@ -171,15 +240,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--flood", action="store_true", help="one reader also floods with searches (see above)")
     args = parser.parse_args(argv)
     prefix = os.environ.get("NEXO_LOAD_VALUE_PREFIX") or f"load-{random.getrandbits(64):x}"
-    report = run(args.clients, args.seconds, args.workers, prefix)
+    report = run(args.clients, args.seconds, args.workers, prefix, with_flood=args.flood)
     for name in ("clients", "seconds", "requests", "requests_per_s", "undocumented", "lost_updates"):
         print(f"{name:>22}: {report[name]}")
     for status, count in report["statuses"].items():
         print(f"{status:>22}: {count}")
     for kind, figures in report["latency_ms"].items():
         print(f"{kind + ' ms':>22}: p50 {figures['p50']}  p99 {figures['p99']}")
+    if "flood_over_quiet_p50" in report:
+        print(f"{'flood/quiet p50':>22}: {report['flood_over_quiet_p50']}")
     print(f"{'worker RSS MiB':>22}: before {report['worker_rss_mib_before']} after {report['worker_rss_mib_after']}")
     print(json.dumps(report))
     return 0 if report["undocumented"] == 0 and report["lost_updates"] == 0 else 1

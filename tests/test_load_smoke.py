@@ -17,3 +17,13 @@ def test_load_script_small() -> None:
     assert report["undocumented"] == 0 and report["lost_updates"] == 0
     kinds = {status.split()[0] for status in report["statuses"]}
     assert kinds == {"list", "resolve", "update"}
+
+
+def test_load_script_flood_small() -> None:
+    """The flood mode runs: the flooder's searches get only documented answers (many of them 429)."""
+    report = load.run(clients=4, seconds=7, workers=1, value_prefix=planted("flood"), with_flood=True, flood_keys=300)
+    SEEN.append(("flood service log", Path(report["service_log"]).read_text()))
+    assert report["undocumented"] == 0 and report["lost_updates"] == 0
+    flood = {status for status in report["statuses"] if status.startswith("flood ")}
+    assert flood and flood <= {"flood 200", "flood 429", "flood 503"}
+    assert any(kind.endswith("(flood)") for kind in report["latency_ms"])
