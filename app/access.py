@@ -105,6 +105,16 @@ def entity_of(vault: Vault, token: str, user: str, *, create: bool) -> str | Non
     return entity_id
 
 
+def user_exists(vault: Vault, token: str, user: str) -> bool:
+    """Whether the userpass account exists (`grant` alone would make an entity for any name)."""
+    names.user(user)
+    try:
+        vault.call("GET", path("auth", vault.userpass_mount, "users", user), token)
+    except errors.NotFound:
+        return False
+    return True
+
+
 def grant(vault: Vault, token: str, tenant: str, user: str, permission: str) -> Member:
     """Give a user read or write permission on a tenant (replacing any other)."""
     if permission not in PERMISSIONS:
