@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ import requests
 
 from app import dev as dev_module
 from tests.conftest import SEEN, BaoServer, free_port, planted
+from tests.vault_nodes import REPO
 
 READY_LINE = "Press Ctrl-C to stop."
 USER_LINE = re.compile(r"^(writer|reader|admin|auditor): (\S+) / (\S+)$")
@@ -127,6 +129,47 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def readme_blocks(section: str, language: str) -> list[str]:
+    """The code blocks of one README section, as written."""
+    text = (REPO / "README.md").read_text().split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(rf"```{language}\n(.*?)```", text, re.S)
+
+
+def run_hub_examples(dev: Dev, home: Path, value: str) -> None:
+    """The README's Hub examples (shell and Python), after the banner's lines, against this `dev`.
+
+    Only the service's port differs from what a reader runs (NEXO_DEV_PORT instead of 8080)."""
+    service = dev.url.rstrip("/")
+    shell = [b for b in readme_blocks("For the Hub team", "sh") if "<operator token>" not in b]
+    marker = "----- next block -----"
+    script = "\n".join([dev.paste, "set -e", *(f"{block}\necho; echo '{marker}'" for block in shell)])
+    script = script.replace("http://127.0.0.1:8080", service)
+    ran = subprocess.run(
+        ["bash", "-c", script], env=clean_env(HOME=str(home)), capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    resolved, wrapped = (json.loads(out) for out in ran.stdout.split(marker)[:2])
+    assert resolved["parameters"][0]["value"] == value
+    assert wrapped["data"]["parameters"][0]["value"] == value  # bao unwrap, with a stale ~/.vault-token around
+
+    [snippet] = readme_blocks("For the Hub team", "python")
+    snippet = snippet.replace("http://127.0.0.1:8080", service)
+    env = clean_env(HOME=str(home), PYTHONPATH=str(REPO))
+    exports = re.findall(r"export (\w+)=(\S+)(?: (\w+)=(\S+))?", dev.paste)
+    for name, text, other, other_text in exports:
+        if not text.startswith("$("):
+            env[name] = text
+            if other:
+                env[other] = other_text
+    python = subprocess.run([sys.executable, "-c", snippet], env=env, capture_output=True, text=True, timeout=60)
+    assert python.returncode == 0, python.stderr
+    assert "'value': '***'" in python.stderr and value not in python.stderr
+    # A key that does not exist: the snippet stops with the names, not with a NameError.
+    missing = snippet.replace('"DATABASE_PASSWORD"', '"NO_SUCH_KEY"')
+    python = subprocess.run([sys.executable, "-c", missing], env=env, capture_output=True, text=True, timeout=60)
+    assert python.returncode == 1 and "NO_SUCH_KEY" in python.stderr and "NameError" not in python.stderr
+
+
 def record_files(folder: Path) -> None:
     for name in ("bao.log", "service.log", "logs/audit.log"):
         if (folder / name).exists():
@@ -226,6 +269,13 @@ def test_dev_runs_everything_and_keeps_secrets_across_restarts(tmp_path: Path) -
             timeout=10,
         )
         assert resolved.status_code == 200 and resolved.json()["parameters"][0]["value"] == value
+
+        # The README's examples for the Hub, on the demo tenant the banner names.
+        added = writer.post(
+            dev.url + "api/v1/tenants/demo/secrets", json={"key": "DATABASE_PASSWORD", "value": value}, timeout=10
+        )
+        assert added.status_code == 201, added.text
+        run_hub_examples(dev, home, value)
     finally:
         code = dev.stop()
     assert code == 0, dev.lines[-20:]
@@ -238,8 +288,8 @@ def test_dev_runs_everything_and_keeps_secrets_across_restarts(tmp_path: Path) -
         assert again.accounts == accounts  # the same passwords after a restart
         reader = sign_in(again.url, *accounts["reader"])
         listed = reader.get(again.url + "api/v1/tenants/demo/secrets", timeout=10).json()
-        assert [i["key"] for i in listed["items"]] == ["DEV_RESTART_CHECK"]
-        assert listed["items"][0]["created_by"] == "alice"
+        assert [i["key"] for i in listed["items"]] == ["DATABASE_PASSWORD", "DEV_RESTART_CHECK"]
+        assert {i["created_by"] for i in listed["items"]} == {"alice"}
     finally:
         code = again.stop(signal.SIGTERM)
     assert code == 0
