@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -442,6 +443,8 @@ def _banner(url: str, addr: str, folder: Path, demo: list[tuple[str, str, str]],
     if not external:
         click.echo(f"  data, audit log (logs/audit.log) and service.log are in {folder}")
         click.echo(f"  the unseal key and root token are in {folder / 'init.json'}, readable by you only")
+    # By name when the shell finds a bao; else by its path (a venv used without activating it).
+    bao = "bao" if shutil.which("bao") else shlex.quote(bao_binary() or "bao")
     click.echo("Paste into another shell:")
     # One address: the CLI takes a single VAULT_ADDR (an external Vault may list several).
     click.echo(f"  export VAULT_ADDR={addr.split(',')[0]}")
@@ -450,14 +453,14 @@ def _banner(url: str, addr: str, folder: Path, demo: list[tuple[str, str, str]],
         click.echo("  # the Hub's AppRole credentials, and a Hub token from them (1 h)")
         click.echo(f"  export NEXO_HUB_ROLE_ID={role_id} NEXO_HUB_SECRET_ID={secret_id}")
         click.echo(
-            "  export HUB_TOKEN=$(bao write -field=token auth/approle/login"
+            f"  export HUB_TOKEN=$({bao} write -field=token auth/approle/login"
             " role_id=$NEXO_HUB_ROLE_ID secret_id=$NEXO_HUB_SECRET_ID)"
         )
     if "auditor" in accounts:
         user, password = accounts["auditor"]
         click.echo(f"  # the auditor's sign-in for the bao CLI (README: For auditors); {user} never reads a value")
         click.echo(
-            f"  export VAULT_TOKEN=$(bao login -token-only -method=userpass username={user} password={password})"
+            f"  export VAULT_TOKEN=$({bao} login -token-only -method=userpass username={user} password={password})"
         )
     click.echo("Press Ctrl-C to stop.")
 

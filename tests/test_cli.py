@@ -72,3 +72,13 @@ def test_user_add_warns_about_a_policy_that_does_not_exist(bao: BaoServer) -> No
     assert done.returncode == 0 and f"user {name} saved" in done.stdout
     assert "warning: there is no policy nexo-admn" in done.stderr, done.stderr
     assert "nexo-auditor" not in done.stderr  # it exists: no warning
+
+
+def test_an_admin_adds_a_user_with_a_policy_it_may_not_read(bao: BaoServer, users: Users) -> None:
+    """nexo-admin reads only nexo-* policies; the check must not turn a saved user into an error."""
+    admin = users.token(*users.user(policies=("nexo-admin",)))
+    name = "u" + uuid.uuid4().hex[:8]
+    done = cli(
+        "user", "add", name, "--password", "pw-" + uuid.uuid4().hex, "--policy", "default", addr=bao.addr, token=admin
+    )
+    assert done.returncode == 0 and f"user {name} saved" in done.stdout and not done.stderr, done.stderr

@@ -248,20 +248,29 @@ def test_dev_runs_everything_and_keeps_secrets_across_restarts(tmp_path: Path) -
         assert created.status_code == 201, created.text
         assert created.json()["key"] == "DEV_RESTART_CHECK" and "value" not in created.json()
 
-        # The banner's lines, pasted as printed, with another login's ~/.vault-token lying around.
+        # The banner's lines, pasted as printed into the same shell (bao not on its PATH), with
+        # another login's ~/.vault-token lying around.
         home = tmp_path / "home"
         home.mkdir()
         (home / ".vault-token").write_text("s.left-behind-by-another-login")
         pasted = subprocess.run(
-            ["bash", "-c", dev.paste + '\nbao kv list -mount=secret tenants/demo\necho "hub=$HUB_TOKEN"'],
-            env={**clean_env(HOME=str(home))},
+            ["bash", "-c", dev.paste + '\necho "hub=$HUB_TOKEN auditor=$VAULT_TOKEN addr=$VAULT_ADDR"'],
+            env={**bare, "HOME": str(home)},
             capture_output=True,
             text=True,
             timeout=60,
         )
-        assert pasted.returncode == 0 and "DEV_RESTART_CHECK" in pasted.stdout, pasted.stdout + pasted.stderr
-        hub_token = pasted.stdout.rsplit("hub=", 1)[1].strip()
-        assert hub_token
+        assert pasted.returncode == 0 and not pasted.stderr, pasted.stderr
+        said = dict(word.split("=", 1) for word in pasted.stdout.split())
+        assert said["hub"] and said["auditor"] and said["addr"].startswith("http://127.0.0.1:")
+        listed = requests.request(
+            "LIST",
+            said["addr"] + "/v1/secret/metadata/tenants/demo",
+            headers={"X-Vault-Token": said["auditor"]},
+            timeout=10,
+        )
+        assert listed.status_code == 200 and "DEV_RESTART_CHECK" in listed.json()["data"]["keys"]  # dave's token
+        hub_token = said["hub"]
         resolved = requests.post(
             dev.url + "api/v1/tenants/demo/resolve",
             headers={"Authorization": f"Bearer {hub_token}"},
