@@ -6,7 +6,9 @@ audit device), on free ports. Its data lives in a folder (./.nexo-dev by default
 keeps the secrets; this command initializes and unseals that server itself and keeps the unseal
 key and root token in the folder (mode 0600). It then bootstraps Vault, creates the demo tenant,
 its users and the Hub's AppRole credentials, and serves the app under gunicorn with no Vault token
-in the service's environment. Ctrl-C (or SIGTERM) stops everything it started.
+in the service's environment, on port 8080 unless another program holds it (then on a free port,
+said in one line). The banner ends with the lines to paste into another shell. Ctrl-C (or
+SIGTERM) stops everything it started.
 
 With VAULT_ADDR set it uses that Vault instead (VAULT_TOKEN must then hold an operator token,
 used for bootstrap and the demo accounts only; it is not passed to the service).
