@@ -8,11 +8,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /srv/nexo
-COPY pyproject.toml README.md ./
+COPY pyproject.toml constraints.txt README.md ./
 COPY app ./app
 COPY vault-policies ./vault-policies
 COPY deploy ./deploy
-RUN pip install ".[embedded]" \
+# The lock: the versions the tests ran, the bao CLI included (the same as the server image's).
+RUN pip install -c constraints.txt ".[embedded]" \
  && useradd --system --uid 10001 --home-dir /srv/nexo --shell /usr/sbin/nologin nexo \
  && mkdir -p /nexo/init \
  && chown nexo /nexo/init \

@@ -148,6 +148,11 @@ def delete_user(vault: Vault, token: str, user: str) -> bool:
     return vault.auth.delete_user(token, user) or bool(entity_id)
 
 
+def user_exists(vault: Vault, token: str, user: str) -> bool:
+    """Whether the userpass account exists (`grant` alone would make an entity for any name)."""
+    return vault.auth.user_exists(token, names.user(user))
+
+
 def grant(vault: Vault, token: str, tenant: str, user: str, permission: str) -> Member:
     """Give a user read or write permission on a tenant (replacing any other)."""
     if permission not in PERMISSIONS:

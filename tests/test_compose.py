@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,18 +21,22 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import SEEN
+from tests.conftest import SEEN, bao_binary
 from tests.vault_nodes import NODE_HCL, REPO, Node
 
 BASE = ["-f", "docker-compose.yml"]
 HA = [*BASE, "-f", "docker-compose.ha.yml"]
 
 
-def compose(*args: str) -> subprocess.CompletedProcess[str]:
+def compose(*args: str, secret_key: str | None = "k" * 48) -> subprocess.CompletedProcess[str]:
+    """docker-compose in the repository, with SECRET_KEY as an operator would export it (None: unset)."""
     binary = shutil.which("docker-compose")
     if not binary:
         pytest.fail("docker-compose is missing: apt-get install docker-compose (.ci/run does)")
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "VAULT_TOKEN")}
+    unset = ("SECRET_KEY", "VAULT_TOKEN", "OPENBAO_VERSION", "OPENBAO_REGISTRY")  # .env's version, not the shell's
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    if secret_key is not None:
+        env["SECRET_KEY"] = secret_key
     return subprocess.run([binary, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -39,6 +44,24 @@ def compose(*args: str) -> subprocess.CompletedProcess[str]:
 def test_compose_config_is_valid(files: list[str]) -> None:
     checked = compose(*files, "config", "-q")
     assert checked.returncode == 0, checked.stderr
+
+
+@pytest.mark.parametrize("files", [BASE, HA], ids=["single", "ha"])
+@pytest.mark.parametrize("secret_key", [None, ""], ids=["unset", "empty"])
+def test_compose_refuses_to_run_without_a_secret_key(files: list[str], secret_key: str | None) -> None:
+    """Else `up` starts a service that refuses to start, again and again (restart: unless-stopped)."""
+    checked = compose(*files, "config", "-q", secret_key=secret_key)
+    assert checked.returncode != 0
+    assert "set SECRET_KEY to at least 32 random characters" in checked.stderr, checked.stderr
+
+
+@pytest.mark.parametrize("files", [BASE, HA], ids=["single", "ha"])
+def test_compose_deploys_the_openbao_version_the_tests_run(files: list[str]) -> None:
+    installed = subprocess.run([bao_binary(), "version"], capture_output=True, text=True, check=True).stdout
+    found = re.match(r"OpenBao v(\d+\.\d+\.\d+)\b", installed)
+    assert found, installed
+    images = {s["image"] for n, s in rendered(files)["services"].items() if n.startswith("openbao-")}
+    assert images == {f"quay.io/openbao/openbao:{found.group(1)}"}
 
 
 def rendered(files: list[str]) -> dict[str, Any]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -16,10 +18,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import SEEN, BaoServer, planted
+from app import dev as dev_module
+from tests.conftest import SEEN, BaoServer, free_port, planted
+from tests.vault_nodes import REPO
 
 READY_LINE = "Press Ctrl-C to stop."
-USER_LINE = re.compile(r"^(writer|reader|admin|auditor|hub): (\S+) / (\S+)$")
+USER_LINE = re.compile(r"^(writer|reader|admin|auditor): (\S+) / (\S+)$")
 
 
 @dataclass
@@ -41,6 +45,12 @@ class Dev:
     def accounts(self) -> dict[str, tuple[str, str]]:
         return {m.group(1): (m.group(2), m.group(3)) for line in self.lines if (m := USER_LINE.match(line))}
 
+    @property
+    def paste(self) -> str:
+        """The shell lines the banner tells a user to paste."""
+        first = self.lines.index("Paste into another shell:") + 1
+        return "\n".join(line.strip() for line in self.lines[first : self.lines.index(READY_LINE)])
+
     def stop(self, signum: int = signal.SIGINT) -> int:
         self.process.send_signal(signum)
         code = self.process.wait(60)
@@ -56,9 +66,11 @@ def command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "app.cli"]
 
 
-def start(folder: Path, env: dict[str, str]) -> Dev:
+def start(folder: Path, env: dict[str, str], port: str | None = "0", argv: list[str] | None = None) -> Dev:
+    """`nexo-secrets dev` on `folder` with --port `port` (None: no --port, the default port)."""
+    options = ["--port", port] if port is not None else []
     process = subprocess.Popen(
-        [*command(), "dev", "--data-dir", str(folder), "--port", "0"],
+        [*(argv or command()), "dev", "--data-dir", str(folder), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -117,22 +129,96 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def readme_blocks(section: str, language: str) -> list[str]:
+    """The code blocks of one README section, as written."""
+    text = (REPO / "README.md").read_text().split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(rf"```{language}\n(.*?)```", text, re.S)
+
+
+def run_hub_examples(dev: Dev, home: Path, value: str) -> None:
+    """The README's Hub examples (shell and Python), after the banner's lines, against this `dev`.
+
+    Only the service's port differs from what a reader runs (NEXO_DEV_PORT instead of 8080)."""
+    service = dev.url.rstrip("/")
+    shell = [b for b in readme_blocks("For the Hub team", "sh") if "<operator token>" not in b]
+    marker = "----- next block -----"
+    script = "\n".join([dev.paste, "set -e", *(f"{block}\necho; echo '{marker}'" for block in shell)])
+    script = script.replace("http://127.0.0.1:8080", service)
+    ran = subprocess.run(
+        ["bash", "-c", script], env=clean_env(HOME=str(home)), capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    resolved, wrapped = (json.loads(out) for out in ran.stdout.split(marker)[:2])
+    assert resolved["parameters"][0]["value"] == value
+    assert wrapped["data"]["parameters"][0]["value"] == value  # bao unwrap, with a stale ~/.vault-token around
+
+    [snippet] = readme_blocks("For the Hub team", "python")
+    snippet = snippet.replace("http://127.0.0.1:8080", service)
+    env = clean_env(HOME=str(home), PYTHONPATH=str(REPO))
+    exports = re.findall(r"export (\w+)=(\S+)(?: (\w+)=(\S+))?", dev.paste)
+    for name, text, other, other_text in exports:
+        if not text.startswith("$("):
+            env[name] = text
+            if other:
+                env[other] = other_text
+    python = subprocess.run([sys.executable, "-c", snippet], env=env, capture_output=True, text=True, timeout=60)
+    assert python.returncode == 0, python.stderr
+    assert "'value': '***'" in python.stderr and value not in python.stderr
+    # A key that does not exist: the snippet stops with the names, not with a NameError.
+    missing = snippet.replace('"DATABASE_PASSWORD"', '"NO_SUCH_KEY"')
+    python = subprocess.run([sys.executable, "-c", missing], env=env, capture_output=True, text=True, timeout=60)
+    assert python.returncode == 1 and "NO_SUCH_KEY" in python.stderr and "NameError" not in python.stderr
+
+
 def record_files(folder: Path) -> None:
     for name in ("bao.log", "service.log", "logs/audit.log"):
         if (folder / name).exists():
             SEEN.append((f"nexo-secrets dev {name}", (folder / name).read_text(errors="replace")))
 
 
+def test_a_port_left_in_time_wait_counts_as_free() -> None:
+    """A service that just stopped leaves its connections in TIME_WAIT: the port is still usable."""
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server closes first, as gunicorn does at shutdown: its side goes to TIME_WAIT
+    assert client.recv(1) == b""
+    client.close()
+    assert not dev_module.port_free(port)  # a program listens on it
+    server.close()
+    while not time_wait_on(port):  # until the kernel has handled the client's FIN (loopback: at once)
+        time.sleep(0.01)
+    with socket.socket() as plain, pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))  # the old check: TIME_WAIT looked like a busy port
+    assert dev_module.port_free(port)
+
+
+def time_wait_on(port: int) -> bool:
+    """Whether /proc/net/tcp has a connection from `port` in TIME_WAIT (state 06)."""
+    rows = [r.split() for r in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return any(r[1].endswith(f":{port:04X}") and r[3] == "06" for r in rows)
+
+
 def test_dev_runs_everything_and_keeps_secrets_across_restarts(tmp_path: Path) -> None:
     folder = tmp_path / "nexo-dev"
+    port = free_port()
     # An operator token in the shell must not reach the service (it is not even used here).
-    env = clean_env(VAULT_TOKEN="hvs.operator-token-that-must-not-leak")
+    # NEXO_DEV_PORT stands in for the default 8080, which other runs may hold; no --port.
+    env = clean_env(VAULT_TOKEN="hvs.operator-token-that-must-not-leak", NEXO_DEV_PORT=str(port))
     value = planted("dev")
+    # A venv used without activating it: its python runs, its bin/ (with bao) is not on PATH.
+    bare = {**env, "PATH": "/usr/bin:/bin"}
+    assert shutil.which("bao", path=bare["PATH"]) is None
 
-    dev = start(folder, env)
+    dev = start(folder, bare, port=None, argv=[sys.executable, "-m", "app.cli"])
     try:
+        assert dev.url == f"http://127.0.0.1:{port}/"
         accounts = dev.accounts
-        assert set(accounts) == {"writer", "reader", "admin", "auditor", "hub"}, dev.lines
+        assert set(accounts) == {"writer", "reader", "admin", "auditor"}, dev.lines
         assert [accounts[r][0] for r in ("writer", "reader", "admin", "auditor")] == ["alice", "bob", "carol", "dave"]
         for name in ("init.json", "demo-users.json", "hub-approle.json", "secret-key"):
             assert (folder / name).stat().st_mode & 0o777 == 0o600, name
@@ -161,18 +247,58 @@ def test_dev_runs_everything_and_keeps_secrets_across_restarts(tmp_path: Path) -
         )
         assert created.status_code == 201, created.text
         assert created.json()["key"] == "DEV_RESTART_CHECK" and "value" not in created.json()
+
+        # The banner's lines, pasted as printed into the same shell (bao not on its PATH), with
+        # another login's ~/.vault-token lying around.
+        home = tmp_path / "home"
+        home.mkdir()
+        (home / ".vault-token").write_text("s.left-behind-by-another-login")
+        pasted = subprocess.run(
+            ["bash", "-c", dev.paste + '\necho "hub=$HUB_TOKEN auditor=$VAULT_TOKEN addr=$VAULT_ADDR"'],
+            env={**bare, "HOME": str(home)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert pasted.returncode == 0 and not pasted.stderr, pasted.stderr
+        said = dict(word.split("=", 1) for word in pasted.stdout.split())
+        assert said["hub"] and said["auditor"] and said["addr"].startswith("http://127.0.0.1:")
+        listed = requests.request(
+            "LIST",
+            said["addr"] + "/v1/secret/metadata/tenants/demo",
+            headers={"X-Vault-Token": said["auditor"]},
+            timeout=10,
+        )
+        assert listed.status_code == 200 and "DEV_RESTART_CHECK" in listed.json()["data"]["keys"]  # dave's token
+        hub_token = said["hub"]
+        resolved = requests.post(
+            dev.url + "api/v1/tenants/demo/resolve",
+            headers={"Authorization": f"Bearer {hub_token}"},
+            json={"parameters": [{"name": "p", "type": "SECRET", "value": "DEV_RESTART_CHECK"}]},
+            timeout=10,
+        )
+        assert resolved.status_code == 200 and resolved.json()["parameters"][0]["value"] == value
+
+        # The README's examples for the Hub, on the demo tenant the banner names.
+        added = writer.post(
+            dev.url + "api/v1/tenants/demo/secrets", json={"key": "DATABASE_PASSWORD", "value": value}, timeout=10
+        )
+        assert added.status_code == 201, added.text
+        run_hub_examples(dev, home, value)
     finally:
         code = dev.stop()
     assert code == 0, dev.lines[-20:]
     assert processes_mentioning(str(folder)) == []
 
-    again = start(folder, env)
+    again = start(folder, env, port=None)  # at once: the stopped service's connections are in TIME_WAIT
     try:
+        assert again.url == dev.url  # the same port, and nothing said about it
+        assert not [line for line in again.lines if "in use" in line]
         assert again.accounts == accounts  # the same passwords after a restart
         reader = sign_in(again.url, *accounts["reader"])
         listed = reader.get(again.url + "api/v1/tenants/demo/secrets", timeout=10).json()
-        assert [i["key"] for i in listed["items"]] == ["DEV_RESTART_CHECK"]
-        assert listed["items"][0]["created_by"] == "alice"
+        assert [i["key"] for i in listed["items"]] == ["DATABASE_PASSWORD", "DEV_RESTART_CHECK"]
+        assert {i["created_by"] for i in listed["items"]} == {"alice"}
     finally:
         code = again.stop(signal.SIGTERM)
     assert code == 0
@@ -185,8 +311,18 @@ def test_dev_runs_everything_and_keeps_secrets_across_restarts(tmp_path: Path) -
 
 def test_dev_uses_an_existing_vault_from_vault_addr(tmp_path: Path, bao: BaoServer) -> None:
     folder = tmp_path / "external"
-    dev = start(folder, clean_env(VAULT_ADDR=bao.addr, VAULT_TOKEN=bao.root_token))
+    taken = socket.socket()  # another program listens on the default port
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    busy = taken.getsockname()[1]
     try:
+        dev = start(folder, clean_env(VAULT_ADDR=bao.addr, VAULT_TOKEN=bao.root_token, NEXO_DEV_PORT=str(busy)), None)
+    finally:
+        taken.close()
+    try:
+        port = int(dev.url.rstrip("/").rsplit(":", 1)[1])
+        assert port != busy
+        assert f"port {busy} is in use by another program; serving on port {port} instead" in dev.lines
         assert f"OpenBao: {bao.addr}" in dev.lines
         assert not (folder / "init.json").exists()  # nothing was initialized: that Vault was used
         writer = sign_in(dev.url, *dev.accounts["writer"])

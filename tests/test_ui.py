@@ -447,6 +447,17 @@ def test_user_without_tenants_gets_a_clear_empty_state(ui: Watched, users: Any) 
     expect(page.get_by_role("searchbox")).to_be_hidden()
     expect(page.get_by_role("button", name=re.compile("Add"))).to_have_count(0)
     assert not [u for _, u, _ in ui.requests if "/tenants/" in u]
+    # The session cannot tell an auditor from anyone else: the same text tells them where to look.
+    expect(page.get_by_text("Auditors: you review keys, metadata and the audit log with the bao CLI")).to_be_visible()
+
+
+def test_admin_without_tenants_is_told_what_an_admin_can_do(ui: Watched, users: Any) -> None:
+    name, password = users.user(policies=("nexo-admin",))
+    page = sign_in(ui, name, password)
+    expect(page.get_by_role("heading", name="No tenant")).to_be_visible()
+    text = page.locator("#empty-text")
+    expect(text).to_contain_text("You are an administrator: you create tenants and grant people read or write")
+    expect(text).not_to_contain_text("Ask an administrator")
 
 
 # -- search and paging ------------------------------------------------------------------
@@ -608,6 +619,66 @@ def test_narrow_screen_has_no_sideways_scroll(
     finally:
         narrow.context.close()
     assert not narrow.errors
+
+
+def test_phone_header_keeps_its_height_when_the_page_is_short(
+    browser: Browser, base_url: str, tenant: Any, login: Any, planted: Callable[[str], str]
+) -> None:
+    """With one row the page is shorter than the screen: the spare height must not go to the top bar."""
+    client = login(tenant.writer, tenant.password)
+    assert (
+        client.post(SEARCH_PATH.format(tenant.name), json={"key": "ONE_ROW", "value": planted("ui-bar")}).status_code
+        == 201
+    )
+    narrow = open_page(browser, base_url, viewport={"width": 375, "height": 740})
+    try:
+        page = sign_in(narrow, tenant.writer, tenant.password)
+        expect(row(page, "ONE_ROW")).to_be_visible()
+        bar = page.locator(".sidebar").bounding_box()
+        tenant_line = page.locator(".tenant-box").bounding_box()
+        assert bar and tenant_line
+        # The bar ends where its last line (the tenant) does, plus its padding (0.75rem).
+        assert bar["y"] + bar["height"] - (tenant_line["y"] + tenant_line["height"]) <= 16, bar
+        assert bar["height"] < 130, bar
+    finally:
+        narrow.context.close()
+    assert not narrow.errors
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_long_descriptions_and_keys_are_clamped_and_can_be_read_whole(
+    browser: Browser, base_url: str, tenant: Any, login: Any, planted: Callable[[str], str], width: int
+) -> None:
+    key = ("LONG_KEY_" * 15)[:120] + str(width)
+    description = ("A description as long as Vault allows, written by someone thorough. " * 8)[:509] + "END"
+    assert len(description.encode()) == 512 and len(key) <= 128
+    client = login(tenant.writer, tenant.password)
+    body = {"key": key, "description": description, "value": planted("ui-long")}
+    assert client.post(SEARCH_PATH.format(tenant.name), json=body).status_code == 201
+    watched = open_page(browser, base_url, viewport={"width": width, "height": 800})
+    try:
+        page = sign_in(watched, tenant.writer, tenant.password)
+        line = row(page, key)
+        expect(line).to_be_visible()
+        pill = line.locator(".key-text")
+        desc = line.locator(".desc")
+        assert pill.get_attribute("title") == key and desc.get_attribute("title") == description
+        pill_box, row_box = pill.bounding_box(), line.bounding_box()
+        assert pill_box and row_box
+        assert pill_box["height"] < 32, pill_box  # one line in its pill
+        assert row_box["height"] < 150, row_box  # two lines of description, not twenty
+        overflow = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        assert page.evaluate(overflow) <= 0
+        expect(desc).to_have_attribute("aria-expanded", "false")
+        desc.click()  # unfolds the whole text
+        expect(desc).to_have_attribute("aria-expanded", "true")
+        opened = line.bounding_box()
+        assert opened and opened["height"] > row_box["height"] + 40
+        desc.press("Enter")  # and folds it again, from the keyboard too
+        expect(desc).to_have_attribute("aria-expanded", "false")
+    finally:
+        watched.context.close()
+    assert not watched.errors
 
 
 def test_page_is_served_with_a_strict_csp(ui: Watched, base_url: str) -> None:

@@ -92,14 +92,18 @@ class Auth:
             body["token_policies"] = list(policies)
         self.t.request("POST", path("auth", self.userpass_mount, "users", user), token, body)
 
-    def delete_user(self, token: str, user: str) -> bool:
-        """Delete a userpass account; False if there was none."""
-        account = path("auth", self.userpass_mount, "users", user)
+    def user_exists(self, token: str, user: str) -> bool:
         try:
-            self.t.request("GET", account, token)
+            self.t.request("GET", path("auth", self.userpass_mount, "users", user), token)
         except errors.NotFound:
             return False
-        self.t.request("DELETE", account, token)
+        return True
+
+    def delete_user(self, token: str, user: str) -> bool:
+        """Delete a userpass account; False if there was none."""
+        if not self.user_exists(token, user):
+            return False
+        self.t.request("DELETE", path("auth", self.userpass_mount, "users", user), token)
         return True
 
     def write_approle(self, token: str, role: str, settings: Mapping[str, Any]) -> None:

@@ -27,6 +27,10 @@ class Identity:
     def put_policy(self, token: str, name: str, hcl: str) -> None:
         self.t.request("PUT", path("sys", "policies", "acl", name), token, {"policy": hcl})
 
+    def list_policies(self, token: str) -> list[str]:
+        reply = self.t.request("LIST", path("sys", "policies", "acl"), token)
+        return [str(k) for k in (reply.get("data") or {}).get("keys") or []]
+
     def read_policy(self, token: str, name: str) -> str | None:
         found = self._read(token, path("sys", "policies", "acl", name))
         return str(found["policy"]) if found else None

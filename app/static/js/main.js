@@ -262,7 +262,7 @@ function renderEmpty() {
   $("empty-add").hidden = true;
   if (!state.tenant) {
     $("empty-title").textContent = "No tenant";
-    $("empty-text").textContent = "Your account has no access to any tenant yet. Ask an administrator to add you.";
+    $("empty-text").textContent = noTenantText(state.session);
   } else if (state.q) {
     $("empty-title").textContent = "No matching secrets";
     $("empty-text").textContent = `No key or description contains “${state.q}”.`;
@@ -274,6 +274,24 @@ function renderEmpty() {
     $("empty-title").textContent = "No secrets yet";
     $("empty-text").textContent = "Nothing has been stored for this tenant. A user with write permission can add secrets.";
   }
+}
+
+/**
+ * What an account that belongs to no tenant can do. The session says `admin`; an auditor is
+ * known only by a Vault policy the session does not report, so "everyone else" names them too.
+ */
+function noTenantText(session) {
+  if (session && session.admin) {
+    return (
+      "You are an administrator: you create tenants and grant people read or write on them " +
+      "(nexo-secrets tenant create and grant, or the admin API). You are a member of no tenant, " +
+      "so there are no secrets to show; grant yourself a tenant to work with its secrets here."
+    );
+  }
+  return (
+    "Your account has no access to any tenant yet. Ask an administrator to add you. " +
+    "Auditors: you review keys, metadata and the audit log with the bao CLI, not on this page."
+  );
 }
 
 function icon(name) {
@@ -301,6 +319,33 @@ function span(className, text) {
   return element;
 }
 
+/**
+ * A description shown on at most two lines (a 512-byte one would make a row a screen tall).
+ * The whole text is in its title, and a click (or Enter) unfolds it, when it is cut.
+ */
+function clampedText(text) {
+  const element = span("desc", text);
+  element.title = text;
+  const toggle = () => {
+    if (!element.classList.contains("open") && element.scrollHeight <= element.clientHeight) return; // not cut
+    element.setAttribute("aria-expanded", String(element.classList.toggle("open")));
+  };
+  element.addEventListener("click", toggle);
+  element.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    event.preventDefault();
+    toggle();
+  });
+  // Focusable only when cut, so keyboard users reach the folded text and no one tabs through the rest.
+  requestAnimationFrame(() => {
+    if (element.scrollHeight <= element.clientHeight) return;
+    element.tabIndex = 0;
+    element.setAttribute("aria-expanded", "false");
+    element.classList.add("cut");
+  });
+  return element;
+}
+
 function iconButton(name, label, onClick, extraClass = "") {
   const button = document.createElement("button");
   button.type = "button";
@@ -317,12 +362,14 @@ function buildRow(item) {
   row.setAttribute("role", "row");
   row.dataset.key = item.key;
 
-  const key = cell("th", "Key", span("key-text mono", item.key));
+  const keyText = span("key-text mono", item.key);
+  keyText.title = item.key; // the pill stays on one line and ends in "…" when the key is long
+  const key = cell("th", "Key", keyText);
   key.scope = "row";
   key.className = "cell-key";
 
   const description = item.description
-    ? cell("td", "Description", span("desc", item.description))
+    ? cell("td", "Description", clampedText(item.description))
     : cell("td", "Description", span("muted", "—"));
   description.className = "cell-desc";
 
