@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from app import access, resolve
+from app import access, errors, resolve
 from app.client import SecretsClient, UnwrapError
 from tests.conftest import BaoServer, Tenant, Users, planted, watch_resolve_answer
 
@@ -179,8 +184,6 @@ def test_limits(app: Any, tenant: Tenant, login: Any, hub_token: str) -> None:
     assert call(app, hub_token, "Bad_Tenant", {"parameters": []}).status_code == 400
 
     # The service's own bounds hold for direct callers too, not only behind the schema.
-    from app import errors
-
     with pytest.raises(errors.Unprocessable):
         resolve.resolve(app.extensions["nexo_vault"], hub_token, tenant.name, hundred * 2)
     with pytest.raises(errors.Unprocessable):
@@ -437,3 +440,54 @@ def test_wrapped_resolve_is_all_or_nothing(
     for info in made:
         refused = lookup(bao, info["token"])
         assert refused.status_code == 400 and "not valid" in refused.text, info["creation_path"]
+
+
+def test_wrapped_resolve_failing_midway_revokes_what_it_made(
+    app: Any, bao: BaoServer, tenant: Tenant, login: Any, hub_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = login(tenant.writer, tenant.password)
+    for key in ("ONE", "TWO", "THREE"):
+        store(writer, tenant.name, key, planted(f"mid-{key}"))
+    vault = app.extensions["nexo_vault"]
+    made: list[dict[str, Any]] = []
+    real_wrap_read = vault.kv.wrap_read
+
+    def flaky(token: str, tenant_name: str, key: str, ttl: int) -> dict[str, Any]:
+        if key == "TWO":
+            raise errors.Unavailable()
+        info = dict(real_wrap_read(token, tenant_name, key, ttl))
+        made.append(info)
+        return info
+
+    monkeypatch.setattr(vault.kv, "wrap_read", flaky)
+    reply = wrapped_call(
+        app, hub_token, tenant.name, [secret("one", "ONE"), secret("two", "TWO"), secret("three", "THREE")]
+    )
+    assert reply.status_code == 503 and "wrap" not in reply.get_data(as_text=True)
+    assert made  # at least one token was made before or beside the failure...
+    for info in made:
+        assert lookup(bao, info["token"]).status_code == 400  # ...and none is left usable
+
+
+def test_readme_sink_commands(app: Any, bao: BaoServer, tenant: Tenant, login: Any, hub_token: str) -> None:
+    """The README's `bao` commands for a sink, run as written on a genuine delivery."""
+    value = planted("readme")
+    store(login(tenant.writer, tenant.password), tenant.name, "DATABASE_PASSWORD", value)
+    wrap = wrapped_call(app, hub_token, tenant.name, [secret("db", "DATABASE_PASSWORD")]).get_json()
+    token = wrap["parameters"][0]["wrap"]["token"]
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("**How a sink checks a token.**", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block is not None
+    lines = [line.split("#", 1)[0].strip() for line in block.group(1).splitlines()]
+    lookup_cmd, unwrap_cmd = [line for line in lines if line and not line.startswith("WRAP=")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")} | {"VAULT_ADDR": bao.addr, "WRAP": token}
+
+    def run(command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=60)
+
+    looked = run(lookup_cmd)
+    assert looked.returncode == 0 and looked.stdout.strip() == f"secret/data/tenants/{tenant.name}/DATABASE_PASSWORD"
+    unwrapped = run(unwrap_cmd)
+    assert unwrapped.returncode == 0 and json.loads(unwrapped.stdout) == {"value": value}
+    assert run(unwrap_cmd).returncode != 0  # single use
