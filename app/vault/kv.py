@@ -111,6 +111,8 @@ class KV:
 
         NotFound if the key was never created or its metadata is gone (Vault answers that
         plainly); a deleted current version is wrapped like a value (check has_value first)."""
+        # A GET is retried after a timeout or a 5xx: a token Vault made for a lost answer is never
+        # handed out and expires with its TTL.
         reply = self.t.request("GET", self._path("data", tenant, key), token, wrap_ttl=ttl_seconds)
         info = reply.get("wrap_info") if isinstance(reply, dict) else None
         if not info or not info.get("token"):
