@@ -253,7 +253,7 @@ class Resolve(MethodView):
     )
     @_document(400, 401, 403, 503)
     def post(self, body: dict[str, Any], tenant: str) -> tuple[dict[str, Any], int, dict[str, str]]:
-        """Hub: give SECRET parameters their values, all or nothing; with wrap_ttl, a wrapping token."""
+        """Hub: give SECRET parameters their values, all or nothing; with wrap_ttl, wrapped reads of them."""
         answer = resolve.resolve(
             _vault(), _user().token, names.tenant(tenant), body["parameters"], body.get("wrap_ttl")
         )

@@ -8,8 +8,9 @@ import it alone:
                            role_id=..., secret_id=...)
     client.log_filter.attach()          # mask resolved values in every handler of the root logger
     params = client.resolve("acme", [{"name": "db", "type": "SECRET", "value": "DB_PASSWORD"}])
-    wrapped = client.resolve("acme", params_spec, wrap_ttl="2m")   # hand wrapped.token to a sink
-    params = SecretsClient(vault_addr="https://vault.example").unwrap(token)   # in the sink
+    delivery = client.resolve("acme", params_spec, wrap_ttl="2m")   # hand delivery.as_dict() to a sink
+    # in the sink: checks each token is Vault's read of the key it names in tenant acme, then unwraps
+    params = SecretsClient(vault_addr="https://vault.example").unwrap(delivered, tenant="acme")
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ import urllib3
 log = logging.getLogger(__name__)
 
 SECRET = "SECRET"
-# resolve wraps with sys/wrapping/wrap: a wrapping token made anywhere else is not a delivery.
-WRAP_CREATION_PATH = "sys/wrapping/wrap"
+# The service's naming rules (app/names.py), repeated so that this module stands alone: a sink
+# builds the creation path it expects from them, so nothing else may pass.
+TENANT_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}\Z")
 MASK = "***"
 # Lines of a multi-line value and base64 fragments shorter than this are not masked on their
 # own (they would blot out ordinary words); whole values are masked whatever their length.
@@ -75,12 +78,23 @@ class UnwrapError(SecretsClientError):
 
 
 @dataclass(frozen=True)
-class Wrapped:
-    """A wrapped resolve: a single-use Vault token for a sink module to unwrap."""
+class Delivery:
+    """A wrapped resolve, for a sink module: the parameters in order, every SECRET one with
+    "value": None, its "key" and "wrap": {"token", "ttl", "creation_path"}, a single-use token
+    of Vault's own read of that key. Parameters naming the same key share one token."""
 
-    token: str = field(repr=False)
+    tenant: str
+    parameters: list[dict[str, Any]] = field(repr=False)  # holds the tokens
     ttl: int
-    creation_path: str
+
+    @property
+    def keys(self) -> list[str]:
+        """The distinct keys delivered, in order."""
+        return list(dict.fromkeys(p["key"] for p in self.parameters if "wrap" in p))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form to hand to a sink: {"tenant", "parameters"}."""
+        return {"tenant": self.tenant, "parameters": [dict(p) for p in self.parameters]}
 
 
 # -- masking ------------------------------------------------------------------------------
@@ -238,6 +252,8 @@ class SecretsClient:
         ca_certs: str | None = None,
         log_filter: MaskingFilter | None = None,
         pool_size: int = 16,
+        kv_mount: str = "secret",
+        kv_prefix: str = "tenants",
     ) -> None:
         if (role_id is None) != (secret_id is None):
             raise ValueError("give both role_id and secret_id, or neither")
@@ -248,6 +264,10 @@ class SecretsClient:
         self.base_url = base_url.rstrip("/") if base_url else None
         self.vault_addr = vault_addr.rstrip("/") if vault_addr else None
         self.approle_mount = approle_mount
+        # Where the service keeps secrets (its KV_MOUNT and KV_PREFIX): a delivered token must
+        # have been created by a read of <kv_mount>/data/<kv_prefix>/<tenant>/<key>.
+        self.kv_mount = kv_mount.strip("/")
+        self.kv_prefix = kv_prefix.strip("/")
         self.log_filter = log_filter or MaskingFilter()
         self._role_id = role_id
         self._secret_id = secret_id
@@ -280,12 +300,13 @@ class SecretsClient:
     ) -> list[dict[str, Any]]: ...
 
     @overload
-    def resolve(self, tenant: str, parameters: Sequence[Mapping[str, Any]], wrap_ttl: int | str) -> Wrapped: ...
+    def resolve(self, tenant: str, parameters: Sequence[Mapping[str, Any]], wrap_ttl: int | str) -> Delivery: ...
 
     def resolve(
         self, tenant: str, parameters: Sequence[Mapping[str, Any]], wrap_ttl: int | str | None = None
-    ) -> list[dict[str, Any]] | Wrapped:
-        """Give SECRET parameters their values (all or nothing), or with wrap_ttl a wrapping token."""
+    ) -> list[dict[str, Any]] | Delivery:
+        """Give SECRET parameters their values (all or nothing); with wrap_ttl, a Delivery of
+        wrapped reads for a sink module instead (no value passes through the Hub)."""
         if not self.base_url:
             raise SecretsClientError("resolve needs the service's base_url")
         body: dict[str, Any] = {"parameters": [dict(p) for p in parameters]}
@@ -299,15 +320,35 @@ class SecretsClient:
             status, payload = self._post_service(url, body)
         if status == 200 and isinstance(payload, dict):
             if wrap_ttl is not None:
-                wrap = payload.get("wrap")
-                if not isinstance(wrap, dict) or not {"token", "ttl", "creation_path"} <= set(wrap):
-                    raise SecretsClientError(f"resolve in tenant {tenant!r}: the answer holds no wrapping token")
-                return Wrapped(token=str(wrap["token"]), ttl=int(wrap["ttl"]), creation_path=str(wrap["creation_path"]))
+                return self._delivery(tenant, payload)
             resolved = list(payload.get("parameters") or [])
             self._remember(resolved)
             log.debug("resolved %d parameters for tenant %s", len(resolved), tenant)
             return resolved
         raise _failure(f"resolve in tenant {tenant!r}", tenant, status, payload)
+
+    def _delivery(self, tenant: str, payload: dict[str, Any]) -> Delivery:
+        """The wrapped answer as a Delivery, refused unless every SECRET parameter carries a
+        token made at its key's path (a plain string check; the sink asks Vault)."""
+        parameters = payload.get("parameters")
+        if not isinstance(parameters, list):
+            raise SecretsClientError(f"resolve in tenant {tenant!r}: the answer holds no parameters")
+        ttls = []
+        for parameter in parameters:
+            if not isinstance(parameter, dict) or not _is_secret(parameter):
+                continue
+            wrap, key = parameter.get("wrap"), parameter.get("key")
+            if (
+                not isinstance(wrap, dict)
+                or not isinstance(key, str)
+                or parameter.get("value") is not None
+                or not isinstance(wrap.get("token"), str)
+                or wrap.get("creation_path") != self.creation_path(tenant, key)
+            ):
+                name = parameter.get("name")
+                raise SecretsClientError(f"resolve in tenant {tenant!r}: {name!r} is not a wrapped read of its key")
+            ttls.append(int(wrap.get("ttl") or 0))
+        return Delivery(tenant=tenant, parameters=parameters, ttl=min(ttls, default=0))
 
     def _post_service(self, url: str, body: dict[str, Any]) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {self._current_token()}", "Content-Type": "application/json"}
@@ -315,32 +356,101 @@ class SecretsClient:
 
     # -- unwrap (sink modules) ------------------------------------------------------------
 
-    def unwrap(self, wrapping_token: str, *, creation_path: str = WRAP_CREATION_PATH) -> list[dict[str, Any]]:
-        """Unwrap a delivery once, directly from Vault; refuse a token not made by resolve.
+    def creation_path(self, tenant: str, key: str) -> str:
+        """The creation path of Vault's read of a key: what a genuine delivery token shows."""
+        if not TENANT_RE.match(tenant) or not KEY_RE.match(key):
+            raise UnwrapError(f"not a valid tenant and key: {tenant[:80]!r}, {key[:200]!r}")
+        return "/".join(p for p in (self.kv_mount, "data", self.kv_prefix, tenant, key) if p)
 
-        The token is looked up first (which does not use it up): an unknown, expired or used
-        token, or one created at another path, is refused without unwrapping.
-        """
-        vault = self._vault_addr()
+    @overload
+    def unwrap(self, delivered: str, *, tenant: str, key: str) -> str: ...
+
+    @overload
+    def unwrap(
+        self, delivered: Delivery | Mapping[str, Any] | Sequence[Mapping[str, Any]], *, tenant: str, key: None = None
+    ) -> list[dict[str, Any]]: ...
+
+    def unwrap(
+        self,
+        delivered: str | Delivery | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        tenant: str,
+        key: str | None = None,
+    ) -> str | list[dict[str, Any]]:
+        """Unwrap a delivery directly from Vault, once, after proving where it comes from.
+
+        `delivered` is one wrapping token (give the `key` it must be a read of; returns the
+        value), or a whole delivery: a Delivery, its as_dict(), the service's answer or its
+        parameter list (returns the parameters with their values, as a plain resolve would).
+        `tenant` is the tenant the sink expects, never taken from the delivery.
+
+        Every token is looked up first (which does not use it up) and refused, all of them
+        left unused, unless Vault says it was created by a read of exactly
+        <kv_mount>/data/<kv_prefix>/<tenant>/<key>, in Vault's root namespace: any token can
+        wrap anything with sys/wrapping/wrap, but only a reader of that value can make this.
+        What an accepted token unwraps to must then be a read answer with a value."""
+        if isinstance(delivered, str):
+            if key is None:
+                raise UnwrapError("give the key the wrapping token must be a read of")
+            self._check_origin(delivered, tenant, key)
+            value = self._unwrap_read(delivered, tenant, key)
+            self.log_filter.add(value)
+            return value
+        parameters = _parameters_of(delivered, tenant)
+        tokens: dict[str, str] = {}  # token -> key
+        for parameter in parameters:
+            if _is_secret(parameter):
+                token, expected = _wrapped_token(parameter)
+                if tokens.setdefault(token, expected) != expected:
+                    raise UnwrapError(f"one wrapping token is given for keys {tokens[token]!r} and {expected!r}")
+        for token, expected in tokens.items():
+            self._check_origin(token, tenant, expected)
+        values = {token: self._unwrap_read(token, tenant, expected) for token, expected in tokens.items()}
+        self.log_filter.add(*values.values())
+        return [
+            {k: v for k, v in p.items() if k not in ("key", "wrap")} | {"value": values[_wrapped_token(p)[0]]}
+            if _is_secret(p)
+            else dict(p)
+            for p in parameters
+        ]
+
+    def _check_origin(self, token: str, tenant: str, key: str) -> None:
+        """Refuse, without using it, a token that is not Vault's read of tenant/key."""
+        expected = self.creation_path(tenant, key)
+        if token.count(".") > 1:
+            # <type>.<random>.<namespace id>: made in a namespace, where creation paths are
+            # relative to the namespace, so whoever runs any namespace could make this path.
+            raise UnwrapError(f"the wrapping token for key {key!r} was made in a Vault namespace; not unwrapped")
         status, payload = self._request(
-            "POST", f"{vault}/v1/sys/wrapping/lookup", {}, {"token": wrapping_token}, "Vault"
+            "POST", f"{self._vault_addr()}/v1/sys/wrapping/lookup", {}, {"token": token}, "Vault"
         )
         if status != 200 or not isinstance(payload, dict):
-            raise UnwrapError("the wrapping token is invalid, expired or already used", status)
+            raise UnwrapError(f"the wrapping token for key {key!r} is invalid, expired or already used", status)
         made_at = (payload.get("data") or {}).get("creation_path")
-        if made_at != creation_path:
-            raise UnwrapError(f"the wrapping token was created at {made_at!r}, not {creation_path!r}; not unwrapped")
+        if made_at != expected:
+            raise UnwrapError(
+                f"the wrapping token for key {key!r} was created at {made_at!r}, not {expected!r}; not unwrapped"
+            )
+
+    def _unwrap_read(self, token: str, tenant: str, key: str) -> str:
+        """Unwrap a checked token: the value of the KV read it holds."""
         status, payload = self._request(
-            "POST", f"{vault}/v1/sys/wrapping/unwrap", {"X-Vault-Token": wrapping_token}, None, "Vault"
+            "POST", f"{self._vault_addr()}/v1/sys/wrapping/unwrap", {"X-Vault-Token": token}, None, "Vault"
         )
-        if status != 200 or not isinstance(payload, dict):
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if status == 404 and isinstance(data, dict) and isinstance(data.get("metadata"), dict):
+            # Vault wraps its 404 for a deleted version like any answer.
+            raise UnwrapError(f"key {key!r} of tenant {tenant!r} was deleted when it was read; no value", status)
+        if status != 200 or not isinstance(data, dict):
             # It was valid a moment ago: someone else unwrapped it in between. Treat as compromised.
-            raise UnwrapError("the wrapping token was used by someone else between lookup and unwrap", status)
-        parameters = (payload.get("data") or {}).get("parameters")
-        if not isinstance(parameters, list):
-            raise UnwrapError("the wrapping token holds no resolved parameters")
-        self._remember(parameters)
-        return parameters
+            raise UnwrapError(f"the wrapping token for key {key!r} was used by someone else after the lookup", status)
+        read = data.get("data")
+        value = read.get("value") if isinstance(read, dict) else None
+        if not isinstance(value, str) or not isinstance(data.get("metadata"), dict):
+            # Made at the key's path but not by a read: e.g. a writer's wrapped write, whose
+            # answer is the new version's metadata.
+            raise UnwrapError(f"the wrapping token for key {key!r} holds no read of its value")
+        return value
 
     # -- tokens ---------------------------------------------------------------------------
 
@@ -425,6 +535,28 @@ class SecretsClient:
 def _is_secret(parameter: Mapping[str, Any]) -> bool:
     kind = parameter.get("type")
     return isinstance(kind, str) and kind.upper() == SECRET
+
+
+def _parameters_of(delivered: Any, tenant: str) -> list[Mapping[str, Any]]:
+    """The parameter list of a delivery in any of its forms, for the tenant the sink expects."""
+    if isinstance(delivered, Delivery):
+        delivered = delivered.as_dict()
+    if isinstance(delivered, Mapping):
+        if delivered.get("tenant", tenant) != tenant:
+            raise UnwrapError(f"the delivery is for tenant {delivered.get('tenant')!r}, not {tenant!r}")
+        delivered = delivered.get("parameters")
+    if not isinstance(delivered, Sequence) or not all(isinstance(p, Mapping) for p in delivered):
+        raise UnwrapError("not a delivery: expected a list of parameters")
+    return list(delivered)
+
+
+def _wrapped_token(parameter: Mapping[str, Any]) -> tuple[str, str]:
+    """A delivered SECRET parameter's wrapping token and the key it must be a read of."""
+    wrap, key = parameter.get("wrap"), parameter.get("key")
+    token = wrap.get("token") if isinstance(wrap, Mapping) else None
+    if not isinstance(token, str) or not isinstance(key, str):
+        raise UnwrapError(f"parameter {str(parameter.get('name'))[:256]!r} carries no wrapping token and key")
+    return token, key
 
 
 def _failure(what: str, tenant: str, status: int, payload: Any) -> SecretsClientError:

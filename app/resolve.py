@@ -1,20 +1,27 @@
 """Resolve: the Hub's SECRET parameters get their values at run time, all or nothing.
 
 Only the Hub's token can read values (vault-policies/nexo-hub.hcl): called with a reader's or
-a writer's token, the reads fail with 403 from Vault itself. With a wrap TTL the resolved
-parameters are not answered but wrapped by Vault into a single-use token, which the Hub hands
-to a sink module to unwrap directly from Vault.
+a writer's token, the reads fail with 403 from Vault itself.
+
+With a wrap TTL no value is answered, nor seen by the service: Vault wraps its own read of each
+key into a single-use token whose creation_path is that key's data path. Only a reader of the
+value can make such a token, so a sink that checks the path knows it holds a read of the secret
+it expects (DESIGN principle 5), not something any token could wrap with sys/wrapping/wrap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, wait
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from app import errors, names
 from app.vault import Vault
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SECRET = "SECRET"
 MAX_PARAMETERS = 100
@@ -51,7 +58,8 @@ def resolve(
 ) -> dict[str, Any]:
     """Give every SECRET parameter its value, or raise 422 naming each one that has none.
 
-    Returns {"parameters": [...]} or, with wrap_ttl, {"wrap": {"token", "ttl", "creation_path"}}.
+    Returns {"parameters": [...]}. With wrap_ttl, each SECRET parameter comes back with
+    "value": None, its "key" and "wrap": {"token", "ttl", "creation_path"} (see wrapped()).
     """
     names.tenant(tenant)
     if len(parameters) > MAX_PARAMETERS:
@@ -65,25 +73,62 @@ def resolve(
         # Nothing to read, so Vault has not refused anything yet: ask it, so that a user's
         # token is refused whatever the parameters.
         raise errors.PermissionDenied(_NOT_HUB)
-    values = _read_all(vault, token, tenant, keys)
+    if wrap_ttl is not None:
+        return wrapped(vault, token, tenant, parameters, keys, wrap_ttl)
+    values = _each(vault, keys, lambda key: _read(vault, token, tenant, key))
+    _all_or_nothing(tenant, parameters, values)
+    return {"parameters": [{**p, "value": values[p["value"]]} if is_secret(p) else dict(p) for p in parameters]}
 
-    unresolved = [_why(p, values) for p in parameters if is_secret(p) and _value(p, values) is None]
+
+def wrapped(
+    vault: Vault, token: str, tenant: str, parameters: Sequence[Mapping[str, Any]], keys: list[str], ttl: int
+) -> dict[str, Any]:
+    """The wrapped delivery: one wrapped KV read per distinct key, all or nothing.
+
+    Every key is first checked to hold a value (KV subkeys: no value is read), because Vault
+    wraps the answer to a read of a deleted version like any other, and a missing key must
+    leave no token made. A key gone between the check and its wrapped read (404) has every
+    token already made revoked before the 422; one deleted in that instant yields a token that
+    unwraps to no value, which the client refuses."""
+    present = _each(vault, keys, lambda key: _present(vault, token, tenant, key))
+    _all_or_nothing(tenant, parameters, present)
+    made: dict[str, dict[str, Any]] = {}
+    try:
+        infos = _each(vault, keys, lambda key: _wrap_read(vault, token, tenant, key, ttl, made))
+        _all_or_nothing(tenant, parameters, infos)
+    except BaseException:
+        _revoke(vault, list(made.values()))
+        raise
+    return {
+        "parameters": [
+            {**p, "value": None, "key": p["value"], "wrap": _wrap_info(infos[p["value"]])} if is_secret(p) else dict(p)
+            for p in parameters
+        ]
+    }
+
+
+def _wrap_info(info: Mapping[str, Any] | None) -> dict[str, Any]:
+    assert info is not None  # _all_or_nothing passed
+    return {"token": info["token"], "ttl": int(info["ttl"]), "creation_path": info["creation_path"]}
+
+
+def _revoke(vault: Vault, infos: list[dict[str, Any]]) -> None:
+    """Revoke wrapping tokens that will not be handed out. One Vault fails to revoke expires
+    with its TTL (at most WRAP_TTL_MAX), never having left the service."""
+    for info in infos:
+        if not vault.auth.revoke_wrapping(info["token"]):
+            log.warning("a wrapping token not handed out could not be revoked; it expires in %ss", info.get("ttl"))
+
+
+def _all_or_nothing(tenant: str, parameters: Sequence[Mapping[str, Any]], found: Mapping[str, Any]) -> None:
+    """Raise 422 naming every SECRET parameter whose key found nothing (missing or invalid)."""
+    unresolved = [_why(p) for p in parameters if is_secret(p) and _found(p, found) is None]
     if unresolved:
         count = len(unresolved)
         raise errors.Unprocessable(
             f"{count} SECRET parameter{'s' if count > 1 else ''} could not be resolved in tenant {tenant!r}",
             errors={"unresolved": [asdict(u) for u in unresolved]},
         )
-    resolved = [{**p, "value": values[p["value"]]} if is_secret(p) else dict(p) for p in parameters]
-    if wrap_ttl is None:
-        return {"parameters": resolved}
-    return {"wrap": wrap(vault, token, resolved, wrap_ttl)}
-
-
-def wrap(vault: Vault, token: str, parameters: list[dict[str, Any]], ttl_seconds: int) -> dict[str, Any]:
-    """Wrap resolved parameters into a single-use Vault token (no TTL bounds: resolve checks them)."""
-    info = vault.auth.wrap(token, {"parameters": parameters}, ttl_seconds)
-    return {"token": info["token"], "ttl": int(info["ttl"]), "creation_path": info["creation_path"]}
 
 
 def _can_read_values(vault: Vault, token: str, tenant: str) -> bool:
@@ -95,12 +140,12 @@ def _valid_key(key: Any) -> bool:
     return isinstance(key, str) and names.is_key(key)
 
 
-def _value(parameter: Mapping[str, Any], values: Mapping[str, str | None]) -> str | None:
+def _found(parameter: Mapping[str, Any], found: Mapping[str, Any]) -> Any:
     key = parameter.get("value")
-    return values.get(key) if isinstance(key, str) else None
+    return found.get(key) if isinstance(key, str) else None
 
 
-def _why(parameter: Mapping[str, Any], values: Mapping[str, str | None]) -> Unresolved:
+def _why(parameter: Mapping[str, Any]) -> Unresolved:
     key = parameter.get("value")
     if not _valid_key(key):
         shown = key[:_SHOWN_KEY] if isinstance(key, str) else None
@@ -108,19 +153,21 @@ def _why(parameter: Mapping[str, Any], values: Mapping[str, str | None]) -> Unre
     return Unresolved(str(parameter.get("name")), key, "no such secret")
 
 
-def _read_all(vault: Vault, token: str, tenant: str, keys: list[str]) -> dict[str, str | None]:
-    """Read the keys concurrently; a missing key maps to None, any other failure is raised."""
+def _each(vault: Vault, keys: list[str], call: Callable[[str], T]) -> dict[str, T]:
+    """call(key) for every key, concurrently on the shared reader pool. A failure is raised once
+    the calls already running have ended, so that whatever they made is known to the caller."""
     if not keys:
         return {}
     if len(keys) == 1:  # the common case: no thread hop
-        return {keys[0]: _read(vault, token, tenant, keys[0])}
+        return {keys[0]: call(keys[0])}
     readers = vault.readers("nexo-resolve", _READERS)
-    futures: list[Future[str | None]] = [readers.submit(_read, vault, token, tenant, k) for k in keys]
+    futures: list[Future[T]] = [readers.submit(call, k) for k in keys]
     try:
         return {key: future.result() for key, future in zip(keys, futures, strict=True)}
     finally:
         for future in futures:
-            future.cancel()  # after a failure the remaining reads are not needed
+            future.cancel()  # after a failure the calls not yet started are not needed
+        wait(futures)
 
 
 def _read(vault: Vault, token: str, tenant: str, key: str) -> str | None:
@@ -130,3 +177,23 @@ def _read(vault: Vault, token: str, tenant: str, key: str) -> str | None:
         return None
     except errors.PermissionDenied:
         raise errors.PermissionDenied(_NOT_HUB) from None
+
+
+def _present(vault: Vault, token: str, tenant: str, key: str) -> bool | None:
+    try:
+        return vault.kv.has_value(token, tenant, key) or None
+    except errors.PermissionDenied:
+        raise errors.PermissionDenied(_NOT_HUB) from None
+
+
+def _wrap_read(
+    vault: Vault, token: str, tenant: str, key: str, ttl: int, made: dict[str, dict[str, Any]]
+) -> dict[str, Any] | None:
+    try:
+        info = vault.kv.wrap_read(token, tenant, key, ttl)
+    except errors.NotFound:  # gone since the check
+        return None
+    except errors.PermissionDenied:
+        raise errors.PermissionDenied(_NOT_HUB) from None
+    made[key] = info  # before anything else can fail: a token made is a token to revoke
+    return info

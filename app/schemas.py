@@ -233,7 +233,8 @@ class ResolveRequest(Strict):
             min=resolve.WRAP_TTL_MIN, max=resolve.WRAP_TTL_MAX, error="Must be {min} to {max} seconds."
         ),
         metadata={
-            "description": "Deliver by Vault response wrapping: answer a single-use token valid this long.",
+            "description": "Deliver by Vault response wrapping: every SECRET parameter gets a single-use token "
+            "of Vault's own read of its key, valid this long, instead of its value.",
             "oneOf": [
                 {"type": "integer", "minimum": resolve.WRAP_TTL_MIN, "maximum": resolve.WRAP_TTL_MAX},
                 {"type": "string", "pattern": names.documented(_DURATION), "example": "5m"},
@@ -242,18 +243,35 @@ class ResolveRequest(Strict):
     )
 
 
+class WrapInfo(ma.Schema):
+    token = ma.fields.String(
+        required=True, metadata={"description": "Single-use Vault wrapping token of Vault's own read of the key."}
+    )
+    ttl = ma.fields.Integer(required=True, metadata={"description": "Seconds the token stays valid."})
+    creation_path = ma.fields.String(
+        required=True,
+        metadata={
+            "example": "secret/data/tenants/acme/DATABASE_PASSWORD",
+            "description": "The key's data path: a sink checks it (sys/wrapping/lookup) before unwrapping.",
+        },
+    )
+
+
 class ResolvedParameter(ma.Schema):
     name = ma.fields.String(required=True)
     type = ma.fields.String(required=True)
-    value = ma.fields.Raw(metadata={"description": "For SECRET: the secret's value."})
-
-
-class WrapInfo(ma.Schema):
-    token = ma.fields.String(required=True, metadata={"description": "Single-use Vault wrapping token."})
-    ttl = ma.fields.Integer(required=True)
-    creation_path = ma.fields.String(required=True, metadata={"example": "sys/wrapping/wrap"})
+    value = ma.fields.Raw(
+        metadata={"description": "For SECRET: the secret's value; null in a wrapped delivery (see wrap)."}
+    )
+    key = ma.fields.String(metadata={"description": "Wrapped delivery, SECRET only: the key, as sent in value."})
+    wrap = ma.fields.Nested(
+        WrapInfo,
+        metadata={
+            "description": "Wrapped delivery, SECRET only: the value as a wrapped Vault read of the key. "
+            "Parameters naming the same key share one token."
+        },
+    )
 
 
 class ResolveResponse(ma.Schema):
-    parameters = ma.fields.List(ma.fields.Nested(ResolvedParameter))
-    wrap = ma.fields.Nested(WrapInfo)
+    parameters = ma.fields.List(ma.fields.Nested(ResolvedParameter), required=True)

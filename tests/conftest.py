@@ -136,14 +136,16 @@ def no_value_leaks() -> Iterator[None]:
 
 
 def watched_app(bao: BaoServer, secret_key: str) -> Any:
-    """A test app on `bao` whose every answer but resolve's joins the leak search."""
+    """A test app on `bao` whose every answer but a plain resolve's joins the leak search (a
+    wrapped resolve's too: it carries wrapping tokens, never a value)."""
     flask_app = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": secret_key})
 
     @flask_app.after_request
     def _record(response: Any) -> Any:
         from flask import request
 
-        if not request.path.endswith("/resolve"):
+        body = request.get_json(silent=True) if request.path.endswith("/resolve") else None
+        if not request.path.endswith("/resolve") or (isinstance(body, dict) and "wrap_ttl" in body):
             response.direct_passthrough = False
             SEEN.append((f"response {request.method} {request.path}", response.get_data(as_text=True)))
             SEEN.append((f"headers {request.method} {request.path}", str(response.headers)))

@@ -19,7 +19,15 @@ import pytest
 from click.testing import CliRunner
 
 from app import access, cli
-from app.client import MASK, MaskingFilter, NotAuthorized, SecretsClient, Unresolved, UnwrapError, Wrapped
+from app.client import (
+    MASK,
+    Delivery,
+    MaskingFilter,
+    NotAuthorized,
+    SecretsClient,
+    Unresolved,
+    UnwrapError,
+)
 from tests.conftest import BaoServer, Tenant, Users, planted
 from tests.ui_server import serve
 
@@ -80,14 +88,24 @@ def test_resolve_and_deliver_with_approle(client: SecretsClient, bao: BaoServer,
     assert resolved == [secret("api_token", value), parameters[1]]
     assert client.log_filter.mask(f"token={value}") == f"token={MASK}"
 
-    wrapped = client.resolve(tenant.name, parameters, wrap_ttl="30s")
-    assert isinstance(wrapped, Wrapped) and wrapped.ttl == 30 and wrapped.creation_path == "sys/wrapping/wrap"
-    assert wrapped.token not in repr(wrapped)
+    delivery = client.resolve(tenant.name, parameters, wrap_ttl="30s")
+    assert isinstance(delivery, Delivery) and delivery.ttl == 30 and delivery.keys == ["API_TOKEN"]
+    token = delivery.parameters[0]["wrap"]["token"]
+    assert token not in repr(delivery) and value not in json.dumps(delivery.as_dict())
     sink = SecretsClient(vault_addr=bao.addr)
-    assert sink.unwrap(wrapped.token) == resolved
+    # As the Hub hands it over: JSON, the tenant the sink expects given apart.
+    assert sink.unwrap(json.loads(json.dumps(delivery.as_dict())), tenant=tenant.name) == resolved
     assert sink.log_filter.mask(value) == MASK  # the sink masks what it unwrapped
     with pytest.raises(UnwrapError):
-        sink.unwrap(wrapped.token)
+        sink.unwrap(delivery, tenant=tenant.name)
+    with pytest.raises(UnwrapError, match="for tenant"):
+        sink.unwrap(client.resolve(tenant.name, parameters, wrap_ttl=30), tenant="another")
+
+    # One token alone, with the key it must be a read of.
+    one = client.resolve(tenant.name, parameters[:1], wrap_ttl=30).parameters[0]["wrap"]["token"]
+    with pytest.raises(UnwrapError, match="give the key"):
+        sink.unwrap(one, tenant=tenant.name)
+    assert SecretsClient(vault_addr=bao.addr).unwrap(one, tenant=tenant.name, key="API_TOKEN") == value
 
 
 def test_errors_carry_names_and_keys_never_values(

@@ -148,9 +148,12 @@ def run_hub_examples(dev: Dev, home: Path, value: str) -> None:
         ["bash", "-c", script], env=clean_env(HOME=str(home)), capture_output=True, text=True, timeout=60
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    resolved, wrapped = (json.loads(out) for out in ran.stdout.split(marker)[:2])
-    assert resolved["parameters"][0]["value"] == value
-    assert wrapped["data"]["parameters"][0]["value"] == value  # bao unwrap, with a stale ~/.vault-token around
+    resolved_out, sink_out = ran.stdout.split(marker)[:2]
+    assert json.loads(resolved_out)["parameters"][0]["value"] == value
+    # The sink's check, then bao unwrap with a stale ~/.vault-token around.
+    creation_path, brace, unwrapped = sink_out.strip().partition("{")  # -field= prints no newline
+    assert creation_path == "secret/data/tenants/demo/DATABASE_PASSWORD"
+    assert json.loads(brace + unwrapped) == {"value": value}
 
     [snippet] = readme_blocks("For the Hub team", "python")
     snippet = snippet.replace("http://127.0.0.1:8080", service)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from app import access, resolve
+from app import access, errors, resolve
 from app.client import SecretsClient, UnwrapError
 from tests.conftest import BaoServer, Tenant, Users, planted, watch_resolve_answer
 
@@ -163,7 +168,7 @@ def test_limits(app: Any, tenant: Tenant, login: Any, hub_token: str) -> None:
         assert reply.status_code == 422 and "wrap_ttl" in reply.get_json()["errors"]["json"], ttl
     for ttl, seconds in ((10, 10), ("15m", 900), ("90s", 90), ("1m", 60)):
         reply = call(app, hub_token, tenant.name, {"parameters": hundred[:1], "wrap_ttl": ttl})
-        assert reply.status_code == 200 and reply.get_json()["wrap"]["ttl"] == seconds, ttl
+        assert reply.status_code == 200 and reply.get_json()["parameters"][0]["wrap"]["ttl"] == seconds, ttl
 
     for body in (
         {},
@@ -179,8 +184,6 @@ def test_limits(app: Any, tenant: Tenant, login: Any, hub_token: str) -> None:
     assert call(app, hub_token, "Bad_Tenant", {"parameters": []}).status_code == 400
 
     # The service's own bounds hold for direct callers too, not only behind the schema.
-    from app import errors
-
     with pytest.raises(errors.Unprocessable):
         resolve.resolve(app.extensions["nexo_vault"], hub_token, tenant.name, hundred * 2)
     with pytest.raises(errors.Unprocessable):
@@ -228,10 +231,15 @@ def test_hub_token_reads_tenant_values_and_nothing_else(bao: BaoServer, tenant: 
         assert bao.api("POST", "/v1/secret/data/elsewhere/K", json={"data": {"value": planted()}}).ok
         assert bao.api("POST", f"{SECRET_ROOT}/{tenant.name}/K", json={"data": {"value": planted()}}).ok
         assert bao.api("GET", f"{SECRET_ROOT}/{tenant.name}/K", hub_token).status_code == 200
+        # subkeys (the wrapped resolve's check that a key holds a value) answers no value.
+        subkeys = bao.api("GET", f"/v1/secret/subkeys/tenants/{tenant.name}/K", hub_token)
+        assert subkeys.status_code == 200 and subkeys.json()["data"]["subkeys"] == {"value": None}
         refused = [
             ("GET", f"/v1/{other_mount}/data/tenants/{tenant.name}/K"),
             ("LIST", f"/v1/{other_mount}/metadata/"),
             ("GET", "/v1/secret/data/elsewhere/K"),
+            ("GET", "/v1/secret/subkeys/elsewhere/K"),
+            ("GET", f"/v1/{other_mount}/subkeys/tenants/{tenant.name}/K"),
             ("LIST", "/v1/secret/metadata/"),
             ("LIST", "/v1/secret/metadata/tenants/"),
             ("LIST", f"/v1/secret/metadata/tenants/{tenant.name}/"),
@@ -254,52 +262,232 @@ def test_hub_token_reads_tenant_values_and_nothing_else(bao: BaoServer, tenant: 
         bao.api("DELETE", f"/v1/sys/mounts/{other_mount}")
 
 
-def test_wrapped_resolve_unwraps_once(
-    app: Any, bao: BaoServer, tenant: Tenant, login: Any, hub_token: str, caplog: pytest.LogCaptureFixture
+def wrapped_call(app: Any, token: str, tenant: str, parameters: list[dict[str, Any]], ttl: int = 60) -> Any:
+    return call(app, token, tenant, {"parameters": parameters, "wrap_ttl": ttl})
+
+
+def lookup(bao: BaoServer, wrapping_token: str) -> requests.Response:
+    """sys/wrapping/lookup: what Vault says of a wrapping token, without using it up."""
+    return bao.api("POST", "/v1/sys/wrapping/lookup", json={"token": wrapping_token})
+
+
+def delivered(key: str, token: str, name: str = "p") -> list[dict[str, Any]]:
+    """A one-parameter delivery as a sink receives it, around any token."""
+    return [{"name": name, "type": "SECRET", "value": None, "key": key, "wrap": {"token": token}}]
+
+
+def test_wrapped_resolve_delivers_vaults_own_reads(
+    app: Any, bao: BaoServer, tenant: Tenant, login: Any, hub_token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     writer = login(tenant.writer, tenant.password)
-    value = planted("wrapped")
-    store(writer, tenant.name, "DELIVERED", value)
-    parameters = [secret("token", "DELIVERED"), {"name": "retries", "type": "INTEGER", "value": 3}]
+    values = {"DELIVERED": planted("wrapped"), "OTHER": planted("other")}
+    for key, value in values.items():
+        store(writer, tenant.name, key, value)
+    parameters = [
+        secret("token", "DELIVERED"),
+        {"name": "retries", "type": "INTEGER", "value": 3},
+        secret("again", "DELIVERED") | {"type": "secret"},
+        secret("other", "OTHER"),
+    ]
     plain = call(app, hub_token, tenant.name, {"parameters": parameters}).get_json()["parameters"]
 
-    reply = call(app, hub_token, tenant.name, {"parameters": parameters, "wrap_ttl": 60})
+    vault = app.extensions["nexo_vault"]
+
+    def no_plain_read(*args: Any) -> str:
+        raise AssertionError("a wrapped resolve read a value itself")
+
+    monkeypatch.setattr(vault.kv, "read_value", no_plain_read)
+    reply = wrapped_call(app, hub_token, tenant.name, parameters)
     assert reply.status_code == 200 and reply.headers["Cache-Control"] == "no-store"
-    body = reply.get_json()
-    assert set(body) == {"wrap"} and set(body["wrap"]) == {"token", "ttl", "creation_path"}
-    assert body["wrap"]["ttl"] == 60 and body["wrap"]["creation_path"] == "sys/wrapping/wrap"
-    assert value not in reply.get_data(as_text=True)
+    assert not any(value in reply.get_data(as_text=True) for value in values.values())
+    got = reply.get_json()["parameters"]
+    assert got[1] == parameters[1]
+    for sent, answered in zip(parameters, got, strict=True):
+        if sent["type"].upper() != "SECRET":
+            continue
+        key = sent["value"]
+        assert answered["name"] == sent["name"] and answered["type"] == sent["type"]
+        assert answered["value"] is None and answered["key"] == key
+        path = f"secret/data/tenants/{tenant.name}/{key}"
+        assert answered["wrap"]["creation_path"] == path and answered["wrap"]["ttl"] == 60
+        # Vault's own word, not the service's: the token was made by a read of that very key.
+        assert lookup(bao, answered["wrap"]["token"]).json()["data"]["creation_path"] == path
+    assert got[0]["wrap"]["token"] == got[2]["wrap"]["token"] != got[3]["wrap"]["token"]  # one read per key
 
     sink = SecretsClient(vault_addr=bao.addr)
-    assert sink.unwrap(body["wrap"]["token"]) == plain == [secret("token", value), parameters[1]]
-    with pytest.raises(UnwrapError, match="already used"):
-        sink.unwrap(body["wrap"]["token"])
-    assert bao.api("POST", "/v1/sys/wrapping/unwrap", body["wrap"]["token"]).status_code == 400
-    assert caplog.records and value not in caplog.text  # the service's logs of all this
-
-
-def test_expired_and_foreign_wrapping_tokens_fail(bao: BaoServer, tenant: Tenant, hub_token: str) -> None:
-    sink = SecretsClient(vault_addr=bao.addr)
-    value = planted("expiring")
-    # The service's own wrapping step with a TTL below resolve's bound, to see it expire.
-    short = resolve.wrap(bao.vault, hub_token, [secret("s", value)], ttl_seconds=1)
-    time.sleep(2.5)
+    assert sink.unwrap(reply.get_json(), tenant=tenant.name) == plain
+    assert sink.log_filter.mask(values["OTHER"]) == "***"
     with pytest.raises(UnwrapError, match="invalid, expired or already used"):
-        sink.unwrap(short["token"])
+        sink.unwrap(got, tenant=tenant.name)
+    assert bao.api("POST", "/v1/sys/wrapping/unwrap", got[0]["wrap"]["token"]).status_code == 400
 
-    # A wrapping token made elsewhere (a wrapped AppRole secret_id) is refused, and left unused.
+
+def test_sink_refuses_what_is_not_a_read_of_the_expected_key(
+    app: Any, bao: BaoServer, users: Users, tenant: Tenant, login: Any, hub_token: str
+) -> None:
+    writer = login(tenant.writer, tenant.password)
+    value = planted("genuine")
+    store(writer, tenant.name, "K_A", value)
+    store(writer, tenant.name, "K_B", planted("b"))
+    writer_token = users.token(tenant.writer, tenant.password)
+    sink = SecretsClient(vault_addr=bao.addr)
+
+    # A writer wraps a delivery of their own: any token may call sys/wrapping/wrap.
+    forged_value = "chosen-by-the-writer"
     made = requests.post(
-        f"{bao.addr}/v1/auth/approle/role/nexo-hub/secret-id",
-        headers={"X-Vault-Token": bao.root_token, "X-Vault-Wrap-TTL": "60s"},
+        f"{bao.addr}/v1/sys/wrapping/wrap",
+        headers={"X-Vault-Token": writer_token, "X-Vault-Wrap-TTL": "60s"},
+        json={"parameters": [secret("p", forged_value)], "data": {"value": forged_value}, "metadata": {}},
+        timeout=10,
+    )
+    forged = made.json()["wrap_info"]["token"]
+    for attempt in (delivered("K_A", forged), forged):
+        with pytest.raises(UnwrapError, match="created at 'sys/wrapping/wrap'"):
+            sink.unwrap(attempt, tenant=tenant.name, **({} if isinstance(attempt, list) else {"key": "K_A"}))
+    assert lookup(bao, forged).status_code == 200  # refused without being used up
+
+    # A writer's wrapped write has the key's very creation path; what it holds is no read.
+    write = requests.post(
+        f"{bao.addr}/v1/secret/data/tenants/{tenant.name}/K_A",
+        headers={"X-Vault-Token": writer_token, "X-Vault-Wrap-TTL": "60s"},
+        json={"data": {"value": value}},
         timeout=10,
     ).json()["wrap_info"]
-    assert made["creation_path"] == "auth/approle/role/nexo-hub/secret-id"
-    with pytest.raises(UnwrapError, match="created at 'auth/approle/role/nexo-hub/secret-id'"):
-        sink.unwrap(made["token"])
-    assert bao.api("POST", "/v1/sys/wrapping/lookup", json={"token": made["token"]}).status_code == 200
+    assert write["creation_path"] == f"secret/data/tenants/{tenant.name}/K_A"
+    with pytest.raises(UnwrapError, match="holds no read of its value"):
+        sink.unwrap(write["token"], tenant=tenant.name, key="K_A")
 
-    # A genuine delivery is refused when the sink expects another creation path.
-    genuine = resolve.wrap(bao.vault, hub_token, [secret("s", value)], ttl_seconds=60)
-    with pytest.raises(UnwrapError, match="not 'some/other/path'"):
-        sink.unwrap(genuine["token"], creation_path="some/other/path")
-    assert sink.unwrap(genuine["token"]) == [secret("s", value)]
+    # A genuine read of K_A is refused where the sink expects K_B, or another tenant's K_A.
+    genuine = wrapped_call(app, hub_token, tenant.name, [secret("a", "K_A")]).get_json()["parameters"][0]["wrap"]
+    with pytest.raises(UnwrapError, match="not 'secret/data/tenants/.*/K_B'"):
+        sink.unwrap(delivered("K_B", genuine["token"]), tenant=tenant.name)
+    with pytest.raises(UnwrapError, match="not 'secret/data/tenants/other-tenant/K_A'"):
+        sink.unwrap(genuine["token"], tenant="other-tenant", key="K_A")
+    with pytest.raises(UnwrapError, match="not 'elsewhere/data/tenants/"):
+        SecretsClient(vault_addr=bao.addr, kv_mount="elsewhere").unwrap(genuine["token"], tenant=tenant.name, key="K_A")
+    with pytest.raises(UnwrapError, match="not a valid tenant and key"):
+        sink.unwrap(genuine["token"], tenant=tenant.name, key="../K_A")
+    assert sink.unwrap(genuine["token"], tenant=tenant.name, key="K_A") == value  # still unused until now
+
+    # Creation paths are relative to a namespace: whoever runs one could make the same path.
+    namespace = "ns" + uuid.uuid4().hex[:8]
+    assert bao.api("POST", f"/v1/sys/namespaces/{namespace}").ok
+    in_ns = {"X-Vault-Token": bao.root_token, "X-Vault-Namespace": namespace}
+    assert requests.post(
+        f"{bao.addr}/v1/sys/mounts/secret", headers=in_ns, json={"type": "kv", "options": {"version": "2"}}, timeout=10
+    ).ok
+    assert requests.post(
+        f"{bao.addr}/v1/secret/data/tenants/{tenant.name}/K_A",
+        headers=in_ns,
+        json={"data": {"value": forged_value}},
+        timeout=30,
+    ).ok
+    elsewhere = requests.get(
+        f"{bao.addr}/v1/secret/data/tenants/{tenant.name}/K_A", headers=in_ns | {"X-Vault-Wrap-TTL": "60s"}, timeout=10
+    ).json()["wrap_info"]
+    assert lookup(bao, elsewhere["token"]).json()["data"]["creation_path"] == genuine["creation_path"]
+    with pytest.raises(UnwrapError, match="namespace"):
+        sink.unwrap(delivered("K_A", elsewhere["token"]), tenant=tenant.name)
+    assert lookup(bao, elsewhere["token"]).status_code == 200
+
+    # Expired.
+    short = bao.vault.kv.wrap_read(hub_token, tenant.name, "K_A", 1)
+    time.sleep(2.5)
+    with pytest.raises(UnwrapError, match="invalid, expired or already used"):
+        sink.unwrap(short["token"], tenant=tenant.name, key="K_A")
+
+
+def test_wrapped_resolve_is_all_or_nothing(
+    app: Any, bao: BaoServer, tenant: Tenant, login: Any, hub_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = login(tenant.writer, tenant.password)
+    values = {"ONE": planted("w-one"), "TWO": planted("w-two"), "SOFT": planted("w-soft")}
+    for key, value in values.items():
+        store(writer, tenant.name, key, value)
+    # A soft delete of the current version (the operator's, or metadata's delete_version_after).
+    assert bao.api("DELETE", f"{SECRET_ROOT}/{tenant.name}/SOFT").status_code == 204
+    vault = app.extensions["nexo_vault"]
+    made: list[dict[str, Any]] = []
+    real_wrap_read = vault.kv.wrap_read
+
+    def spy(*args: Any) -> dict[str, Any]:
+        info = real_wrap_read(*args)
+        made.append(info)
+        return dict(info)
+
+    monkeypatch.setattr(vault.kv, "wrap_read", spy)
+    parameters = [secret("one", "ONE"), secret("missing", "MISSING"), secret("two", "TWO"), secret("soft", "SOFT")]
+    reply = wrapped_call(app, hub_token, tenant.name, [*parameters, secret("bad", "../x")])
+    assert reply.status_code == 422
+    assert [(u["name"], u["key"]) for u in reply.get_json()["errors"]["unresolved"]] == [
+        ("missing", "MISSING"),
+        ("soft", "SOFT"),
+        ("bad", "../x"),
+    ]
+    assert made == []  # checked first: no token was made at all
+
+    # Vault wraps a read of a deleted version like any answer: that token unwraps to no value.
+    soft = bao.vault.kv.wrap_read(hub_token, tenant.name, "SOFT", 60)
+    with pytest.raises(UnwrapError, match="was deleted when it was read"):
+        SecretsClient(vault_addr=bao.addr).unwrap(soft["token"], tenant=tenant.name, key="SOFT")
+
+    # A key gone between the check and its wrapped read: the tokens made are revoked.
+    monkeypatch.setattr(vault.kv, "has_value", lambda *args: True)
+    reply = wrapped_call(app, hub_token, tenant.name, parameters[:3])
+    assert reply.status_code == 422 and "wrap" not in reply.get_data(as_text=True)
+    assert [u["key"] for u in reply.get_json()["errors"]["unresolved"]] == ["MISSING"]
+    assert sorted(info["creation_path"].rsplit("/", 1)[1] for info in made) == ["ONE", "TWO"]
+    for info in made:
+        refused = lookup(bao, info["token"])
+        assert refused.status_code == 400 and "not valid" in refused.text, info["creation_path"]
+
+
+def test_wrapped_resolve_failing_midway_revokes_what_it_made(
+    app: Any, bao: BaoServer, tenant: Tenant, login: Any, hub_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = login(tenant.writer, tenant.password)
+    for key in ("ONE", "TWO", "THREE"):
+        store(writer, tenant.name, key, planted(f"mid-{key}"))
+    vault = app.extensions["nexo_vault"]
+    made: list[dict[str, Any]] = []
+    real_wrap_read = vault.kv.wrap_read
+
+    def flaky(token: str, tenant_name: str, key: str, ttl: int) -> dict[str, Any]:
+        if key == "TWO":
+            raise errors.Unavailable()
+        info = dict(real_wrap_read(token, tenant_name, key, ttl))
+        made.append(info)
+        return info
+
+    monkeypatch.setattr(vault.kv, "wrap_read", flaky)
+    reply = wrapped_call(
+        app, hub_token, tenant.name, [secret("one", "ONE"), secret("two", "TWO"), secret("three", "THREE")]
+    )
+    assert reply.status_code == 503 and "wrap" not in reply.get_data(as_text=True)
+    assert made  # at least one token was made before or beside the failure...
+    for info in made:
+        assert lookup(bao, info["token"]).status_code == 400  # ...and none is left usable
+
+
+def test_readme_sink_commands(app: Any, bao: BaoServer, tenant: Tenant, login: Any, hub_token: str) -> None:
+    """The README's `bao` commands for a sink, run as written on a genuine delivery."""
+    value = planted("readme")
+    store(login(tenant.writer, tenant.password), tenant.name, "DATABASE_PASSWORD", value)
+    wrap = wrapped_call(app, hub_token, tenant.name, [secret("db", "DATABASE_PASSWORD")]).get_json()
+    token = wrap["parameters"][0]["wrap"]["token"]
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("**How a sink checks a token.**", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block is not None
+    lines = [line.split("#", 1)[0].strip() for line in block.group(1).splitlines()]
+    lookup_cmd, unwrap_cmd = [line for line in lines if line and not line.startswith("WRAP=")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")} | {"VAULT_ADDR": bao.addr, "WRAP": token}
+
+    def run(command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=60)
+
+    looked = run(lookup_cmd)
+    assert looked.returncode == 0 and looked.stdout.strip() == f"secret/data/tenants/{tenant.name}/DATABASE_PASSWORD"
+    unwrapped = run(unwrap_cmd)
+    assert unwrapped.returncode == 0 and json.loads(unwrapped.stdout) == {"value": value}
+    assert run(unwrap_cmd).returncode != 0  # single use

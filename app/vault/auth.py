@@ -1,4 +1,4 @@
-"""Signing in and tokens: userpass and AppRole, token lookups, response wrapping."""
+"""Signing in and tokens: userpass and AppRole, token lookups, revoking wrapping tokens."""
 
 from __future__ import annotations
 
@@ -78,10 +78,18 @@ class Auth:
         except (errors.NotAuthenticated, errors.PermissionDenied):
             pass
 
-    def wrap(self, token: str, data: Mapping[str, Any], ttl_seconds: int) -> dict[str, Any]:
-        """Response-wrap `data` with the caller's token: Vault's wrap_info (token, ttl, creation_path)."""
-        reply = self.t.request("POST", path("sys", "wrapping", "wrap"), token, data, wrap_ttl=ttl_seconds)
-        return dict(reply["wrap_info"])
+    def revoke_wrapping(self, wrapping_token: str) -> bool:
+        """Revoke a wrapping token that must never be unwrapped; True if Vault confirmed it.
+
+        Sent with the wrapping token itself, so no policy of the caller's is needed: a wrapping
+        token has one use, and Vault spends it on this request (even one its policy refuses)."""
+        try:
+            self.t.request("POST", path("auth", "token", "revoke-self"), wrapping_token)
+        except (errors.NotAuthenticated, errors.PermissionDenied):
+            return True  # already used, expired or revoked: unusable either way
+        except errors.ServiceError:
+            return False
+        return True
 
     # -- accounts and roles (operator and admin) ---------------------------------------------
 

@@ -96,6 +96,29 @@ class KV:
             raise errors.NotFound()
         return str(data["data"]["value"])
 
+    def has_value(self, token: str, tenant: str, key: str) -> bool:
+        """Whether a key's current version holds a value, learnt without reading it (KV v2
+        subkeys): False if never created, deleted or destroyed."""
+        try:
+            self.t.request("GET", self._path("subkeys", tenant, key), token, params={"depth": 1})
+        except errors.NotFound:  # Vault answers 404 for a deleted or destroyed current version too
+            return False
+        return True
+
+    def wrap_read(self, token: str, tenant: str, key: str, ttl_seconds: int) -> dict[str, Any]:
+        """Have Vault wrap its own read of a key's value: wrap_info (token, accessor, ttl,
+        creation_path = the key's data path). The caller never sees the value.
+
+        NotFound if the key was never created or its metadata is gone (Vault answers that
+        plainly); a deleted current version is wrapped like a value (check has_value first)."""
+        # A GET is retried after a timeout or a 5xx: a token Vault made for a lost answer is never
+        # handed out and expires with its TTL.
+        reply = self.t.request("GET", self._path("data", tenant, key), token, wrap_ttl=ttl_seconds)
+        info = reply.get("wrap_info") if isinstance(reply, dict) else None
+        if not info or not info.get("token"):
+            raise errors.Unavailable()  # Vault did not wrap: never hand on whatever this is
+        return dict(info)
+
 
 def _page(after: str | None, limit: int | None) -> dict[str, Any]:
     params: dict[str, Any] = {}
