@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from app import access, cli
+from app import access, cli, config
 from tests.conftest import BaoServer, Tenant, Users, planted, watch_resolve_answer
 
 
@@ -377,3 +377,41 @@ def test_openapi_documents_the_contract(app: Any) -> None:
     assert "permanent" in deleting
     item = spec["components"]["schemas"]["SecretItem"]["properties"]
     assert {"deleted_time", "deleted_by", "purge_time"} <= set(item)
+
+
+def test_deleted_listing_on_the_hashicorp_fallback(app: Any, tenant: Tenant, login: Any) -> None:
+    """Without OpenBao's detailed-metadata, the same answers from metadata read key by key."""
+    writer = login(tenant.writer, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    for key in ("A", "B", "C"):
+        writer.post(url, json={"key": key, "value": planted()})
+    writer.delete(f"{url}/B")
+    detailed = (writer.get(url).get_json(), writer.get(url, query_string={"deleted": "true"}).get_json())
+    vault = app.extensions["nexo_vault"]
+    vault.kv.detailed = False
+    try:
+        fallback = (writer.get(url).get_json(), writer.get(url, query_string={"deleted": "true"}).get_json())
+    finally:
+        vault.kv.detailed = None
+    assert fallback == detailed
+    assert [i["key"] for i in fallback[0]["items"]] == ["A", "C"] and [i["key"] for i in fallback[1]["items"]] == ["B"]
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"NEXO_RECOVERY_DAYS": "soon"}, "NEXO_RECOVERY_DAYS must be a whole number"),
+        ({"NEXO_RECOVERY_DAYS": "-1"}, "NEXO_RECOVERY_DAYS must be between 0 and 3650"),
+        ({"NEXO_MAX_VERSIONS": "0"}, "NEXO_MAX_VERSIONS must be between 1 and 50"),
+        ({"NEXO_MAX_VERSIONS": "64"}, "NEXO_MAX_VERSIONS must be between 1 and 50"),
+    ],
+)
+def test_settings_out_of_range_refuse_to_start(env: dict[str, str], problem: str) -> None:
+    with pytest.raises(config.ConfigError, match=problem):
+        config.from_environ(env)
+
+
+def test_settings_defaults() -> None:
+    settings = config.from_environ({})
+    assert settings["RECOVERY_DAYS"] == 30 and settings["MAX_VERSIONS"] == 10
+    assert config.from_environ({"NEXO_RECOVERY_DAYS": "0", "NEXO_MAX_VERSIONS": "50"})["RECOVERY_DAYS"] == 0

@@ -768,3 +768,19 @@ def test_history_shows_versions_and_says_values_are_write_only(
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(opener).to_be_focused()
+
+
+def test_a_page_of_only_deleted_secrets_is_followed(
+    ui: Watched, tenant: Any, login: Any, planted: Callable[[str], str]
+) -> None:
+    """The live listing leaves deleted secrets out, so its first page can be empty with more after it."""
+    client = login(tenant.writer, tenant.password)
+    url = SEARCH_PATH.format(tenant.name)
+    for n in range(51):
+        assert client.post(url, json={"key": f"A_{n:02d}", "value": planted("ui-hop")}).status_code == 201
+        assert client.delete(f"{url}/A_{n:02d}").status_code == 204
+    assert client.post(url, json={"key": "Z_LIVE", "value": planted("ui-hop")}).status_code == 201
+    page = sign_in(ui, tenant.writer, tenant.password)
+    expect(row(page, "Z_LIVE")).to_be_visible()
+    expect(page.locator("#rows tr")).to_have_count(1)
+    expect(page.get_by_role("heading", name="No secrets yet")).to_be_hidden()

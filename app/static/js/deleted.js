@@ -7,6 +7,7 @@ import { openHistory } from "./history.js";
 import { cell, iconButton, setBusy, showAlert, span, timeElement, toast } from "./parts.js";
 
 const PAGE_SIZE = 50;
+const EMPTY_PAGE_HOPS = 20;
 const $ = (id) => document.getElementById(id);
 
 let screen = null; // {tenant(), canWrite(), recoveryDays(), permissionsChanged()} from main.js
@@ -53,7 +54,12 @@ async function load(reset) {
   $("deleted-table").setAttribute("aria-busy", "true");
   $("deleted-count").textContent = "Loading…";
   try {
-    const page = await api("GET", `${paths.secrets(tenant)}?${params}`, { signal: controller.signal });
+    let page = await api("GET", `${paths.secrets(tenant)}?${params}`, { signal: controller.signal });
+    // One request scans a bounded number of keys: an empty page may still have more after it.
+    for (let hop = 0; page.items.length === 0 && page.next && hop < EMPTY_PAGE_HOPS; hop += 1) {
+      params.set("after", page.next);
+      page = await api("GET", `${paths.secrets(tenant)}?${params}`, { signal: controller.signal });
+    }
     if (reset) {
       state.items.clear();
       $("deleted-rows").replaceChildren();
@@ -92,7 +98,7 @@ function render() {
   $("deleted-count").textContent = count
     ? `${count} deleted ${count === 1 ? "secret" : "secrets"}${state.next ? " shown, more available" : ""}`
     : "";
-  $("deleted-empty").hidden = count > 0 || Boolean(state.next);
+  $("deleted-empty").hidden = count > 0;
   $("deleted-table").classList.toggle("is-empty", count === 0);
   $("deleted-card").hidden = count === 0 && !$("deleted-error").hidden;
 }

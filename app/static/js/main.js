@@ -11,6 +11,7 @@ import { openHistory } from "./history.js";
 
 const PAGE_SIZE = 50;
 const SEARCH_DELAY_MS = 250;
+const EMPTY_PAGE_HOPS = 20;
 
 const $ = (id) => document.getElementById(id);
 
@@ -248,7 +249,13 @@ async function loadList(reset) {
   $("more").disabled = true;
   $("count").textContent = "Loading…";
   try {
-    const page = await api("GET", `${paths.secrets(state.tenant)}?${params}`, { signal: controller.signal });
+    let page = await api("GET", `${paths.secrets(state.tenant)}?${params}`, { signal: controller.signal });
+    // A page leaves deleted secrets out (and a search reads a bounded number of keys), so it
+    // can come back empty with more to read: follow it a few times rather than say "no secrets".
+    for (let hop = 0; page.items.length === 0 && page.next && hop < EMPTY_PAGE_HOPS; hop += 1) {
+      params.set("after", page.next);
+      page = await api("GET", `${paths.secrets(state.tenant)}?${params}`, { signal: controller.signal });
+    }
     if (reset) {
       state.items.clear();
       $("rows").replaceChildren();
