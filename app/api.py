@@ -214,9 +214,7 @@ class SecretRestore(MethodView):
         """Restore a deleted secret (KV undelete): the same value is live again, nobody reads it.
 
         409 when it is not deleted: restored by someone else, or re-created meanwhile."""
-        return secrets.restore(
-            _vault(), _user().caller(), names.tenant(tenant), names.key(key), recovery_days=_recovery_days()
-        )
+        return secrets.restore(_vault(), _user().caller(), names.tenant(tenant), names.key(key))
 
 
 @blp.route("/tenants/<tenant:tenant>/secrets/<key:key>/versions")

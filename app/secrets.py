@@ -392,7 +392,7 @@ def delete_permanently(vault: Vault, caller: Caller, tenant: str, key: str) -> N
         raise _no_write(tenant) from None
 
 
-def restore(vault: Vault, caller: Caller, tenant: str, key: str, *, recovery_days: int = 30) -> Item:
+def restore(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
     """Undelete a deleted secret's current version: the same value is live again, unread.
 
     409 when it is not deleted (restored or re-created meanwhile) or its data was destroyed.

@@ -30,7 +30,7 @@ export async function openHistory(tenant, key, opener) {
       "To go back, save the old value again as a new version.";
     $("history-description").textContent = keep
       ? `Vault keeps the last ${keep} versions of a secret; older ones drop off this list. Description changes make no new version.`
-      : "Description changes make no new version.";
+      : "Vault keeps a limited number of versions of a secret (its mount's setting); older ones drop off this list. Description changes make no new version.";
   } catch (error) {
     if (shown !== wanted || error.status === 401) return;
     $("history-note").textContent = "";
