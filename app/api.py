@@ -123,7 +123,12 @@ def _session_info(user: auth.User) -> dict[str, Any]:
         "tenants": access.tenants_of(info.policies),
         "admin": "nexo-admin" in info.policies or "root" in info.policies,
         "csrf_token": auth.csrf_token() if user.via_session else "",
+        "recovery_days": _recovery_days(),
     }
+
+
+def _recovery_days() -> int:
+    return int(current_app.config["RECOVERY_DAYS"])
 
 
 # -- secrets ------------------------------------------------------------------------------
@@ -137,9 +142,12 @@ class SecretList(MethodView):
     def get(self, args: dict[str, Any], tenant: str) -> dict[str, Any]:
         """List a tenant's secrets (keys and descriptions, never values), in key order.
 
-        Every listing is read from Vault with the caller's token. A search (`q`) scans at most
-        10,000 keys per request: when it stops there, the page may hold fewer than `limit` items
-        and `next` continues the scan."""
+        Every listing is read from Vault with the caller's token. Deleted secrets are left out
+        (a page may then be short; `next` continues); `deleted=true` lists only them, with
+        `deleted_time`, `deleted_by` and `purge_time`, and purges those past the recovery window
+        when the caller may write. A search (`q`) or the deleted listing scans at most 10,000
+        keys per request: when it stops there, the page may hold fewer than `limit` items and
+        `next` continues the scan. A caller has at most a few listings in flight (429 beyond)."""
         user = _user()
         with current_app.extensions["nexo_listings"].hold(user.token, request.remote_addr or "-"):
             items, next_key = secrets.list_secrets(
@@ -149,6 +157,8 @@ class SecretList(MethodView):
                 limit=args["limit"],
                 after=args.get("after"),
                 q=args.get("q"),
+                deleted=args["deleted"],
+                recovery_days=_recovery_days(),
             )
         return {"items": items, "next": next_key}
 
@@ -185,11 +195,41 @@ class SecretOne(MethodView):
             version=body.get("version"),
         )
 
+    @blp.arguments(schemas.DeleteArgs(), location="query")
     @blp.response(204)
     @_document(400, 401, 403, 404)
-    def delete(self, tenant: str, key: str) -> None:
-        """Delete a secret and all its versions."""
-        secrets.delete(_vault(), _user().caller(), names.tenant(tenant), names.key(key))
+    def delete(self, args: dict[str, Any], tenant: str, key: str) -> None:
+        """Delete a secret: restorable from Recently deleted for NEXO_RECOVERY_DAYS (0: for good).
+
+        `permanent=true` deletes a live or deleted secret for good: every version and its metadata."""
+        vault, caller = _vault(), _user().caller()
+        if args["permanent"]:
+            secrets.delete_permanently(vault, caller, names.tenant(tenant), names.key(key))
+        else:
+            secrets.delete(vault, caller, names.tenant(tenant), names.key(key), recovery_days=_recovery_days())
+
+
+@blp.route("/tenants/<tenant:tenant>/secrets/<key:key>/restore")
+class SecretRestore(MethodView):
+    @blp.response(200, schemas.SecretItem)
+    @_document(400, 401, 403, 404, 409)
+    def post(self, tenant: str, key: str) -> secrets.Item:
+        """Restore a deleted secret (KV undelete): the same value is live again, nobody reads it.
+
+        409 when it is not deleted: restored by someone else, or re-created meanwhile."""
+        return secrets.restore(_vault(), _user().caller(), names.tenant(tenant), names.key(key))
+
+
+@blp.route("/tenants/<tenant:tenant>/secrets/<key:key>/versions")
+class SecretVersions(MethodView):
+    @blp.response(200, schemas.VersionList)
+    @_document(400, 401, 403, 404)
+    def get(self, tenant: str, key: str) -> dict[str, Any]:
+        """A live or deleted secret's versions, newest first: when and by whom, deleted or not.
+
+        Values are write-only: no version's value is ever answered, so there is no rollback."""
+        found, keep = secrets.versions(_vault(), _user().caller(), names.tenant(tenant), names.key(key))
+        return {"items": found, "max_versions": keep}
 
 
 # -- tenants and members (admin) ----------------------------------------------------------

@@ -166,6 +166,32 @@ def user_enable(name: str) -> None:
 
 
 @main.command()
+@click.option("--dry-run", is_flag=True, help="List what is past the recovery window; delete nothing.")
+@click.option("--tenant", "only", multiple=True, help="Only this tenant (repeatable); default: every tenant.")
+def purge(dry_run: bool, only: tuple[str, ...]) -> None:
+    """Delete for good every deleted secret past NEXO_RECOVERY_DAYS, in every tenant (for cron).
+
+    Takes the operator's token: the service itself holds none."""
+    from app import secrets
+
+    try:
+        days = config.from_environ()["RECOVERY_DAYS"]
+    except config.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    vault, token = _vault(), _token()
+    count = 0
+
+    def run() -> None:
+        nonlocal count
+        for tenant_name, key, deleted in secrets.purge(vault, token, days, dry_run=dry_run, tenants=only):
+            count += 1
+            click.echo(f"{'due' if dry_run else 'purged'} {tenant_name}/{key} (deleted {deleted})")
+
+    _run(run)
+    click.echo(f"{count} {'due for purging' if dry_run else 'purged'} (recovery window {days} days)")
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)

@@ -35,7 +35,28 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAX_LISTINGS_PER_CALLER": int(env.get("NEXO_MAX_LISTINGS_PER_CALLER", "2")),
         "MAX_LISTINGS_PER_ADDRESS": int(env.get("NEXO_MAX_LISTINGS_PER_ADDRESS", "8")),
         "VAULT_TOKEN_PRESENT": bool(env.get("VAULT_TOKEN")),
+        "RECOVERY_DAYS": _bounded(env, "NEXO_RECOVERY_DAYS", 30, 0, 3650),
+        "MAX_VERSIONS": _bounded(env, "NEXO_MAX_VERSIONS", 10, 1, MAX_VERSIONS_LIMIT),
     }
+
+
+# Who made each version is kept in custom_metadata (version_<n>_by); Vault allows 64 entries,
+# and the service's own (description, created_by, updated_by, deleted_by, ...) need the rest.
+MAX_VERSIONS_LIMIT = 50
+
+
+def _bounded(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """An integer setting within [low, high]; anything else refuses to start."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        number = int(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}")
+    return number
 
 
 def check(config: Mapping[str, Any]) -> None:

@@ -117,6 +117,15 @@ class SecretItem(ma.Schema):
     updated_time = ma.fields.String()
     created_by = ma.fields.String()
     updated_by = ma.fields.String()
+    deleted_time = ma.fields.String(metadata={"description": "Deleted secrets only: when it was deleted."})
+    deleted_by = ma.fields.String(metadata={"description": "Deleted secrets only: who deleted it (empty: unknown)."})
+    purge_time = ma.fields.String(
+        metadata={"description": "Deleted secrets only: when the recovery window ends and it may be purged."}
+    )
+
+    @ma.post_dump
+    def _live_items_have_no_deletion(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {k: v for k, v in data.items() if v is not None}
 
 
 class SecretListArgs(Strict):
@@ -132,6 +141,33 @@ class SecretListArgs(Strict):
         validate=[validate.Length(max=200), _description],
         metadata={"description": "Case-insensitive filter on key and description."},
     )
+    deleted = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "List the recently deleted secrets (restorable) instead of the live ones."},
+    )
+
+
+class DeleteArgs(Strict):
+    permanent = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Delete for good: every version and the metadata (a live or a deleted secret)."},
+    )
+
+
+class SecretVersion(ma.Schema):
+    version = ma.fields.Integer(required=True)
+    created_time = ma.fields.String(required=True)
+    created_by = ma.fields.String(
+        required=True, metadata={"description": "Who wrote this version (empty if written outside the service)."}
+    )
+    deleted = ma.fields.Boolean(required=True)
+    deletion_time = ma.fields.String()
+    destroyed = ma.fields.Boolean()
+
+
+class VersionList(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(SecretVersion), required=True, metadata={"description": "Newest first."})
+    max_versions = ma.fields.Integer(metadata={"description": "Vault keeps this many versions; older ones drop off."})
 
 
 class SecretPage(ma.Schema):
@@ -153,6 +189,7 @@ class SessionInfo(ma.Schema):
     )
     admin = ma.fields.Boolean()
     csrf_token = ma.fields.String()
+    recovery_days = ma.fields.Integer(metadata={"description": "Days a deleted secret can be restored (0: none)."})
 
 
 class Permission(Strict):

@@ -1,12 +1,17 @@
-"""What the product does with a tenant's secrets: list, create, get, update, delete.
+"""What the product does with a tenant's secrets: list, create, get, update, delete; and their
+lifecycle: recently deleted, restore, delete permanently, purge, history.
 
 Values go in and never come out here; only `resolve` reads them (app/resolve.py).
+A secret is deleted when its current version is (Vault's own answer: a delete made with the
+Vault CLI shows the same way); its metadata and older versions stay until it is purged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app import errors, names
@@ -44,11 +49,39 @@ class Item:
     updated_time: str
     created_by: str
     updated_by: str
+    # Deleted secrets only (None on live ones): when and by whom, and when it will be purged.
+    deleted_time: str | None = None
+    deleted_by: str | None = None
+    purge_time: str | None = None
 
 
-def item_from_metadata(key: str, meta: dict[str, Any]) -> Item:
+@dataclass(frozen=True)
+class Version:
+    """One version of a secret as its history shows it: never its value."""
+
+    version: int
+    created_time: str
+    created_by: str
+    deleted: bool
+    deletion_time: str
+    destroyed: bool
+
+
+# A restore's claim (restored_by) blocks other restores this long, unless the undelete is done;
+# after it, a claim left by a restore that failed halfway no longer does.
+_RESTORE_CLAIM = timedelta(seconds=30)
+# custom_metadata entry naming who wrote a version (KV v2 versions have no author field).
+_VERSION_BY = re.compile(r"^version_([0-9]+)_by$")
+
+
+def _version_by(version: int) -> str:
+    return f"version_{version}_by"
+
+
+def item_from_metadata(key: str, meta: dict[str, Any], recovery_days: int | None = None) -> Item:
+    """The product's view of a key's metadata; with recovery_days, a deleted key's purge time."""
     custom = meta.get("custom_metadata") or {}
-    return Item(
+    item = Item(
         key=key,
         description=custom.get("description", ""),
         version=int(meta.get("current_version") or 0),
@@ -57,6 +90,54 @@ def item_from_metadata(key: str, meta: dict[str, Any]) -> Item:
         created_by=custom.get("created_by", ""),
         updated_by=custom.get("updated_by", ""),
     )
+    deleted = deleted_time(meta)
+    if deleted is None:
+        return item
+    when = _parse_time(deleted)
+    purge = _format_time(when + timedelta(days=recovery_days)) if when and recovery_days is not None else ""
+    return replace(item, deleted_time=deleted, deleted_by=custom.get("deleted_by", ""), purge_time=purge)
+
+
+def _current(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The current version's entry in the metadata (None for a key that has no version)."""
+    versions = meta.get("versions") or {}
+    return versions.get(str(meta.get("current_version") or 0))
+
+
+def deleted_time(meta: dict[str, Any]) -> str | None:
+    """When the key's current version was deleted or destroyed; None while it is live.
+
+    A deletion_time in the future (KV's delete_version_after) is not a deletion yet."""
+    current = _current(meta)
+    if not current:
+        return None
+    when = str(current.get("deletion_time") or "")
+    parsed = _parse_time(when)
+    if parsed is not None and parsed <= datetime.now(UTC):
+        return when
+    if current.get("destroyed"):
+        return when or str(current.get("created_time") or "")
+    return None
+
+
+def is_deleted(meta: dict[str, Any]) -> bool:
+    return deleted_time(meta) is not None
+
+
+def _parse_time(text: str) -> datetime | None:
+    """A Vault time (RFC 3339 with nanoseconds); None for an empty or odd one."""
+    if not text:
+        return None
+    trimmed = re.sub(r"(\.[0-9]{6})[0-9]+", r"\1", text).replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(trimmed)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _format_time(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _matches(item: Item, q: str | None) -> bool:
@@ -66,19 +147,21 @@ def _matches(item: Item, q: str | None) -> bool:
     return needle in item.key.casefold() or needle in item.description.casefold()
 
 
-def _scan(vault: Vault, token: str, tenant: str, after: str | None, count: int) -> tuple[list[Item], bool]:
-    """Up to `count` items after `after` in key order, and whether the tenant has more beyond them."""
+def _scan(
+    vault: Vault, token: str, tenant: str, after: str | None, count: int
+) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
+    """Up to `count` keys after `after` in key order with their metadata, and whether the
+    tenant has more beyond them."""
     detailed = vault.kv.list_detailed(token, tenant, after, count + 1)
     if detailed is not None:
-        items = [item_from_metadata(k, m) for k, m in detailed.items()]
-        return items[:count], len(items) > count
+        found = list(detailed.items())
+        return found[:count], len(found) > count
     keys = vault.kv.list_keys(token, tenant, after, count + 1)
     # HashiCorp Vault: the key beyond the page only says that there is more; its metadata is not read.
     shown = keys[:count]
     readers = vault.readers("nexo-list", _FALLBACK_WORKERS)
     metas = list(readers.map(lambda k: _metadata_or_none(vault, token, tenant, k), shown))
-    items = [item_from_metadata(k, m) for k, m in zip(shown, metas, strict=True) if m is not None]
-    return items, len(keys) > count
+    return [(k, m) for k, m in zip(shown, metas, strict=True) if m is not None], len(keys) > count
 
 
 def _metadata_or_none(vault: Vault, token: str, tenant: str, key: str) -> dict[str, Any] | None:
@@ -89,30 +172,73 @@ def _metadata_or_none(vault: Vault, token: str, tenant: str, key: str) -> dict[s
 
 
 def list_secrets(
-    vault: Vault, caller: Caller, tenant: str, *, limit: int = 50, after: str | None = None, q: str | None = None
+    vault: Vault,
+    caller: Caller,
+    tenant: str,
+    *,
+    limit: int = 50,
+    after: str | None = None,
+    q: str | None = None,
+    deleted: bool = False,
+    recovery_days: int = 30,
 ) -> tuple[list[Item], str | None]:
-    """A page of a tenant's secrets in key order, optionally filtered by q; and the next cursor.
+    """A page of a tenant's live (or, with `deleted`, deleted) secrets in key order, optionally
+    filtered by q; and the next cursor.
 
-    A search scans at most SCAN_BUDGET keys: when it stops there, the page may hold fewer than
-    `limit` items (even none) and `next` continues the scan."""
+    The live listing reads `limit` keys (one detailed LIST): deleted ones among them are left
+    out, so a page may be short and `next` continues. A search or the deleted listing scans at
+    most SCAN_BUDGET keys: when it stops there, the page may hold fewer than `limit` items (even
+    none) and `next` continues the scan. Opening the deleted listing also purges what is past
+    the recovery window, when the caller may (a writer's own token; a reader's is refused)."""
     names.tenant(tenant)
     try:
-        if not q:
-            items, more = _scan(vault, caller.token, tenant, after, limit)
-            return items, (items[-1].key if more and items else None)
-        budget = SCAN_BUDGET if vault.kv.detailed is not False else _FALLBACK_SCAN_BUDGET
+        if q or deleted:
+            budget = SCAN_BUDGET if vault.kv.detailed is not False else _FALLBACK_SCAN_BUDGET
+        else:
+            budget = limit
         scanned, more = _scan(vault, caller.token, tenant, after, budget)
     except errors.PermissionDenied:
         raise _no_access(tenant) from None
-    found = [item for item in scanned if _matches(item, q)]
+    found = []
+    for key, meta in scanned:
+        if is_deleted(meta) != deleted:
+            continue
+        item = item_from_metadata(key, meta, recovery_days)
+        if not _matches(item, q):
+            continue
+        if deleted and _past_window(item) and _purge_quietly(vault, caller.token, tenant, key):
+            continue
+        found.append(item)
     if len(found) > limit:
         return found[:limit], found[limit - 1].key
-    return found, (scanned[-1].key if more and scanned else None)
+    return found, (scanned[-1][0] if more and scanned else None)
+
+
+def _past_window(item: Item) -> bool:
+    purge = _parse_time(item.purge_time or "")
+    return purge is not None and purge <= datetime.now(UTC)
+
+
+def _purge_quietly(vault: Vault, token: str, tenant: str, key: str) -> bool:
+    """Purge a deleted key past its window with the caller's token; False if they may not."""
+    try:
+        vault.kv.delete_all(token, tenant, key)
+    except (errors.PermissionDenied, errors.NotFound):
+        return False
+    return True
 
 
 def get(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
-    """One secret without its value."""
-    return item_from_metadata(key, _metadata(vault, caller, tenant, key))
+    """One live secret without its value (a deleted one is 404: see `restore`)."""
+    return item_from_metadata(key, _live_metadata(vault, caller, tenant, key))
+
+
+def _live_metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> dict[str, Any]:
+    """A key's metadata; NotFound when it does not exist or is deleted."""
+    meta = _metadata(vault, caller, tenant, key)
+    if is_deleted(meta):
+        raise _not_found(tenant, key)
+    return meta
 
 
 def _metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> dict[str, Any]:
@@ -121,9 +247,13 @@ def _metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> dict[str, 
     try:
         return vault.kv.read_metadata(caller.token, tenant, key)
     except errors.NotFound:
-        raise errors.NotFound(f"No secret with key {key!r} in tenant {tenant!r}") from None
+        raise _not_found(tenant, key) from None
     except errors.PermissionDenied:
         raise _no_access(tenant) from None
+
+
+def _not_found(tenant: str, key: str) -> errors.NotFound:
+    return errors.NotFound(f"No secret with key {key!r} in tenant {tenant!r}")
 
 
 def create(vault: Vault, caller: Caller, tenant: str, key: str, value: str, description: str = "") -> Item:
@@ -131,15 +261,15 @@ def create(vault: Vault, caller: Caller, tenant: str, key: str, value: str, desc
     names.tenant(tenant)
     names.key(key)
     try:
-        vault.kv.write_value(caller.token, tenant, key, value, cas=0)
+        version = vault.kv.write_value(caller.token, tenant, key, value, cas=0)
     except errors.Conflict:
-        raise errors.Conflict(
-            f"A secret with key {key!r} already exists", errors={"key": ["This key is already in use."]}
-        ) from None
+        if not _recreate(vault, caller, tenant, key, value, description):
+            raise _exists(key) from None
+        return _changed(vault, caller, tenant, key)
     except errors.PermissionDenied:
         raise _no_write(tenant) from None
     who = caller.name
-    custom = {"created_by": who, "updated_by": who}
+    custom = {"created_by": who, "updated_by": who, _version_by(version): who}
     if description:  # Vault refuses empty custom_metadata values: no description = no entry
         custom["description"] = description
     vault.kv.write_metadata(caller.token, tenant, key, custom)
@@ -157,7 +287,7 @@ def update(
     version: int | None = None,
 ) -> Item:
     """Change the description and/or the value; an empty or absent value keeps the current one."""
-    meta = _metadata(vault, caller, tenant, key)
+    meta = _live_metadata(vault, caller, tenant, key)
     current = item_from_metadata(key, meta)
     if version is not None and version != current.version:
         raise errors.Conflict(
@@ -173,7 +303,8 @@ def update(
     try:
         if value:
             # cas pins the write to the version just read: a concurrent change makes this 409.
-            vault.kv.write_value(caller.token, tenant, key, value, cas=current.version)
+            written = vault.kv.write_value(caller.token, tenant, key, value, cas=current.version)
+            custom.update(_version_entries(vault, meta, written, caller.name))
             vault.kv.patch_metadata(caller.token, tenant, key, custom)
         else:
             # A description-only edit is checked against the metadata just read (OpenBao's
@@ -191,13 +322,177 @@ def _changed(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
     return get(vault, caller, tenant, key)
 
 
-def delete(vault: Vault, caller: Caller, tenant: str, key: str) -> None:
-    """Delete a secret: its metadata and every version."""
-    get(vault, caller, tenant, key)
+def _exists(key: str) -> errors.Conflict:
+    return errors.Conflict(f"A secret with key {key!r} already exists", errors={"key": ["This key is already in use."]})
+
+
+def _recreate(vault: Vault, caller: Caller, tenant: str, key: str, value: str, description: str) -> bool:
+    """Create a key that exists only as a deleted secret: a new version on top, so its history
+    stays. False when the key is live (a true 'already exists')."""
+    meta = _metadata(vault, caller, tenant, key)
+    if not is_deleted(meta):
+        return False
+    try:
+        # Pinned to the deleted version just read: a concurrent re-create or restore makes this 409.
+        written = vault.kv.write_value(caller.token, tenant, key, value, cas=int(meta.get("current_version") or 0))
+    except errors.Conflict:
+        raise _exists(key) from None
+    except errors.PermissionDenied:
+        raise _no_write(tenant) from None
+    who = caller.name
+    custom: dict[str, str | None] = {
+        "created_by": who,
+        "updated_by": who,
+        "description": description or None,
+        "deleted_by": None,
+        "restored_by": None,
+        **_version_entries(vault, meta, written, who),
+    }
+    vault.kv.patch_metadata(caller.token, tenant, key, custom, max_versions=True)
+    return True
+
+
+def _version_entries(vault: Vault, meta: dict[str, Any], written: int, who: str) -> dict[str, str | None]:
+    """custom_metadata changes for a new version: who wrote it, and the entries of versions that
+    Vault no longer keeps removed (custom_metadata holds at most 64 entries)."""
+    keep = max(int(meta.get("max_versions") or 0), vault.kv.max_versions)
+    entries: dict[str, str | None] = {_version_by(written): who}
+    for name in meta.get("custom_metadata") or {}:
+        match = _VERSION_BY.match(name)
+        if match and int(match.group(1)) <= written - keep:
+            entries[name] = None
+    return entries
+
+
+def delete(vault: Vault, caller: Caller, tenant: str, key: str, *, recovery_days: int = 30) -> None:
+    """Delete a secret: its current version, restorable for `recovery_days` (0: every version
+    and the metadata at once). Its metadata records who deleted it."""
+    meta = _live_metadata(vault, caller, tenant, key)
+    if recovery_days == 0:
+        return delete_permanently(vault, caller, tenant, key)
+    version = int(meta.get("current_version") or 0)
+    try:
+        if version == 0:  # metadata without any version (made with the Vault CLI): nothing to restore
+            vault.kv.delete_all(caller.token, tenant, key)
+            return None
+        # Pinned to the version just read: a version written meanwhile stays live.
+        vault.kv.delete_versions(caller.token, tenant, key, [version])
+        vault.kv.patch_metadata(caller.token, tenant, key, {"deleted_by": caller.name, "restored_by": None})
+    except errors.PermissionDenied:
+        raise _no_write(tenant) from None
+    return None
+
+
+def delete_permanently(vault: Vault, caller: Caller, tenant: str, key: str) -> None:
+    """Delete a live or deleted secret for good: its metadata and every version."""
+    _metadata(vault, caller, tenant, key)
     try:
         vault.kv.delete_all(caller.token, tenant, key)
     except errors.PermissionDenied:
         raise _no_write(tenant) from None
+
+
+def restore(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
+    """Undelete a deleted secret's current version: the same value is live again, unread.
+
+    409 when it is not deleted (restored or re-created meanwhile) or its data was destroyed.
+    Of two concurrent restores one wins: each first claims the restore in the metadata
+    (`restored_by`, `deleted_by` cleared) with a check-and-set against the metadata it read, so
+    a second one that read the same metadata fails its check, and one that reads the claim
+    before the undelete is done sees it (409 either way)."""
+    meta = _metadata(vault, caller, tenant, key)
+    if not is_deleted(meta):
+        raise errors.Conflict(_why_not_deleted(key, meta))
+    current = _current(meta) or {}
+    if current.get("destroyed"):
+        raise errors.Conflict(f"The secret {key!r} was destroyed in Vault; it cannot be restored")
+    claimed = (meta.get("custom_metadata") or {}).get("restored_by")
+    changed = _parse_time(str(meta.get("updated_time") or ""))
+    if claimed and changed and datetime.now(UTC) - changed < _RESTORE_CLAIM:
+        raise errors.Conflict(f"{claimed} is restoring the secret {key!r} right now; reload in a moment")
+    version = int(meta.get("current_version") or 0)
+    try:
+        vault.kv.patch_metadata(
+            caller.token,
+            tenant,
+            key,
+            {"deleted_by": None, "restored_by": caller.name},
+            metadata_cas=meta.get("current_metadata_version"),
+        )
+    except errors.Conflict:
+        raise errors.Conflict(
+            f"The secret {key!r} was changed by someone else meanwhile (restored, re-created or deleted "
+            "again); nothing was restored. Reload and check."
+        ) from None
+    except errors.PermissionDenied:
+        raise _no_write(tenant) from None
+    try:
+        vault.kv.undelete_versions(caller.token, tenant, key, [version])
+    except errors.PermissionDenied:
+        raise _no_write(tenant) from None
+    return get(vault, caller, tenant, key)
+
+
+def _why_not_deleted(key: str, meta: dict[str, Any]) -> str:
+    versions = meta.get("versions") or {}
+    current = str(meta.get("current_version") or 0)
+    if any(v.get("deletion_time") or v.get("destroyed") for n, v in versions.items() if n != current):
+        return (
+            f"A new secret with key {key!r} was created after it was deleted; nothing was restored. "
+            "Its earlier versions are in its history."
+        )
+    return f"The secret {key!r} is not deleted (someone may have restored it already); nothing was changed"
+
+
+def versions(vault: Vault, caller: Caller, tenant: str, key: str) -> tuple[list[Version], int]:
+    """A live or deleted secret's versions, newest first, and how many Vault keeps."""
+    meta = _metadata(vault, caller, tenant, key)
+    custom = meta.get("custom_metadata") or {}
+    now = datetime.now(UTC)
+    found = []
+    for number, info in (meta.get("versions") or {}).items():
+        deletion = str(info.get("deletion_time") or "")
+        parsed = _parse_time(deletion)
+        destroyed = bool(info.get("destroyed"))
+        found.append(
+            Version(
+                version=int(number),
+                created_time=str(info.get("created_time") or ""),
+                created_by=custom.get(_version_by(int(number)), ""),
+                deleted=destroyed or (parsed is not None and parsed <= now),
+                deletion_time=deletion,
+                destroyed=destroyed,
+            )
+        )
+    found.sort(key=lambda v: v.version, reverse=True)
+    return found, int(meta.get("max_versions") or 0)
+
+
+def purge(
+    vault: Vault, token: str, recovery_days: int, *, dry_run: bool = False, tenants: Sequence[str] = ()
+) -> Iterator[tuple[str, str, str]]:
+    """Operator: delete for good every deleted secret past the recovery window, in every tenant
+    (or the given ones).
+
+    Yields (tenant, key, deleted_time) for each one purged (or, with dry_run, due)."""
+    now = datetime.now(UTC)
+    for tenant in [names.tenant(t) for t in tenants] or vault.kv.list_tenants(token):
+        if not names.is_tenant(tenant):
+            continue  # not a folder the service made; never touched
+        after: str | None = None
+        while True:
+            scanned, more = _scan(vault, token, tenant, after, SCAN_BUDGET)
+            for key, meta in scanned:
+                item = item_from_metadata(key, meta, recovery_days)
+                due = _parse_time(item.purge_time or "")
+                if item.deleted_time is None or due is None or due > now:
+                    continue
+                if not dry_run:
+                    vault.kv.delete_all(token, tenant, key)
+                yield tenant, key, item.deleted_time
+            if not more or not scanned:
+                break
+            after = scanned[-1][0]
 
 
 def _no_access(tenant: str) -> errors.PermissionDenied:

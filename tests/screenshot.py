@@ -1,4 +1,5 @@
-"""Make docs/screenshot*.png: the Secrets screen with demo data, in the same Chromium as the tests.
+"""Make docs/screenshot*.png: the Secrets screen with demo data, in the same Chromium as the tests
+(and screenshot-deleted.png, screenshot-history.png: Recently deleted and a secret's history).
 
     python tests/screenshot.py [OUTDIR]
 
@@ -31,6 +32,11 @@ DEMO = [  # (key, description, who)
     ("SMTP_API_KEY", "Transactional mail relay", "maria"),
     ("STRIPE_SECRET_KEY", "Payments, live mode", "maria"),
 ]
+DELETED = [  # (key, description, created by, deleted by): shown under Recently deleted
+    ("LEGACY_FTP_PASSWORD", "Old partner upload server", "maria", "jonas"),
+    ("SENDGRID_API_KEY", "Replaced by the SMTP relay", "jonas", "maria"),
+]
+ROTATIONS = [("SMTP_API_KEY", "jonas"), ("SMTP_API_KEY", "maria")]  # new values: the history has three versions
 
 
 def main(out: Path) -> None:
@@ -58,6 +64,22 @@ def main(out: Path) -> None:
             body = {"key": key, "description": description, "value": secrets.token_urlsafe(24)}
             reply = client.post("/api/v1/tenants/acme/secrets", json=body, headers={"X-CSRF-Token": csrf})
             assert reply.status_code == 201, reply.get_json()
+        for key, description, who, deleter in DELETED:
+            client, csrf = clients[who]
+            body = {"key": key, "description": description, "value": secrets.token_urlsafe(24)}
+            assert (
+                client.post("/api/v1/tenants/acme/secrets", json=body, headers={"X-CSRF-Token": csrf}).status_code
+                == 201
+            )
+            client, csrf = clients[deleter]
+            assert (
+                client.delete(f"/api/v1/tenants/acme/secrets/{key}", headers={"X-CSRF-Token": csrf}).status_code == 204
+            )
+        for key, who in ROTATIONS:
+            client, csrf = clients[who]
+            body = {"value": secrets.token_urlsafe(24)}
+            reply = client.patch(f"/api/v1/tenants/acme/secrets/{key}", json=body, headers={"X-CSRF-Token": csrf})
+            assert reply.status_code == 200, reply.get_json()
 
         with serve(app) as url, sync_playwright() as playwright:
             browser = launch(playwright)
@@ -78,6 +100,16 @@ def main(out: Path) -> None:
                     page.get_by_role("button", name="Edit SMTP_API_KEY").click()
                     expect(page.get_by_role("dialog", name="Edit Secret")).to_be_visible()
                     page.screenshot(path=str(out / "screenshot-edit.png"))
+                    page.keyboard.press("Escape")
+                    page.get_by_role("button", name="History of SMTP_API_KEY").click()
+                    history = page.get_by_role("dialog", name="History of SMTP_API_KEY")
+                    expect(history.locator("#history-rows tr")).to_have_count(3)
+                    page.screenshot(path=str(out / "screenshot-history.png"))
+                    page.keyboard.press("Escape")
+                    page.get_by_role("tab", name="Recently deleted").click()
+                    expect(page.locator("#deleted-rows tr")).to_have_count(len(DELETED))
+                    page.mouse.move(0, 0)
+                    page.screenshot(path=str(out / "screenshot-deleted.png"))
                 context.close()
             browser.close()
     finally:

@@ -81,6 +81,11 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
             headers={"X-CSRF-Token": signed_in.get_json()["csrf_token"]},
         )
         assert created.status_code == 201, created.get_json()
+        # A deleted secret, for the runbook's "deleted secrets" question.
+        csrf = {"X-CSRF-Token": signed_in.get_json()["csrf_token"]}
+        old = http.post(f"/api/v1/tenants/{tenant}/secrets", json={"key": "OLD_KEY", "value": planted()}, headers=csrf)
+        assert old.status_code == 201
+        assert http.delete(f"/api/v1/tenants/{tenant}/secrets/OLD_KEY", headers=csrf).status_code == 204
 
         # The Hub path: AppRole login with issued credentials, then the service's resolve endpoint.
         creds = access.hub_credentials(vault, root)
@@ -169,11 +174,15 @@ def test_every_runbook_command_answers_its_question_and_no_value_is_shown(deploy
 
     answer("bao login")
     assert f"{tenant}/" in answer("bao kv list -mount=secret tenants").split()
-    # Exactly the tenant's keys: the service keeps nothing of its own in a tenant's folder.
-    assert answer("bao kv list -mount=secret tenants/$TENANT").split() == ["Keys", "----", KEY]
+    # Exactly the tenant's keys (OLD_KEY deleted, within its recovery window): the service keeps
+    # nothing of its own in a tenant's folder.
+    assert answer("bao kv list -mount=secret tenants/$TENANT").split() == ["Keys", "----", KEY, "OLD_KEY"]
     metadata = answer("kv metadata get")
     assert f"created_by:{deployed.writer}" in metadata and "description:Primary database" in metadata
     assert re.search(r"current_version\s+1", metadata) and "Version 1" in metadata
+    assert f"version_1_by:{deployed.writer}" in metadata
+    deleted = answer("detailed-metadata").splitlines()
+    assert len(deleted) == 1 and deleted[0].startswith("OLD_KEY 20") and deleted[0].endswith(f" {deployed.writer}")
     readers = answer("-readers")
     assert reader_id in readers and writer_id not in readers and f"nexo-tenant-{tenant}-read" in readers
     writers = answer("-writers")

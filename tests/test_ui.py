@@ -247,7 +247,9 @@ def test_writer_adds_edits_changes_value_and_deletes(
     expect(confirm).to_be_hidden()
     expect(the_row).to_have_count(0)
     expect(page.get_by_role("heading", name="No secrets yet")).to_be_visible()
-    assert bao.api("GET", f"/v1/secret/metadata/tenants/{tenant.name}/DATABASE_PASSWORD").status_code == 404
+    # A soft delete: restorable from Recently deleted (test_delete_restore_and_delete_permanently)
+    meta = bao.api("GET", f"/v1/secret/metadata/tenants/{tenant.name}/DATABASE_PASSWORD").json()["data"]
+    assert meta["versions"]["2"]["deletion_time"]
 
     # Every unsafe call carried the CSRF header; no value anywhere the page keeps or shows
     unsafe = [(m, u, h) for m, u, h in ui.requests if m in ("POST", "PATCH", "DELETE") and "/secrets" in u]
@@ -383,7 +385,10 @@ def test_reader_sees_the_table_without_write_controls(
     expect(page.locator(".badge")).to_have_text("Read only")
     expect(page.get_by_role("button", name=re.compile("Add"))).to_have_count(0)
     expect(page.get_by_role("button", name=re.compile(r"^(Edit|Delete) "))).to_have_count(0)
-    expect(page.get_by_role("columnheader")).to_have_count(4)  # Key, Description, Updated, By
+    # Key, Description, Updated, By, and the actions column with History only
+    expect(page.get_by_role("columnheader")).to_have_count(5)
+    expect(the_row.get_by_role("button")).to_have_count(1)
+    expect(the_row.get_by_role("button", name="History of SMTP_API_KEY")).to_be_visible()
 
 
 def test_tenant_switcher_shows_each_tenant_with_its_permission(
@@ -614,6 +619,14 @@ def test_narrow_screen_has_no_sideways_scroll(
         page.get_by_role("button", name="Edit A_RATHER_LONG_KEY_NAME_FOR_A_PHONE").click()
         box = secret_dialog(page, "Edit Secret").bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+        page.keyboard.press("Escape")
+        page.get_by_role("button", name="History of A_RATHER_LONG_KEY_NAME_FOR_A_PHONE").click()
+        history = page.get_by_role("dialog", name="History of A_RATHER_LONG_KEY_NAME_FOR_A_PHONE")
+        expect(history.locator("#history-rows tr")).to_have_count(1)
+        box = history.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+        scrolled = history.evaluate("d => d.scrollWidth - d.clientWidth")
+        assert scrolled <= 0  # a long key in the title wraps instead of widening the dialog
         assert_no_values(narrow, suite)
         suite.SEEN.extend(narrow.evidence().items())
     finally:
@@ -692,3 +705,161 @@ def test_page_is_served_with_a_strict_csp(ui: Watched, base_url: str) -> None:
     origins = {re.sub(r"^(https?://[^/]+).*", r"\1", url) for _, url, _ in ui.requests}
     assert origins == {base_url}
     assert json.loads(ui.page.evaluate("() => JSON.stringify(Object.keys(localStorage))")) == []
+
+
+# -- recently deleted and history (issue 14) ----------------------------------------------
+
+
+def hub_resolves(app: Any, bao: Any, tenant: str, key: str, suite: ModuleType) -> Any:
+    """The Hub's answer for one SECRET parameter, with a fresh AppRole token."""
+    from app import access
+
+    creds = access.hub_credentials(bao.vault, bao.root_token)
+    token = bao.vault.auth.login_approle(creds.role_id, creds.secret_id)["client_token"]
+    body = {"parameters": [{"name": "p", "type": "SECRET", "value": key}]}
+    reply = app.test_client().post(
+        f"/api/v1/tenants/{tenant}/resolve", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    if reply.status_code != 200:
+        suite.SEEN.append(("resolve answer", reply.get_data(as_text=True)))
+    return reply
+
+
+def test_delete_restore_and_delete_permanently(
+    ui: Watched, app: Any, bao: Any, tenant: Any, login: Any, planted: Callable[[str], str], suite: ModuleType
+) -> None:
+    client = login(tenant.writer, tenant.password)
+    value = planted("ui-restore")
+    for key, description in (("SMTP_API_KEY", "Mail relay"), ("OLD_TOKEN", "Retired"), ("KEEP", "Stays")):
+        body = {"key": key, "description": description, "value": value if key == "SMTP_API_KEY" else planted("ui")}
+        assert client.post(SEARCH_PATH.format(tenant.name), json=body).status_code == 201
+
+    page = sign_in(ui, tenant.writer, tenant.password)
+    for key in ("SMTP_API_KEY", "OLD_TOKEN"):
+        row(page, key).get_by_role("button", name=f"Delete {key}").click()
+        confirm = page.get_by_role("alertdialog", name=f"Delete {key}?")
+        expect(confirm).to_contain_text("moves to Recently deleted")
+        expect(confirm).to_contain_text("within 30 days")
+        confirm.get_by_role("button", name="Delete secret").click()
+        expect(confirm).to_be_hidden()
+        expect(row(page, key)).to_have_count(0)
+    expect(page.get_by_role("status").filter(has_text="Restore it from Recently deleted")).to_be_visible()
+    assert hub_resolves(app, bao, tenant.name, "SMTP_API_KEY", suite).status_code == 422
+
+    # Recently deleted: both, with who deleted them and when they will be purged
+    page.get_by_role("tab", name="Recently deleted").click()
+    expect(page.get_by_role("tab", name="Recently deleted")).to_have_attribute("aria-selected", "true")
+    deleted = page.get_by_role("tabpanel", name="Recently deleted")
+    expect(deleted).to_contain_text("can be restored for 30 days")
+    expect(page.locator("#deleted-rows tr")).to_have_count(2)
+    smtp = row(page, "SMTP_API_KEY")
+    expect(smtp).to_contain_text("Mail relay")
+    expect(smtp).to_contain_text(tenant.writer)
+    expect(smtp.locator(".cell-deleted time")).to_have_text("just now")
+    expect(smtp.locator(".cell-purge time")).not_to_have_text("—")
+    expect(row(page, "KEEP")).to_have_count(0)
+
+    # Restore: the row is back under Active, and the Hub resolves the same value
+    smtp.get_by_role("button", name="Restore SMTP_API_KEY").click()
+    expect(smtp).to_have_count(0)
+    expect(page.get_by_role("status").filter(has_text="SMTP_API_KEY restored")).to_be_visible()
+    page.get_by_role("tab", name="Active").click()
+    expect(row(page, "SMTP_API_KEY")).to_be_visible()
+    expect(row(page, "SMTP_API_KEY")).to_contain_text("Mail relay")
+    answer = hub_resolves(app, bao, tenant.name, "SMTP_API_KEY", suite)
+    assert answer.status_code == 200 and answer.get_json()["parameters"][0]["value"] == value
+
+    # Delete permanently, with its own confirm (cancel first): gone from Vault
+    page.get_by_role("tab", name="Recently deleted").click()
+    old = row(page, "OLD_TOKEN")
+    old.get_by_role("button", name="Delete OLD_TOKEN permanently").click()
+    confirm = page.get_by_role("alertdialog", name="Delete OLD_TOKEN permanently?")
+    expect(confirm).to_contain_text("cannot be restored")
+    expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(confirm).to_be_hidden()
+    assert bao.api("GET", f"/v1/secret/metadata/tenants/{tenant.name}/OLD_TOKEN").status_code == 200
+    old.get_by_role("button", name="Delete OLD_TOKEN permanently").click()
+    confirm.get_by_role("button", name="Delete permanently").click()
+    expect(confirm).to_be_hidden()
+    expect(old).to_have_count(0)
+    expect(page.get_by_role("heading", name="Nothing recently deleted")).to_be_visible()
+    assert bao.api("GET", f"/v1/secret/metadata/tenants/{tenant.name}/OLD_TOKEN").status_code == 404
+
+    # A restore that lost a race: someone re-created the key meanwhile; the page says so
+    client.delete(f"{SEARCH_PATH.format(tenant.name)}/KEEP")
+    page.get_by_role("tab", name="Active").click()
+    page.get_by_role("tab", name="Recently deleted").click()
+    keep = row(page, "KEEP")
+    expect(keep).to_be_visible()
+    assert client.post(SEARCH_PATH.format(tenant.name), json={"key": "KEEP", "value": planted("ui")}).status_code == 201
+    keep.get_by_role("button", name="Restore KEEP").click()
+    expect(page.locator("#deleted-error")).to_contain_text("was created after it was deleted")
+    expect(keep).to_have_count(0)
+    assert_no_values(ui, suite)
+
+
+def test_reader_sees_recently_deleted_without_buttons(
+    ui: Watched, tenant: Any, login: Any, planted: Callable[[str], str]
+) -> None:
+    client = login(tenant.writer, tenant.password)
+    assert client.post(SEARCH_PATH.format(tenant.name), json={"key": "GONE", "value": planted("ui")}).status_code == 201
+    assert client.delete(f"{SEARCH_PATH.format(tenant.name)}/GONE").status_code == 204
+    page = sign_in(ui, tenant.reader, tenant.password)
+    page.get_by_role("tab", name="Recently deleted").click()
+    gone = row(page, "GONE")
+    expect(gone).to_contain_text(tenant.writer)
+    expect(gone.get_by_role("button", name=re.compile(r"^(Restore|Delete) "))).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile(r"^(Restore|Delete) "))).to_have_count(0)
+    expect(gone.get_by_role("button", name="History of GONE")).to_be_visible()
+
+
+def test_history_shows_versions_and_says_values_are_write_only(
+    ui: Watched, bao: Any, tenant: Any, login: Any, planted: Callable[[str], str], users: Any
+) -> None:
+    client = login(tenant.writer, tenant.password)
+    url = SEARCH_PATH.format(tenant.name)
+    assert client.post(url, json={"key": "API_KEY", "value": planted("ui")}).status_code == 201
+    other, _ = users.user(password=tenant.password)
+    from app import access
+
+    access.grant(bao.vault, bao.root_token, tenant.name, other, "write")
+    second = login(other, tenant.password)
+    assert second.patch(f"{url}/API_KEY", json={"value": planted("ui")}).status_code == 200
+    assert client.patch(f"{url}/API_KEY", json={"value": planted("ui")}).status_code == 200
+
+    page = sign_in(ui, tenant.reader, tenant.password)
+    opener = row(page, "API_KEY").get_by_role("button", name="History of API_KEY")
+    opener.click()
+    dialog = page.get_by_role("dialog", name="History of API_KEY")
+    expect(dialog).to_be_visible()
+    rows = dialog.locator("#history-rows tr")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_contain_text("v3")
+    expect(rows.nth(0)).to_contain_text("Current")
+    expect(rows.nth(0)).to_contain_text(tenant.writer)
+    expect(rows.nth(1)).to_contain_text(other)
+    expect(rows.nth(2)).to_contain_text("Earlier")
+    expect(dialog).to_contain_text("Values are write-only")
+    expect(dialog).to_contain_text("no rollback")
+    expect(dialog).to_contain_text("keeps the last 10 versions")
+    expect(dialog.get_by_role("button", name=re.compile("value|Rollback|Restore", re.I))).to_have_count(0)
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(opener).to_be_focused()
+
+
+def test_a_page_of_only_deleted_secrets_is_followed(
+    ui: Watched, tenant: Any, login: Any, planted: Callable[[str], str]
+) -> None:
+    """The live listing leaves deleted secrets out, so its first page can be empty with more after it."""
+    client = login(tenant.writer, tenant.password)
+    url = SEARCH_PATH.format(tenant.name)
+    for n in range(51):
+        assert client.post(url, json={"key": f"A_{n:02d}", "value": planted("ui-hop")}).status_code == 201
+        assert client.delete(f"{url}/A_{n:02d}").status_code == 204
+    assert client.post(url, json={"key": "Z_LIVE", "value": planted("ui-hop")}).status_code == 201
+    page = sign_in(ui, tenant.writer, tenant.password)
+    expect(row(page, "Z_LIVE")).to_be_visible()
+    expect(page.locator("#rows tr")).to_have_count(1)
+    expect(page.get_by_role("heading", name="No secrets yet")).to_be_hidden()

@@ -34,9 +34,10 @@ class Vault:
         approle_mount: str = "approle",
         timeout: float = 5.0,
         cacert: str | None = None,
+        max_versions: int = 10,
     ) -> None:
         self.transport = Transport(addresses, timeout=timeout, cacert=cacert)
-        self.kv = KV(self.transport, mount, prefix)
+        self.kv = KV(self.transport, mount, prefix, max_versions)
         self.identity = Identity(self.transport)
         self.auth = Auth(self.transport, userpass_mount, approle_mount)
         self.sys = Sys(self.transport)
@@ -68,6 +69,7 @@ def from_settings(settings: Mapping[str, Any]) -> Vault:
         approle_mount=settings["APPROLE_MOUNT"],
         timeout=settings["VAULT_TIMEOUT"],
         cacert=settings.get("VAULT_CACERT"),
+        max_versions=settings.get("MAX_VERSIONS", 10),
     )
 
 

@@ -12,10 +12,11 @@ from app.vault.transport import Transport, path
 class KV:
     """The KV v2 calls the product makes; every one takes the caller's token."""
 
-    def __init__(self, transport: Transport, mount: str, prefix: str) -> None:
+    def __init__(self, transport: Transport, mount: str, prefix: str, max_versions: int = 10) -> None:
         self.t = transport
         self.mount = mount
         self.prefix = tuple(p for p in prefix.split("/") if p)
+        self.max_versions = max_versions  # set on every secret the service creates
         self.detailed: bool | None = None  # None: not known yet whether Vault has detailed-metadata
 
     def _path(self, kind: str, tenant: str, key: str | None = None) -> str:
@@ -69,18 +70,30 @@ class KV:
         return int(self.t.request("POST", self._path("data", tenant, key), token, body)["data"]["version"])
 
     def write_metadata(self, token: str, tenant: str, key: str, custom: Mapping[str, str]) -> None:
-        """Replace a key's custom_metadata."""
-        self.t.request("POST", self._path("metadata", tenant, key), token, {"custom_metadata": dict(custom)})
+        """Replace a key's custom_metadata; sets max_versions (Vault's own default is 10, but
+        a mount-wide setting would change it silently)."""
+        body = {"custom_metadata": dict(custom), "max_versions": self.max_versions}
+        self.t.request("POST", self._path("metadata", tenant, key), token, body)
 
     def patch_metadata(
-        self, token: str, tenant: str, key: str, custom: Mapping[str, str | None], metadata_cas: int | None = None
+        self,
+        token: str,
+        tenant: str,
+        key: str,
+        custom: Mapping[str, str | None],
+        metadata_cas: int | None = None,
+        *,
+        max_versions: bool = False,
     ) -> None:
         """Merge into a key's custom_metadata (None removes an entry) without a new version.
 
-        metadata_cas (OpenBao): Conflict if the metadata changed since it was read."""
+        metadata_cas (OpenBao): Conflict if the metadata changed since it was read.
+        max_versions: set it to the configured number too."""
         body: dict[str, Any] = {"custom_metadata": dict(custom)}
         if metadata_cas is not None:
             body["metadata_cas"] = metadata_cas
+        if max_versions:
+            body["max_versions"] = self.max_versions
         self.t.request(
             "PATCH", self._path("metadata", tenant, key), token, body, content_type="application/merge-patch+json"
         )
@@ -88,6 +101,23 @@ class KV:
     def delete_all(self, token: str, tenant: str, key: str) -> None:
         """Delete a key's metadata and every version."""
         self.t.request("DELETE", self._path("metadata", tenant, key), token)
+
+    def delete_versions(self, token: str, tenant: str, key: str, versions: list[int]) -> None:
+        """Soft-delete versions (restorable with undelete). Pinned to version numbers, unlike a
+        DELETE of the data path, so a version written meanwhile is not the one deleted."""
+        self.t.request("POST", self._path("delete", tenant, key), token, {"versions": versions})
+
+    def undelete_versions(self, token: str, tenant: str, key: str, versions: list[int]) -> None:
+        """Bring soft-deleted versions back, values untouched (nobody reads them)."""
+        self.t.request("POST", self._path("undelete", tenant, key), token, {"versions": versions})
+
+    def list_tenants(self, token: str) -> list[str]:
+        """The tenant folders under the prefix (operator: purge)."""
+        try:
+            reply = self.t.request("LIST", path(self.mount, "metadata", *self.prefix) + "/", token)
+        except errors.NotFound:
+            return []
+        return [k.rstrip("/") for k in reply["data"].get("keys", []) if k.endswith("/")]
 
     def read_value(self, token: str, tenant: str, key: str) -> str:
         """The current value of a key (only the Hub's policy allows this); NotFound if deleted."""

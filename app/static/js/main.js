@@ -1,12 +1,17 @@
 // The Secrets screen: sign-in, the tenant's secrets table, and the add/edit/delete dialogs.
+// Recently deleted (deleted.js) and each secret's history (history.js) are modules of their own.
 // Values only ever travel from the Value field into a request body; nothing keeps them.
 
 import { api, ApiError, paths, setCsrf, whenUnauthorized } from "./api.js";
 import { openDialog, closeDialog } from "./dialogs.js";
 import { descriptionProblem, keyProblem, loadRules } from "./rules.js";
+import { cell, clampedText, iconButton, setBusy, showAlert, span, timeElement, toast } from "./parts.js";
+import { initDeleted, leaveDeleted, showDeleted } from "./deleted.js";
+import { openHistory } from "./history.js";
 
 const PAGE_SIZE = 50;
 const SEARCH_DELAY_MS = 250;
+const EMPTY_PAGE_HOPS = 20;
 
 const $ = (id) => document.getElementById(id);
 
@@ -19,6 +24,7 @@ const state = {
   listRequest: null, // AbortController of the list request in flight
   editing: null, // the item being edited, or null when adding
   deleting: null, // the item awaiting confirmation
+  view: "live", // "live" or "deleted": the tab shown
 };
 
 // -- session ----------------------------------------------------------------------------
@@ -54,6 +60,8 @@ function signedOut(notice = "") {
   state.session = null;
   state.items.clear();
   state.next = null;
+  selectView("live", { load: false });
+  leaveDeleted();
   setCsrf("");
   $("rows").replaceChildren();
   $("search").value = "";
@@ -178,9 +186,48 @@ function showTenant() {
   $("add").hidden = !canWrite();
   $("table").classList.toggle("readonly", !canWrite());
   $("toolbar").hidden = !state.tenant;
+  $("view-tabs").hidden = !state.tenant;
   state.q = $("search").value.trim();
-  loadList(true);
+  if (state.view === "deleted") showDeleted();
+  else loadList(true);
 }
+
+// -- the Active / Recently deleted tabs ----------------------------------------------------
+
+function selectView(view, { load = true } = {}) {
+  state.view = view;
+  for (const [name, tab, panel] of [
+    ["live", $("tab-live"), $("live-view")],
+    ["deleted", $("tab-deleted"), $("deleted-view")],
+  ]) {
+    const selected = name === view;
+    tab.setAttribute("aria-selected", String(selected));
+    tab.tabIndex = selected ? 0 : -1;
+    panel.hidden = !selected;
+  }
+  if (!load) return;
+  // Each tab reads Vault again when shown: a restore or a delete in the other shows at once.
+  if (view === "deleted") showDeleted();
+  else loadList(true);
+}
+
+$("tab-live").addEventListener("click", () => selectView("live"));
+$("tab-deleted").addEventListener("click", () => selectView("deleted"));
+$("view-tabs").addEventListener("keydown", (event) => {
+  if (!["ArrowLeft", "ArrowRight", "Home", "End"].includes(event.key)) return;
+  event.preventDefault();
+  const next = state.view === "live" ? "deleted" : "live";
+  const wanted = event.key === "Home" ? "live" : event.key === "End" ? "deleted" : next;
+  selectView(wanted);
+  (wanted === "live" ? $("tab-live") : $("tab-deleted")).focus();
+});
+
+initDeleted({
+  tenant: () => state.tenant,
+  canWrite,
+  recoveryDays: () => (state.session ? state.session.recovery_days : 0),
+  permissionsChanged: refreshPermissionsQuietly,
+});
 
 // -- the table --------------------------------------------------------------------------
 
@@ -202,7 +249,13 @@ async function loadList(reset) {
   $("more").disabled = true;
   $("count").textContent = "Loading…";
   try {
-    const page = await api("GET", `${paths.secrets(state.tenant)}?${params}`, { signal: controller.signal });
+    let page = await api("GET", `${paths.secrets(state.tenant)}?${params}`, { signal: controller.signal });
+    // A page leaves deleted secrets out (and a search reads a bounded number of keys), so it
+    // can come back empty with more to read: follow it a few times rather than say "no secrets".
+    for (let hop = 0; page.items.length === 0 && page.next && hop < EMPTY_PAGE_HOPS; hop += 1) {
+      params.set("after", page.next);
+      page = await api("GET", `${paths.secrets(state.tenant)}?${params}`, { signal: controller.signal });
+    }
     if (reset) {
       state.items.clear();
       $("rows").replaceChildren();
@@ -294,69 +347,6 @@ function noTenantText(session) {
   );
 }
 
-function icon(name) {
-  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("class", "icon");
-  svg.setAttribute("aria-hidden", "true");
-  const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
-  use.setAttribute("href", `#i-${name}`);
-  svg.append(use);
-  return svg;
-}
-
-function cell(tag, label, ...children) {
-  const element = document.createElement(tag);
-  element.setAttribute("role", tag === "th" ? "rowheader" : "cell");
-  element.dataset.label = label;
-  element.append(...children);
-  return element;
-}
-
-function span(className, text) {
-  const element = document.createElement("span");
-  element.className = className;
-  element.textContent = text;
-  return element;
-}
-
-/**
- * A description shown on at most two lines (a 512-byte one would make a row a screen tall).
- * The whole text is in its title, and a click (or Enter) unfolds it, when it is cut.
- */
-function clampedText(text) {
-  const element = span("desc", text);
-  element.title = text;
-  const toggle = () => {
-    if (!element.classList.contains("open") && element.scrollHeight <= element.clientHeight) return; // not cut
-    element.setAttribute("aria-expanded", String(element.classList.toggle("open")));
-  };
-  element.addEventListener("click", toggle);
-  element.addEventListener("keydown", (event) => {
-    if (event.key !== "Enter" && event.key !== " ") return;
-    event.preventDefault();
-    toggle();
-  });
-  // Focusable only when cut, so keyboard users reach the folded text and no one tabs through the rest.
-  requestAnimationFrame(() => {
-    if (element.scrollHeight <= element.clientHeight) return;
-    element.tabIndex = 0;
-    element.setAttribute("aria-expanded", "false");
-    element.classList.add("cut");
-  });
-  return element;
-}
-
-function iconButton(name, label, onClick, extraClass = "") {
-  const button = document.createElement("button");
-  button.type = "button";
-  button.className = `icon-btn ${extraClass}`.trim();
-  button.setAttribute("aria-label", label);
-  button.title = label;
-  button.append(icon(name));
-  button.addEventListener("click", onClick);
-  return button;
-}
-
 function buildRow(item) {
   const row = document.createElement("tr");
   row.setAttribute("role", "row");
@@ -379,16 +369,17 @@ function buildRow(item) {
   by.className = "cell-by";
   row.append(key, description, updated, by);
 
+  // History is for readers too; edit and delete only for writers.
+  const buttons = [iconButton("history", `History of ${item.key}`, (event) => openHistory(state.tenant, item.key, event.currentTarget))];
   if (canWrite()) {
-    const actions = cell(
-      "td",
-      "Actions",
+    buttons.push(
       iconButton("edit", `Edit ${item.key}`, () => openEdit(item.key)),
       iconButton("trash", `Delete ${item.key}`, () => openDelete(item.key), "danger-hover"),
     );
-    actions.className = "cell-actions";
-    row.append(actions);
   }
+  const actions = cell("td", "Actions", ...buttons);
+  actions.className = "cell-actions";
+  row.append(actions);
   return row;
 }
 
@@ -417,45 +408,6 @@ function removeRow(key) {
   if (row) row.remove();
   state.items.delete(key);
   renderEmpty();
-}
-
-// Vault times carry nanoseconds; Date wants at most milliseconds.
-function parseTime(text) {
-  const time = Date.parse(String(text || "").replace(/(\.\d{3})\d+/, "$1"));
-  return Number.isNaN(time) ? null : new Date(time);
-}
-
-const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
-const absolute = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-
-function timeElement(text) {
-  const date = parseTime(text);
-  const element = document.createElement("time");
-  if (!date) {
-    element.textContent = "—";
-    return element;
-  }
-  element.dateTime = date.toISOString();
-  element.title = absolute.format(date);
-  const seconds = Math.round((date.getTime() - Date.now()) / 1000);
-  const steps = [
-    [60, "second"],
-    [60, "minute"],
-    [24, "hour"],
-    [30, "day"],
-    [12, "month"],
-    [Infinity, "year"],
-  ];
-  let amount = seconds;
-  for (const [size, unit] of steps) {
-    if (Math.abs(amount) < size) {
-      element.textContent = unit === "second" && Math.abs(amount) < 45 ? "just now" : relative.format(amount, unit);
-      return element;
-    }
-    amount = Math.round(amount / size);
-  }
-  element.textContent = absolute.format(date);
-  return element;
 }
 
 // -- add and edit -----------------------------------------------------------------------
@@ -515,7 +467,7 @@ function openEdit(key) {
   $("f-value-hint").textContent = "Leave empty to keep the current value. A new value replaces it for every Action that references this key.";
   $("secret-save").textContent = "Save changes";
   const row = $("rows").querySelector(`tr[data-key="${CSS.escape(key)}"]`);
-  openDialog($("secret-dialog"), row && row.querySelector(".cell-actions .icon-btn"), fields.description);
+  openDialog($("secret-dialog"), rowButton(key, "Edit"), fields.description);
 }
 
 $("add").addEventListener("click", openAdd);
@@ -611,10 +563,16 @@ async function showSaveError(error, editing) {
 
 /** After a save, put focus somewhere sensible: the row's edit button, or the Add button. */
 function focusRowAction(key, index) {
-  const row = $("rows").querySelector(`tr[data-key="${CSS.escape(key)}"]`);
-  const buttons = row ? row.querySelectorAll(".cell-actions .icon-btn") : [];
-  const target = index >= 0 && buttons[index] ? buttons[index] : $("add");
+  const button = index >= 0 ? rowButton(key, "Edit") : null;
+  const target = button || $("add");
   if (!target.hidden) target.focus();
+}
+
+/** A row's action button by what it does ("Edit", "Delete"), or null. */
+function rowButton(key, action) {
+  const row = $("rows").querySelector(`tr[data-key="${CSS.escape(key)}"]`);
+  const label = `${action} ${key}`;
+  return row ? [...row.querySelectorAll(".cell-actions .icon-btn")].find((b) => b.getAttribute("aria-label") === label) || null : null;
 }
 
 // -- delete -----------------------------------------------------------------------------
@@ -623,12 +581,20 @@ function openDelete(key) {
   const item = state.items.get(key);
   if (!item) return;
   state.deleting = item;
-  $("confirm-key").textContent = item.key;
   $("confirm-title").textContent = `Delete ${item.key}?`;
   $("confirm-error").hidden = true;
-  const row = $("rows").querySelector(`tr[data-key="${CSS.escape(key)}"]`);
-  const opener = row && row.querySelectorAll(".cell-actions .icon-btn")[1];
-  openDialog($("confirm-dialog"), opener, $("confirm-cancel"));
+  const days = state.session.recovery_days;
+  const what = $("confirm-what");
+  const code = document.createElement("code");
+  code.className = "mono";
+  code.id = "confirm-key";
+  code.textContent = item.key;
+  if (days > 0) {
+    what.replaceChildren("Delete ", code, `? It moves to Recently deleted, where a user with write permission can restore it within ${days} ${days === 1 ? "day" : "days"}; then it is purged.`);
+  } else {
+    what.replaceChildren("Delete ", code, " and all its versions? This cannot be undone.");
+  }
+  openDialog($("confirm-dialog"), rowButton(item.key, "Delete"), $("confirm-cancel"));
 }
 
 $("confirm-dialog").addEventListener("closing", () => {
@@ -643,7 +609,7 @@ $("confirm-form").addEventListener("submit", async (event) => {
   setBusy($("confirm-delete"), true, "Deleting…");
   try {
     await api("DELETE", paths.secret(tenant, item.key));
-    toast(`Secret ${item.key} deleted.`);
+    toast(state.session.recovery_days > 0 ? `Secret ${item.key} deleted. Restore it from Recently deleted.` : `Secret ${item.key} deleted.`);
   } catch (error) {
     if (error.status === 401) return;
     if (error.status !== 404) {
@@ -659,41 +625,5 @@ $("confirm-form").addEventListener("submit", async (event) => {
   removeRow(item.key);
   (canWrite() ? $("add") : $("search")).focus();
 });
-
-// -- small helpers ----------------------------------------------------------------------
-
-function showAlert(element, message) {
-  element.textContent = message;
-  element.hidden = false;
-}
-
-function setBusy(button, busy, label) {
-  if (busy) {
-    button.dataset.label = button.textContent;
-    button.textContent = label;
-    button.disabled = true;
-    button.setAttribute("aria-busy", "true");
-  } else if (button.dataset.label !== undefined) {
-    button.textContent = button.dataset.label;
-    delete button.dataset.label;
-    button.disabled = false;
-    button.removeAttribute("aria-busy");
-  }
-}
-
-let toastTimer = 0;
-/** A short confirmation: shown for a few seconds, and announced through a live region that
- * always exists (regions that appear together with their text are often not read out). */
-function toast(message) {
-  const element = $("toast");
-  element.textContent = message;
-  element.hidden = false;
-  $("announce").textContent = message;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => {
-    element.hidden = true;
-    $("announce").textContent = "";
-  }, 4000);
-}
 
 boot();
