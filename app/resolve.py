@@ -112,8 +112,6 @@ def _read_all(vault: Vault, token: str, tenant: str, keys: list[str]) -> dict[st
     """Read the keys concurrently; a missing key maps to None, any other failure is raised."""
     if not keys:
         return {}
-    if len(keys) == 1:  # the common case: no thread hop
-        return {keys[0]: _read(vault, token, tenant, keys[0])}
     readers = vault.readers("nexo-resolve", _READERS)
     futures: list[Future[str | None]] = [readers.submit(_read, vault, token, tenant, k) for k in keys]
     try:
