@@ -134,8 +134,8 @@ def start_bao(workdir: Path) -> tuple[str, str, subprocess.Popen[bytes]]:
 
 
 def start_server(vault_addr: str, workdir: Path, name: str, wsgi: str | None) -> tuple[str, subprocess.Popen[bytes]]:
-    """gunicorn exactly as `nexo-secrets serve` runs it (production settings, no Vault token),
-    serving the service (wsgi=None) or another WSGI module with the same settings."""
+    """gunicorn exactly as `nexo-secrets serve` runs it (production settings, no Vault token,
+    Vault timeout 30 s), serving the service (wsgi=None) or another WSGI module with the same settings."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "NEXO_", "PROMETHEUS_"))}
     multiproc = workdir / f"metrics-{name}"
@@ -146,6 +146,9 @@ def start_server(vault_addr: str, workdir: Path, name: str, wsgi: str | None) ->
         VAULT_ADDR=vault_addr,
         PROMETHEUS_MULTIPROC_DIR=str(multiproc),
         PYTHONPATH=str(REPO),  # this checkout's code, whatever is installed
+        # hvac's timeout (the direct side): a slow 10,000-key LIST on a loaded machine is then
+        # measured on both sides instead of ending the run with a 503 after the default 5 s.
+        NEXO_VAULT_TIMEOUT="30",
     )
     log = workdir / f"service-{name}.log"
     if wsgi is None:
