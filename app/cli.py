@@ -221,8 +221,8 @@ def serve(host: str, port: int, workers: int) -> None:
         "app.wsgi:app",
     ]
     if os.path.isdir("/dev/shm"):
-        # Each worker touches its heartbeat file on every request; on tmpfs that costs a fraction
-        # of what it does on a disk filesystem (it showed in the worker's profile).
+        # Not for speed (it moved no benchmark row): gunicorn's heartbeat fchmod can block a worker
+        # for as long as a disk-backed temp folder stalls, as in some containers (gunicorn's docs).
         argv[-1:-1] = ["--worker-tmp-dir", "/dev/shm"]
     os.execvp(sys.executable, [sys.executable, "-m", *argv])
 

@@ -158,8 +158,6 @@ def _each(vault: Vault, keys: list[str], call: Callable[[str], T]) -> dict[str, 
     the calls already running have ended, so that whatever they made is known to the caller."""
     if not keys:
         return {}
-    if len(keys) == 1:  # the common case: no thread hop
-        return {keys[0]: call(keys[0])}
     readers = vault.readers("nexo-resolve", _READERS)
     futures: list[Future[T]] = [readers.submit(call, k) for k in keys]
     try:

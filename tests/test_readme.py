@@ -37,7 +37,7 @@ def test_performance_is_a_short_summary_linking_its_own_document() -> None:
     summary = [line for line in section("Performance").strip().splitlines() if line.strip()]
     assert 3 <= len(summary) <= 6 and "[docs/performance.md](docs/performance.md)" in section("Performance")
     moved = (REPO / "docs" / "performance.md").read_text()
-    assert "python -m tests.bench --rounds 5" in moved and "**Kept listing pages**" in moved
+    assert "python -m tests.bench --rounds 5" in moved and "What bounds" in moved
     assert "python -m tests.bench --rounds 5" not in README
 
 

@@ -2,8 +2,7 @@
 one place where Vault's answers become domain errors.
 
 urllib3 straight rather than hvac's client: every call here carries its own caller's token (an
-hvac client holds one), and sending on the node's pool skips the URL parsing hvac's adapters do
-on every call.
+hvac client holds one).
 """
 
 from __future__ import annotations
@@ -174,8 +173,9 @@ class Transport:
             with self._lock:
                 index = (self._current + attempt) % len(self.addresses)
             try:
-                pool = self._pool.connection_from_url(self.addresses[index])
-                response = pool.urlopen(method, url, body=data, headers=headers, redirect=False)
+                response = self._pool.request(
+                    method, self.addresses[index] + url, body=data, headers=headers, redirect=False
+                )
             except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
                 last = exc
                 continue
