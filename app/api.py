@@ -193,6 +193,19 @@ class SecretImport(MethodView):
 
 @blp.route("/tenants/<tenant:tenant>/secrets/export")
 class SecretExport(MethodView):
+    # Both answers are documented: the manual doc replaces the content that @blp.response makes.
+    @blp.doc(
+        responses={
+            "200": {
+                "content": {
+                    "application/json": {
+                        "schema": {"type": "array", "items": {"$ref": "#/components/schemas/SecretItem"}}
+                    },
+                    "text/csv": {"schema": {"type": "string", "description": "A header row, then one row per secret"}},
+                }
+            }
+        }
+    )
     @blp.arguments(schemas.ExportArgs(), location="query")
     @blp.response(200, schemas.SecretItem(many=True))
     @_document(400, 401, 403, 422, 429)
