@@ -1,6 +1,6 @@
 """Make docs/screenshot*.png: the Secrets screen with demo data, in the same Chromium as the tests.
 
-    python tests/screenshot.py [OUTDIR]
+    python tests/screenshot.py [OUTDIR]   # screenshot.png, -edit, -import (a preview), -narrow
 
 Starts its own OpenBao dev server and the service; needs the `bao` binary and /usr/bin/chromium.
 """
@@ -31,6 +31,8 @@ DEMO = [  # (key, description, who)
     ("SMTP_API_KEY", "Transactional mail relay", "maria"),
     ("STRIPE_SECRET_KEY", "Payments, live mode", "maria"),
 ]
+
+IMPORTED = ("PAYPAL_CLIENT_ID", "PAYPAL_CLIENT_SECRET", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
 
 
 def main(out: Path) -> None:
@@ -78,6 +80,15 @@ def main(out: Path) -> None:
                     page.get_by_role("button", name="Edit SMTP_API_KEY").click()
                     expect(page.get_by_role("dialog", name="Edit Secret")).to_be_visible()
                     page.screenshot(path=str(out / "screenshot-edit.png"))
+                    page.keyboard.press("Escape")
+                    page.get_by_role("button", name="Import", exact=True).click()
+                    dialog = page.get_by_role("dialog", name="Import secrets")
+                    env = "".join(f"{k}={secrets.token_urlsafe(24)}\n" for k in IMPORTED)
+                    dialog.locator("#import-file").set_input_files(
+                        files=[{"name": "payments.env", "mimeType": "text/plain", "buffer": env.encode()}]
+                    )
+                    expect(dialog.locator("#import-list li")).to_have_count(len(IMPORTED))
+                    page.screenshot(path=str(out / "screenshot-import.png"))
                 context.close()
             browser.close()
     finally:

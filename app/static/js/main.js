@@ -3,6 +3,7 @@
 
 import { api, ApiError, paths, setCsrf, whenUnauthorized } from "./api.js";
 import { openDialog, closeDialog } from "./dialogs.js";
+import { initBulkTools, showBulkTools } from "./import.js";
 import { descriptionProblem, keyProblem, loadRules } from "./rules.js";
 
 const PAGE_SIZE = 50;
@@ -176,6 +177,7 @@ function showTenant() {
   badge.textContent = canWrite() ? "Can edit" : "Read only";
   badge.className = canWrite() ? "badge write" : "badge read";
   $("add").hidden = !canWrite();
+  showBulkTools(state.tenant, canWrite());
   $("table").classList.toggle("readonly", !canWrite());
   $("toolbar").hidden = !state.tenant;
   state.q = $("search").value.trim();
@@ -518,6 +520,7 @@ function openEdit(key) {
   openDialog($("secret-dialog"), row && row.querySelector(".cell-actions .icon-btn"), fields.description);
 }
 
+initBulkTools({ tenant: () => state.tenant, imported: () => loadList(true), forbidden: refreshPermissionsQuietly });
 $("add").addEventListener("click", openAdd);
 $("empty-add").addEventListener("click", openAdd);
 
