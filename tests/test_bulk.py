@@ -331,3 +331,16 @@ def test_export_pages_through_a_large_tenant(
     monkeypatch.setattr(bulk, "MAX_EXPORT_ITEMS", 20)
     refused = writer.get(f"/api/v1/tenants/{tenant.name}/secrets/export?format=csv")
     assert refused.status_code == 422 and "more than 20 secrets" in refused.get_json()["message"]
+
+
+def test_keys_named_import_and_export_are_still_secrets(tenant: Tenant, login: Any) -> None:
+    """The import and export paths are also /secrets/{key}: only GET of the item `export` is taken."""
+    client = login(tenant.writer, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    for key in ("import", "export"):
+        assert client.post(url, json={"key": key, "value": planted(key)}).status_code == 201
+        assert client.patch(f"{url}/{key}", json={"description": "odd name"}).get_json()["description"] == "odd name"
+    assert client.get(f"{url}/import").get_json()["key"] == "import"
+    assert [i["key"] for i in client.get(f"{url}/export").get_json()] == ["export", "import"]  # the export
+    for key in ("import", "export"):
+        assert client.delete(f"{url}/{key}").status_code == 204
