@@ -280,16 +280,18 @@ def _check_may_write(vault: Vault, caller: secrets.Caller, tenant: str) -> None:
 
 
 def _existing(vault: Vault, caller: secrets.Caller, tenant: str, keys: list[str]) -> set[str]:
-    """Which of the keys exist (their metadata does), read concurrently."""
+    """Which of the keys exist with a live current version, read concurrently. A key whose
+    current version is deleted or destroyed counts as new: a create makes it again."""
 
     def exists(key: str) -> bool:
         try:
-            vault.kv.read_metadata(caller.token, tenant, key)
+            meta = vault.kv.read_metadata(caller.token, tenant, key)
         except errors.NotFound:
             return False
         except errors.PermissionDenied:
             raise errors.PermissionDenied(f"You have no access to tenant {tenant!r}") from None
-        return True
+        current = (meta.get("versions") or {}).get(str(meta.get("current_version"))) or {}
+        return bool(current) and not current.get("deletion_time") and not current.get("destroyed")
 
     readers = vault.readers("nexo-import", _EXISTENCE_READERS)
     return {key for key, found in zip(keys, readers.map(exists, keys), strict=True) if found}

@@ -344,3 +344,11 @@ def test_keys_named_import_and_export_are_still_secrets(tenant: Tenant, login: A
     assert [i["key"] for i in client.get(f"{url}/export").get_json()] == ["export", "import"]  # the export
     for key in ("import", "export"):
         assert client.delete(f"{url}/{key}").status_code == 204
+
+
+def test_a_key_whose_current_version_is_deleted_counts_as_new(bao: BaoServer, tenant: Tenant, login: Any) -> None:
+    client = login(tenant.writer, tenant.password)
+    client.post(f"/api/v1/tenants/{tenant.name}/secrets", json={"key": "GONE", "value": planted("gone")})
+    assert bao.api("DELETE", f"/v1/secret/data/tenants/{tenant.name}/GONE").status_code == 204  # a KV soft delete
+    preview = do_import(client, tenant.name, f"GONE={planted('back')}\n", on_conflict="fail", dry_run=True)
+    assert statuses(preview) == {"GONE": "created"}
