@@ -223,7 +223,7 @@ class SecretExport(MethodView):
         return Response(
             bulk.as_csv(items),
             mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
         )
 
 

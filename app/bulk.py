@@ -256,7 +256,8 @@ def _stopped(tenant: str, key: str, cause: errors.ServiceError, results: list[Re
         ", ".join(written) or "none",
     )
     stopped = type(cause)(
-        f"The import stopped at key {key!r}: {cause.message}. {len(written)} keys were written before it "
+        f"The import stopped at key {key!r}: {cause.message}. "
+        f"{len(written)} {'key was' if len(written) == 1 else 'keys were'} written before it "
         "(see errors.results); import again with on_conflict 'skip' to finish",
         errors={"results": [asdict(r) for r in results]},
         retry_after=cause.retry_after,

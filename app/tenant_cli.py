@@ -230,7 +230,11 @@ def import_(file: IO[str], tenant: str, url: str | None, fmt: str | None, on_con
     service = _service(url)
     if fmt is None:
         fmt = "json" if file.name.endswith(".json") else "dotenv"
-    body = {"format": fmt, "content": file.read(), "on_conflict": on_conflict, "dry_run": dry_run}
+    try:
+        content = file.read()
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file.name} is not UTF-8 text") from None
+    body = {"format": fmt, "content": content, "on_conflict": on_conflict, "dry_run": dry_run}
     answer = service.call("POST", _secrets_path(tenant, action="import"), body)
     failed = 0
     for result in answer["results"]:

@@ -298,6 +298,7 @@ def test_export_json_and_csv(bao: BaoServer, tenant: Tenant, users: Users, login
     as_csv = reader.get(f"{url}/export?format=csv")
     assert as_csv.status_code == 200 and as_csv.mimetype == "text/csv"
     assert as_csv.headers["Content-Disposition"] == f'attachment; filename="{tenant.name}-secrets.csv"'
+    assert as_csv.headers["Cache-Control"] == "no-store"
     rows = list(csv.reader(io.StringIO(as_csv.get_data(as_text=True))))
     assert rows[0] == list(bulk.EXPORT_FIELDS)
     assert [r[0] for r in rows[1:]] == ["API", "DB", "PLAIN"]

@@ -109,6 +109,11 @@ def test_import_export_delete(bao: BaoServer, tenant: Tenant, users: Users, serv
     assert broken.returncode == 1
     assert "nothing was written" in broken.stderr and "item 2: key: Invalid key" in broken.stderr, broken.stderr
 
+    latin = tmp_path / "latin.env"
+    latin.write_bytes("K=caf\xe9\n".encode("latin-1"))
+    undecodable = run("import", str(latin), "-t", tenant.name, url=service_url, token=token, home=tmp_path)
+    assert undecodable.returncode == 1 and "latin.env is not UTF-8 text" in undecodable.stderr, undecodable.stderr
+
     as_csv = run("export", "-t", tenant.name, url=service_url, token=token, home=tmp_path)
     rows = list(csv.reader(io.StringIO(as_csv.stdout)))
     assert rows[0][0] == "key" and [r[0] for r in rows[1:]] == ["API_KEY", "DB_URL"]

@@ -169,3 +169,37 @@ def test_reader_downloads_the_inventory_and_cannot_import(
     assert [i["key"] for i in items] == ["A_KEY"] and items[0]["created_by"] == tenant.writer
     suite.SEEN.append(("downloads", json.dumps(rows) + json.dumps(items)))
     assert_no_values(ui, suite)
+
+
+def test_an_import_stopped_half_way_says_what_was_written(
+    ui: Watched, app: Any, tenant: Any, planted: Callable[[str], str], suite: ModuleType, monkeypatch: Any
+) -> None:
+    from app import errors
+
+    kv = app.extensions["nexo_vault"].kv
+    real_write = kv.write_value
+
+    def failing(token: str, tenant_name: str, key: str, value: str, cas: int) -> int:
+        if key == "B_SECOND":
+            raise errors.Unavailable()
+        return int(real_write(token, tenant_name, key, value, cas))
+
+    page = sign_in(ui, tenant.writer, tenant.password)
+    dialog = import_dialog(page)
+    env = "".join(f"{key}={planted('ui-half')}\n" for key in ("A_FIRST", "B_SECOND", "C_THIRD"))
+    dialog.locator("#import-file").set_input_files(
+        files=[{"name": "x.env", "mimeType": "text/plain", "buffer": env.encode()}]
+    )
+    expect(dialog.locator("#import-summary")).to_have_text("Preview: 3 keys (3 new)")
+    monkeypatch.setattr(kv, "write_value", failing)
+    dialog.get_by_role("button", name="Import 3 secrets").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("The import stopped at key 'B_SECOND'")
+    expect(dialog.get_by_role("alert")).to_contain_text("1 key was written before it")
+    expect(dialog.locator("#import-summary")).to_have_text("Imported: 3 keys (1 new, 2 failed)")
+    assert [status for _, status in listed(dialog)][0] == "created"
+    assert [key for key, status in listed(dialog) if status.startswith("failed")] == ["B_SECOND", "C_THIRD"]
+    monkeypatch.setattr(kv, "write_value", real_write)
+    dialog.get_by_role("button", name="Done").click()
+    expect(row(page, "A_FIRST")).to_be_visible()  # the table shows what was written
+    expect(row(page, "B_SECOND")).to_have_count(0)
+    assert_no_values(ui, suite)
