@@ -162,8 +162,8 @@ class SecretList(MethodView):
         )
 
 
-# Static segments win over <key> in Werkzeug's routing: `import` and `export` are served here,
-# so a secret with one of those keys is reached by listing, PATCH and DELETE, but not by GET.
+# Static segments win over <key> in Werkzeug's routing, per method: a GET of the key `export`
+# answers the export; every other call on keys named `import` or `export` reaches the secret.
 @blp.route("/tenants/<tenant:tenant>/secrets/import")
 class SecretImport(MethodView):
     @blp.arguments(schemas.ImportRequest())
@@ -184,9 +184,10 @@ class SecretImport(MethodView):
         Everything is checked before the first write. Vault has no transactions: if it fails
         half way the error's errors.results says which keys were written; importing again with
         on_conflict skip finishes the job."""
+        caller = _user().caller()  # signed in before the content is looked at
         entries = bulk.parse(body["format"], body["content"])
         results = bulk.import_entries(
-            _vault(), _user().caller(), names.tenant(tenant), entries, body["on_conflict"], dry_run=body["dry_run"]
+            _vault(), caller, names.tenant(tenant), entries, body["on_conflict"], dry_run=body["dry_run"]
         )
         return {"results": results, "dry_run": body["dry_run"]}
 

@@ -214,7 +214,8 @@ def import_entries(
             results.append(_write(vault, caller, tenant, entry, entry.key in existing, on_conflict))
         except errors.ServiceError as exc:
             # Vault (or the caller's token) failed: stop, and say exactly what was written.
-            results.append(Result(entry.key, "failed", exc.message))
+            # Vault may have taken this key's write before failing to answer: say so.
+            results.append(Result(entry.key, "failed", f"{exc.message} (it may have been written: check it)"))
             results += [Result(e.key, "failed", "not attempted") for e in entries[number + 1 :]]
             raise _stopped(tenant, entry.key, exc, results) from None
     _log(tenant, results)
