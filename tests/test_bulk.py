@@ -353,3 +353,13 @@ def test_a_key_whose_current_version_is_deleted_counts_as_new(bao: BaoServer, te
     assert bao.api("DELETE", f"/v1/secret/data/tenants/{tenant.name}/GONE").status_code == 204  # a KV soft delete
     preview = do_import(client, tenant.name, f"GONE={planted('back')}\n", on_conflict="fail", dry_run=True)
     assert statuses(preview) == {"GONE": "created"}
+
+
+def test_openapi_documents_import_and_export(app: Any) -> None:
+    paths = app.test_client().get("/api/openapi.json").get_json()["paths"]
+    imported = paths["/api/v1/tenants/{tenant}/secrets/import"]["post"]
+    assert {"200", "409", "422", "403"} <= set(imported["responses"])
+    body = imported["requestBody"]["content"]["application/json"]["schema"]
+    assert body["$ref"].endswith("/ImportRequest")
+    exported = paths["/api/v1/tenants/{tenant}/secrets/export"]["get"]["responses"]["200"]["content"]
+    assert set(exported) == {"application/json", "text/csv"}
