@@ -163,6 +163,9 @@ def test_reader_downloads_the_inventory_and_cannot_import(
     assert rows[0][:3] == ["key", "description", "version"] and rows[1][:3] == ["A_KEY", "'=cmd", "1"]
     expect(page.get_by_role("link", name="Inventory as CSV")).to_be_hidden()  # the menu closed
     page.get_by_text("Download", exact=True).click()
+    page.keyboard.press("Escape")  # and closes from the keyboard
+    expect(page.get_by_role("link", name="Inventory as CSV")).to_be_hidden()
+    page.get_by_text("Download", exact=True).click()
     with page.expect_download() as json_download:
         page.get_by_role("link", name="Inventory as JSON").click()
     items = json.loads(Path(json_download.value.path()).read_text(encoding="utf-8"))

@@ -71,6 +71,11 @@ export function initBulkTools(options) {
   document.addEventListener("click", (event) => {
     if (!$("download").contains(event.target)) $("download").removeAttribute("open");
   });
+  $("download").addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || !$("download").open) return;
+    $("download").removeAttribute("open");
+    $("download").querySelector("summary").focus();
+  });
 }
 
 /** Show Download to everyone who sees the tenant, Import to its writers. */
