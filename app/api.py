@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from werkzeug.routing import BaseConverter
 
-from app import access, auth, errors, names, resolve, schemas, secrets
+from app import access, auth, bulk, errors, names, resolve, schemas, secrets
 
 
 class _Name(BaseConverter):
@@ -169,6 +169,72 @@ class SecretList(MethodView):
         """Create a secret; the key must be new."""
         return secrets.create(
             _vault(), _user().caller(), names.tenant(tenant), body["key"], body["value"], body["description"]
+        )
+
+
+# Static segments win over <key> in Werkzeug's routing, per method: a GET of the key `export`
+# answers the export; every other call on keys named `import` or `export` reaches the secret.
+@blp.route("/tenants/<tenant:tenant>/secrets/import")
+class SecretImport(MethodView):
+    @blp.arguments(schemas.ImportRequest())
+    @blp.response(200, schemas.ImportResponse)
+    @blp.alt_response(
+        409, schema=schemas.ApiError, description="on_conflict fail and keys exist: errors.existing; nothing written"
+    )
+    @blp.alt_response(
+        422,
+        schema=schemas.ApiError,
+        description="Invalid body, or problems in the content: errors.json.content names each line (or item) "
+        "and rule, never a value; nothing written",
+    )
+    @_document(400, 401, 403, 503)
+    def post(self, body: dict[str, Any], tenant: str) -> dict[str, Any]:
+        """Import a .env file or a JSON list of {key, value, description?} (writers).
+
+        Everything is checked before the first write. Vault has no transactions: if it fails
+        half way the error's errors.results says which keys were written; importing again with
+        on_conflict skip finishes the job."""
+        caller = _user().caller()  # signed in before the content is looked at
+        entries = bulk.parse(body["format"], body["content"])
+        results = bulk.import_entries(
+            _vault(), caller, names.tenant(tenant), entries, body["on_conflict"], dry_run=body["dry_run"]
+        )
+        return {"results": results, "dry_run": body["dry_run"]}
+
+
+@blp.route("/tenants/<tenant:tenant>/secrets/export")
+class SecretExport(MethodView):
+    # Both answers are documented: the manual doc replaces the content that @blp.response makes.
+    @blp.doc(
+        responses={
+            "200": {
+                "content": {
+                    "application/json": {
+                        "schema": {"type": "array", "items": {"$ref": "#/components/schemas/SecretItem"}}
+                    },
+                    "text/csv": {"schema": {"type": "string", "description": "A header row, then one row per secret"}},
+                }
+            }
+        }
+    )
+    @blp.arguments(schemas.ExportArgs(), location="query")
+    @blp.response(200, schemas.SecretItem(many=True))
+    @_document(400, 401, 403, 422, 429)
+    def get(self, args: dict[str, Any], tenant: str) -> Any:
+        """The inventory: every secret's key, description, version and who/when, never a value.
+
+        format=json (default) answers the list of items; format=csv a text/csv attachment with
+        a header row. At most 20,000 secrets (more is a 422)."""
+        user = _user()
+        with current_app.extensions["nexo_listings"].hold(user.token, request.remote_addr or "-"):
+            items = bulk.inventory(_vault(), user.caller(), names.tenant(tenant))
+        filename = f"{tenant}-secrets.{args['format']}"
+        if args["format"] == "json":
+            return items, 200, {"Content-Disposition": f'attachment; filename="{filename}"'}
+        return Response(
+            bulk.as_csv(items),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
         )
 
 

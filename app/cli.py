@@ -253,5 +253,10 @@ from app import dev as _dev  # noqa: E402
 
 main.add_command(_dev.command)
 
+# `nexo-secrets secrets ...`: tenant users, through the service's API (app/tenant_cli.py).
+from app import tenant_cli as _tenant_cli  # noqa: E402
+
+main.add_command(_tenant_cli.command)
+
 if __name__ == "__main__":
     main()

@@ -9,7 +9,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
-from app import names, resolve
+from app import bulk, names, resolve
 
 MAX_VALUE_BYTES = 64 * 1024
 MAX_DESCRIPTION = 512
@@ -312,3 +312,65 @@ class ResolvedParameter(ma.Schema):
 
 class ResolveResponse(ma.Schema):
     parameters = ma.fields.List(ma.fields.Nested(ResolvedParameter), required=True)
+
+
+# -- import and export --------------------------------------------------------------------
+
+
+class ImportItem(Strict):
+    """One secret in a JSON import: the rules of a create."""
+
+    key = Key(required=True)
+    value = SecretCreate._declared_fields["value"]  # the very rules of a create's value, kept in step
+    description = Description()
+
+
+class ImportRequest(Strict):
+    format = StrictString(
+        required=True,
+        validate=validate.OneOf(bulk.FORMATS),
+        metadata={
+            "description": "dotenv: the text of a .env file; json: the JSON text of a list of "
+            "{key, value, description?}."
+        },
+    )
+    content = StrictString(
+        required=True,
+        validate=validate.Length(min=1, error="Must not be empty."),
+        load_only=True,
+        metadata={
+            "format": "password",
+            "writeOnly": True,
+            "description": f"The file's text: at most {bulk.MAX_IMPORT_KEYS} keys; the whole request body is "
+            "capped at 256 KiB (413).",
+        },
+    )
+    on_conflict = StrictString(
+        load_default="fail",
+        validate=validate.OneOf(bulk.ON_CONFLICT),
+        metadata={
+            "description": "Keys that exist: skip them, overwrite them (a new version), or fail "
+            "(nothing is written if any exists, 409)."
+        },
+    )
+    dry_run = ma.fields.Boolean(
+        load_default=False,
+        truthy={True},
+        falsy={False},
+        metadata={"description": "Answer the statuses the import would produce; write nothing."},
+    )
+
+
+class ImportResult(ma.Schema):
+    key = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, validate=validate.OneOf(["created", "updated", "skipped", "failed"]))
+    reason = ma.fields.String(allow_none=True)
+
+
+class ImportResponse(ma.Schema):
+    results = ma.fields.List(ma.fields.Nested(ImportResult), required=True)
+    dry_run = ma.fields.Boolean()
+
+
+class ExportArgs(Strict):
+    format = StrictString(load_default="json", validate=validate.OneOf(["json", "csv"]))

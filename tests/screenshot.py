@@ -1,7 +1,7 @@
 """Make docs/screenshot*.png: the Secrets screen with demo data, in the same Chromium as the tests
 (and screenshot-deleted.png, screenshot-history.png: Recently deleted and a secret's history).
 
-    python tests/screenshot.py [OUTDIR]
+    python tests/screenshot.py [OUTDIR]   # screenshot.png, -edit, -import (a preview), -narrow
 
 Starts its own OpenBao dev server and the service; needs the `bao` binary and /usr/bin/chromium.
 """
@@ -37,6 +37,8 @@ DELETED = [  # (key, description, created by, deleted by): shown under Recently 
     ("SENDGRID_API_KEY", "Replaced by the SMTP relay", "jonas", "maria"),
 ]
 ROTATIONS = [("SMTP_API_KEY", "jonas"), ("SMTP_API_KEY", "maria")]  # new values: the history has three versions
+
+IMPORTED = ("PAYPAL_CLIENT_ID", "PAYPAL_CLIENT_SECRET", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
 
 
 def main(out: Path) -> None:
@@ -100,6 +102,15 @@ def main(out: Path) -> None:
                     page.get_by_role("button", name="Edit SMTP_API_KEY").click()
                     expect(page.get_by_role("dialog", name="Edit Secret")).to_be_visible()
                     page.screenshot(path=str(out / "screenshot-edit.png"))
+                    page.keyboard.press("Escape")
+                    page.get_by_role("button", name="Import", exact=True).click()
+                    dialog = page.get_by_role("dialog", name="Import secrets")
+                    env = "".join(f"{k}={secrets.token_urlsafe(24)}\n" for k in IMPORTED)
+                    dialog.locator("#import-file").set_input_files(
+                        files=[{"name": "payments.env", "mimeType": "text/plain", "buffer": env.encode()}]
+                    )
+                    expect(dialog.locator("#import-list li")).to_have_count(len(IMPORTED))
+                    page.screenshot(path=str(out / "screenshot-import.png"))
                     page.keyboard.press("Escape")
                     page.get_by_role("button", name="History of SMTP_API_KEY").click()
                     history = page.get_by_role("dialog", name="History of SMTP_API_KEY")

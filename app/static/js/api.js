@@ -20,6 +20,7 @@ export class ApiError extends Error {
     super((body && body.message) || (status ? `Request failed (${status})` : "Request failed"));
     this.status = status;
     this.fields = fieldErrors(body && body.errors);
+    this.errors = (body && typeof body.errors === "object" && body.errors) || {}; // as answered, e.g. an import's results
   }
 }
 

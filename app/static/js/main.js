@@ -4,6 +4,7 @@
 
 import { api, ApiError, paths, setCsrf, whenUnauthorized } from "./api.js";
 import { openDialog, closeDialog } from "./dialogs.js";
+import { initBulkTools, showBulkTools } from "./import.js";
 import { descriptionProblem, keyProblem, loadRules } from "./rules.js";
 import { cell, clampedText, iconButton, setBusy, showAlert, span, timeElement, toast } from "./parts.js";
 import { initDeleted, leaveDeleted, showDeleted } from "./deleted.js";
@@ -184,6 +185,7 @@ function showTenant() {
   badge.textContent = canWrite() ? "Can edit" : "Read only";
   badge.className = canWrite() ? "badge write" : "badge read";
   $("add").hidden = !canWrite();
+  showBulkTools(state.tenant, canWrite());
   $("table").classList.toggle("readonly", !canWrite());
   $("toolbar").hidden = !state.tenant;
   $("view-tabs").hidden = !state.tenant;
@@ -470,6 +472,7 @@ function openEdit(key) {
   openDialog($("secret-dialog"), rowButton(key, "Edit"), fields.description);
 }
 
+initBulkTools({ tenant: () => state.tenant, imported: () => loadList(true), forbidden: refreshPermissionsQuietly });
 $("add").addEventListener("click", openAdd);
 $("empty-add").addEventListener("click", openAdd);
 
