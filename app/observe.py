@@ -28,6 +28,10 @@ REQUEST_ID_HEADER = "X-Request-Id"
 # An incoming request id is kept only if it is short and plain: it is written into every log line.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _UNMATCHED = "<unmatched>"
+# Metric labels come from closed sets: any method token is a valid request line, and each new
+# label set would be a new series (a full histogram) kept for the life of the process.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_OTHER_METHOD = "OTHER"
 _CONVERTER = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")  # "<tenant:tenant>" -> "<tenant>" in route labels
 _LOGIN_OUTCOMES = {200: "success", 401: "failure", 429: "throttled"}
 
@@ -166,8 +170,9 @@ def route_label(rule: str) -> str:
 
 def record(method: str, route: str, path: str, status: int, seconds: float, remote: str | None) -> None:
     """Count, time and log one answered request (the path, never the query string)."""
-    HTTP_REQUESTS.labels(route, method, str(status)).inc()
-    HTTP_LATENCY.labels(route, method).observe(seconds)
+    label = method if method in METHODS else _OTHER_METHOD
+    HTTP_REQUESTS.labels(route, label, str(status)).inc()
+    HTTP_LATENCY.labels(route, label).observe(seconds)
     if route == "/api/v1/session" and method == "POST":
         LOGINS.labels(_LOGIN_OUTCOMES.get(status, "error")).inc()
     access_log.info(
