@@ -13,22 +13,57 @@ from app import names, resolve
 
 MAX_VALUE_BYTES = 64 * 1024
 MAX_DESCRIPTION = 512
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable_class() -> str:
+    """A regex character class of what Vault accepts in custom_metadata.
+
+    OpenBao (like Vault) refuses any value that is not `strutil.Printable`: every rune must be
+    Go's `unicode.IsPrint`, that is a letter, mark, number, punctuation, symbol or the ASCII
+    space (builtin/logical/kv/path_metadata.go, validateCustomMetadata). Python's
+    str.isprintable() is the same definition. Planes 4-13 are unassigned and 15-16 private use,
+    so only the others are scanned (tests/test_secrets.py checks against a full scan)."""
+    flags = bytearray(0x110000)
+    for start, stop in ((0, 0x40000), (0xE0000, 0xF0000)):
+        flags[start:stop] = bytes(map(str.isprintable, map(chr, range(start, stop))))
+    parts = []
+    for run in re.finditer(rb"\x01+", bytes(flags)):
+        first, last = _class_char(run.start()), _class_char(run.end() - 1)
+        parts.append(first if first == last else f"{first}-{last}")
+    return "[" + "".join(parts) + "]"
+
+
+def _class_char(code: int) -> str:
+    char = chr(code)
+    return "\\" + char if char in "\\]^-[" else char
+
+
+PRINTABLE_CLASS = _printable_class()
+# The one rule for descriptions (and searches): the server checks this very regex, the OpenAPI
+# document carries it as the pattern, so fuzzers and generated clients agree with the server.
+PRINTABLE_RE = re.compile(rf"^{PRINTABLE_CLASS}*\Z")
+PRINTABLE_RULE = "Only printable characters: no control, format or separator characters other than the space."
 
 
 def _description(text: str) -> None:
+    # Checked before Vault is called: a refusal after a value was written would leave half a secret.
+    if not PRINTABLE_RE.match(text):
+        raise ma.ValidationError(PRINTABLE_RULE)
     # Vault caps custom_metadata values at 512 bytes, not characters.
     if len(text.encode("utf-8")) > MAX_DESCRIPTION:
         raise ma.ValidationError(f"Must be at most {MAX_DESCRIPTION} bytes in UTF-8.")
-    if _CONTROL.search(text):
-        raise ma.ValidationError("Must not contain control characters (newlines, tabs, NUL).")
+
+
+def _search(text: str) -> None:
+    if not PRINTABLE_RE.match(text):
+        raise ma.ValidationError(PRINTABLE_RULE)
 
 
 def _value(text: str) -> None:
-    if len(text.encode("utf-8")) > MAX_VALUE_BYTES:
-        raise ma.ValidationError(f"Must be at most {MAX_VALUE_BYTES} bytes.")
     if "\x00" in text:
         raise ma.ValidationError("Must not contain NUL characters.")
+    if len(text.encode("utf-8")) > MAX_VALUE_BYTES:
+        raise ma.ValidationError(f"Must be at most {MAX_VALUE_BYTES} bytes.")
 
 
 def _matching(regex: re.Pattern[str], message: str) -> Callable[[str], None]:
@@ -68,7 +103,12 @@ def Description(**kwargs: Any) -> StrictString:  # noqa: N802
     return StrictString(
         validate=[validate.Length(max=MAX_DESCRIPTION), _description],
         # Vault counts bytes: the page reads x-max-bytes from this document and counts the same way.
-        metadata={"example": "Primary database password", "x-max-bytes": MAX_DESCRIPTION},
+        metadata={
+            "example": "Primary database password",
+            "x-max-bytes": MAX_DESCRIPTION,
+            "pattern": f"^{PRINTABLE_CLASS}*$",
+            "description": f"At most {MAX_DESCRIPTION} bytes in UTF-8. {PRINTABLE_RULE}",
+        },
         **kwargs,
     )
 
@@ -129,8 +169,11 @@ class SecretListArgs(Strict):
         },
     )
     q = StrictString(
-        validate=[validate.Length(max=200), _description],
-        metadata={"description": "Case-insensitive filter on key and description."},
+        validate=[validate.Length(max=200), _search],
+        metadata={
+            "description": f"Case-insensitive filter on key and description. {PRINTABLE_RULE}",
+            "pattern": f"^{PRINTABLE_CLASS}*$",
+        },
     )
 
 

@@ -5,12 +5,15 @@ Values go in and never come out here; only `resolve` reads them (app/resolve.py)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from app import errors, names
 from app.vault import Vault
+
+log = logging.getLogger(__name__)
 
 # A search reads at most this many keys per request (OpenBao: one detailed LIST); when it stops
 # short, `next` continues it. One request's cost stays bounded however large the tenant.
@@ -127,9 +130,16 @@ def _metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> dict[str, 
 
 
 def create(vault: Vault, caller: Caller, tenant: str, key: str, value: str, description: str = "") -> Item:
-    """Create a secret; never overwrites an existing key (Vault check-and-set 0)."""
+    """Create a secret; never overwrites an existing key (Vault check-and-set 0).
+
+    All or nothing as the caller sees it: if the metadata write fails after the value was
+    written, the new key is deleted again before the error is answered."""
     names.tenant(tenant)
     names.key(key)
+    who = caller.name  # before any write: a Bearer caller's name is one more Vault call
+    custom = {"created_by": who, "updated_by": who}
+    if description:  # Vault refuses empty custom_metadata values: no description = no entry
+        custom["description"] = description
     try:
         vault.kv.write_value(caller.token, tenant, key, value, cas=0)
     except errors.Conflict:
@@ -138,11 +148,11 @@ def create(vault: Vault, caller: Caller, tenant: str, key: str, value: str, desc
         ) from None
     except errors.PermissionDenied:
         raise _no_write(tenant) from None
-    who = caller.name
-    custom = {"created_by": who, "updated_by": who}
-    if description:  # Vault refuses empty custom_metadata values: no description = no entry
-        custom["description"] = description
-    vault.kv.write_metadata(caller.token, tenant, key, custom)
+    try:
+        vault.kv.write_metadata(caller.token, tenant, key, custom)
+    except errors.ServiceError:
+        _undo(lambda: vault.kv.delete_all(caller.token, tenant, key), "create")
+        raise
     return _changed(vault, caller, tenant, key)
 
 
@@ -156,7 +166,11 @@ def update(
     value: str | None = None,
     version: int | None = None,
 ) -> Item:
-    """Change the description and/or the value; an empty or absent value keeps the current one."""
+    """Change the description and/or the value; an empty or absent value keeps the current one.
+
+    The metadata is written first, checked against the metadata just read (OpenBao's metadata
+    check-and-set, so a concurrent edit is a 409, never silently merged), then the value: a
+    refused value write puts the metadata back, so a failed update changes nothing."""
     meta = _metadata(vault, caller, tenant, key)
     current = item_from_metadata(key, meta)
     if version is not None and version != current.version:
@@ -171,19 +185,26 @@ def update(
         # merge-patch: null removes the entry (Vault refuses an empty value)
         custom["description"] = description or None
     try:
+        vault.kv.patch_metadata(caller.token, tenant, key, custom, metadata_cas=meta.get("current_metadata_version"))
         if value:
-            # cas pins the write to the version just read: a concurrent change makes this 409.
-            vault.kv.write_value(caller.token, tenant, key, value, cas=current.version)
-            vault.kv.patch_metadata(caller.token, tenant, key, custom)
-        else:
-            # A description-only edit is checked against the metadata just read (OpenBao's
-            # metadata check-and-set), so a concurrent edit is a 409, never silently merged.
-            vault.kv.patch_metadata(
-                caller.token, tenant, key, custom, metadata_cas=meta.get("current_metadata_version")
-            )
+            try:
+                # cas pins the write to the version just read: a concurrent change makes this 409.
+                vault.kv.write_value(caller.token, tenant, key, value, cas=current.version)
+            except errors.ServiceError:
+                before = {k: ((meta.get("custom_metadata") or {}).get(k) or None) for k in custom}
+                _undo(lambda: vault.kv.patch_metadata(caller.token, tenant, key, before), "update")
+                raise
     except errors.PermissionDenied:
         raise _no_write(tenant) from None
     return _changed(vault, caller, tenant, key)
+
+
+def _undo(action: Callable[[], None], what: str) -> None:
+    """Take back the first half of a failed two-write change; the caller gets the first error."""
+    try:
+        action()
+    except errors.ServiceError as exc:
+        log.warning("could not undo a failed %s: %s", what, type(exc).__name__)
 
 
 def _changed(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
