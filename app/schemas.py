@@ -13,6 +13,7 @@ from app import names, resolve
 
 MAX_VALUE_BYTES = 64 * 1024
 MAX_DESCRIPTION = 512
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _printable_class() -> str:
@@ -79,11 +80,16 @@ def _matching(regex: re.Pattern[str], message: str) -> Callable[[str], None]:
 class StrictString(ma.fields.String):
     """A string that refuses numbers, booleans, lists and objects instead of coercing them."""
 
-    default_error_messages = {"invalid": "Must be a string."}
+    default_error_messages = {
+        "invalid": "Must be a string.",
+        "surrogate": "Must be valid Unicode (a lone surrogate such as \\ud800 is not a character).",
+    }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, str):
             raise self.make_error("invalid")
+        if _SURROGATE.search(value):  # JSON can carry one; UTF-8 cannot encode it
+            raise self.make_error("surrogate")
         return super()._deserialize(value, attr, data, **kwargs)
 
 

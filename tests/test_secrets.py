@@ -170,6 +170,19 @@ def test_descriptions_vault_would_refuse_are_422_and_write_nothing(bao: BaoServe
     assert ok.get_json()["description"] == "Café e\u0301 \u2603 \U0001f511 \u4e2d"
 
 
+def test_lone_surrogates_are_422(tenant: Tenant, login: Any) -> None:
+    client = login(tenant.writer, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    bodies = [
+        '{"key": "SURROGATE", "value": "x", "description": "a\\ud800"}',
+        '{"key": "SURROGATE", "value": "a\\udfff"}',
+    ]
+    for body in bodies:
+        reply = client.post(url, data=body, content_type="application/json")
+        assert reply.status_code == 422, (body, reply.get_json())
+        assert reply.get_json()["code"] == 422
+
+
 def test_a_create_whose_metadata_write_fails_leaves_nothing(
     app: Any, bao: BaoServer, tenant: Tenant, login: Any, monkeypatch: Any
 ) -> None:
