@@ -67,6 +67,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app import observe
 
     observe.init_app(app)  # request ids, JSON access log, /metrics, Vault call timing
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        # Behind reverse proxies the TCP peer is the proxy: take the client's address (and
+        # scheme) from the X-Forwarded-* entries those proxies added, and only those, so the
+        # sign-in throttle and the access log see each client. Unset, the headers are ignored.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     return app
 
 
