@@ -69,7 +69,9 @@ def test_repeated_failures_are_throttled_per_client_address(bao: BaoServer, user
     client = app.test_client()
     attacker = {"REMOTE_ADDR": "198.51.100.7"}
     codes = [
-        client.post("/api/v1/session", json={"username": f"guess{n}", "password": "bad"}, environ_base=attacker).status_code
+        client.post(
+            "/api/v1/session", json={"username": f"guess{n}", "password": "bad"}, environ_base=attacker
+        ).status_code
         for n in range(4)
     ]
     assert codes == [401] * 4  # 4x NEXO_LOGIN_MAX_FAILURES per address
@@ -78,7 +80,10 @@ def test_repeated_failures_are_throttled_per_client_address(bao: BaoServer, user
     assert locked.get_json()["code"] == 429
     # Another address is not held up by it; per user name, OpenBao's own lockout counts.
     other = {"REMOTE_ADDR": "198.51.100.8"}
-    assert client.post("/api/v1/session", json={"username": name, "password": password}, environ_base=other).status_code == 200
+    assert (
+        client.post("/api/v1/session", json={"username": name, "password": password}, environ_base=other).status_code
+        == 200
+    )
 
 
 def test_behind_trusted_proxies_each_client_has_its_own_bucket(bao: BaoServer, users: Users) -> None:
@@ -90,7 +95,9 @@ def test_behind_trusted_proxies_each_client_has_its_own_bucket(bao: BaoServer, u
     def sign_in(app: Any, client_address: str, secret: str) -> int:
         headers = {"X-Forwarded-For": client_address}
         body = {"username": name, "password": secret}
-        return int(app.test_client().post("/api/v1/session", json=body, headers=headers, environ_base=proxy).status_code)
+        return int(
+            app.test_client().post("/api/v1/session", json=body, headers=headers, environ_base=proxy).status_code
+        )
 
     behind = create_app({**settings, "TRUSTED_PROXIES": 1})
     assert [sign_in(behind, "203.0.113.1", "bad") for _ in range(4)] == [401] * 4
@@ -107,9 +114,7 @@ def test_every_failed_sign_in_is_padded_to_the_same_floor(bao: BaoServer, users:
     answers at once) and impossible names all wait out the same floor: the time tells nothing."""
     from app import auth
 
-    app = create_app(
-        {"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": "k" * 48, "LOGIN_MAX_FAILURES": 100}
-    )
+    app = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": "k" * 48, "LOGIN_MAX_FAILURES": 100})
     floors: list[float] = []
     monkeypatch.setattr(auth, "pad_failure", lambda started, floor: floors.append(floor))
     name, password = users.user()
@@ -212,3 +217,37 @@ def test_new_session_at_login(app: Any, tenant: Tenant, users: Users) -> None:
     second = client.post("/api/v1/session", json={"username": tenant.reader, "password": tenant.password}).get_json()
     assert first["csrf_token"] != second["csrf_token"]
     assert client.get("/api/v1/session").get_json()["user"] == tenant.reader
+
+
+def test_a_password_typed_as_user_name_is_in_no_log_line(app: Any, monkeypatch: Any) -> None:
+    """At every level, the service's JSON lines and urllib3's DEBUG lines (the URL of each call)
+    included: a login path's name segment is never written down."""
+    import io
+    import logging
+
+    from app import observe
+
+    typed = planted("typed-as-user-name")  # passes the name rule once lowercased, so Vault is asked
+    stream = io.StringIO()
+    handler = observe.json_handler(stream)
+    handler.setLevel(logging.DEBUG)
+    plain = io.StringIO()
+    plain_handler = logging.StreamHandler(plain)
+    plain_handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    for h in (handler, plain_handler):
+        root.addHandler(h)
+    monkeypatch.setattr(root, "level", logging.DEBUG)
+    for name in ("urllib3", "urllib3.connectionpool", "app", "nexo"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.DEBUG)
+    try:
+        client = app.test_client()
+        for username in (typed, typed.lower()):
+            reply = client.post("/api/v1/session", json={"username": username, "password": "x"})
+            assert reply.status_code == 401
+    finally:
+        for h in (handler, plain_handler):
+            root.removeHandler(h)
+    written = stream.getvalue() + plain.getvalue()
+    assert "auth/userpass/login" in written  # the calls were logged, by operation or with the name blanked
+    assert typed not in written and typed.lower() not in written
