@@ -115,7 +115,7 @@ def test_metrics_count_a_resolve_and_a_failed_login_and_hold_no_value(
 def test_request_ids_are_made_when_missing_or_unsafe(app: Any) -> None:
     made = app.test_client().get("/healthz")
     assert len(made.headers["X-Request-Id"]) == 32
-    unsafe = app.test_client().get("/healthz", headers={"X-Request-Id": "x\" injected: 1" + "a" * 80})
+    unsafe = app.test_client().get("/healthz", headers={"X-Request-Id": 'x" injected: 1' + "a" * 80})
     assert unsafe.headers["X-Request-Id"] != made.headers["X-Request-Id"]
     assert len(unsafe.headers["X-Request-Id"]) == 32 and "injected" not in unsafe.headers["X-Request-Id"]
 
