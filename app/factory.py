@@ -27,6 +27,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app import api, auth, errors, ui, vault
 
     app = Flask("app")
+    # werkzeug answers a path with '//' by a 308 to the merged path, built from the request's
+    # Host header (an open redirect behind a lax proxy): such a path is simply not found.
+    app.url_map.merge_slashes = False
     app.json_provider_class = _JSON
     app.json = _JSON(app)
     app.config.update(settings.from_environ())

@@ -15,14 +15,17 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import IO, Any
 
 from flask import Flask, Response, g, has_request_context, request
+from gunicorn import util as gunicorn_util
 from gunicorn.glogging import Logger as GunicornBaseLogger
+from gunicorn.workers.gthread import ThreadWorker
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess as _multiprocess
 
-from app import vault
+from app import errors, vault
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # An incoming request id is kept only if it is short and plain: it is written into every log line.
@@ -142,6 +145,38 @@ class GunicornLogger(GunicornBaseLogger):  # type: ignore[misc]
         for logger in (self.error_log, self.access_log):
             for handler in logger.handlers:
                 handler.setFormatter(JsonFormatter())
+
+
+def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's own error answer (bad request line, 414, 431...) in the one error shape.
+
+    gunicorn's message repeats what the client sent (a request line may carry anything), so
+    the answer says only the status: the worker's log line has the detail."""
+    try:
+        shape = errors.body(status_int, HTTPStatus(status_int).phrase)
+    except ValueError:  # not a status Python knows: same shape, gunicorn's reason
+        shape = {"code": status_int, "status": reason, "message": reason}
+    payload = json.dumps(shape).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/json\r\n"
+        "Cache-Control: no-store\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    )
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + payload)
+
+
+class JsonErrorWorker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's threaded worker whose own error answers are JSON: `--worker-class app.observe.JsonErrorWorker`.
+
+    gunicorn answers requests it cannot parse itself, in HTML, before the app sees them; its
+    worker calls `gunicorn.util.write_error` for that, which this worker process replaces."""
+
+    def init_process(self) -> None:
+        gunicorn_util.write_error = write_json_error
+        super().init_process()
 
 
 def configure_logging(level: int = logging.INFO) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -98,7 +99,20 @@ def test_update_validation(tenant: Tenant, login: Any) -> None:
     assert cleared.status_code == 200 and cleared.get_json()["description"] == ""
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=-1", "limit=100000", "limit=abc", "after=../x", "q=" + "a" * 300, "q=" + "a" * 100_000, "after=" + "A" * 5000, "limit=" + "9" * 400])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=0",
+        "limit=-1",
+        "limit=100000",
+        "limit=abc",
+        "after=../x",
+        "q=" + "a" * 300,
+        "q=" + "a" * 100_000,
+        "after=" + "A" * 5000,
+        "limit=" + "9" * 400,
+    ],
+)
 def test_list_query_validation(query: str, tenant: Tenant, login: Any) -> None:
     client = login(tenant.reader, tenant.password)
     assert_error(client.get(f"/api/v1/tenants/{tenant.name}/secrets?{query}"), 422)
@@ -209,3 +223,65 @@ def test_service_runs_with_no_vault_token(bao: BaoServer, tenant: Tenant, tmp_pa
     finally:
         stop(proc)
         SEEN.append(("gunicorn log", log.read_text()))
+
+
+def test_strict_transport_security_in_production_only(bao: BaoServer, app: Any) -> None:
+    prod = create_app(
+        {
+            "NEXO_ENV": "production",
+            "VAULT_ADDRS": [bao.addr],
+            "SECRET_KEY": "h" * 48,
+            "VAULT_TOKEN_PRESENT": False,
+            "NEXO_LOG_JSON": False,  # keep the suite's log collector on the root logger
+        }
+    )
+    for reply in (prod.test_client().get("/healthz"), prod.test_client().get("/api/v1/nothing")):
+        assert reply.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert "Strict-Transport-Security" not in app.test_client().get("/healthz").headers  # test: plain HTTP
+
+
+def test_double_slashes_are_not_found_not_redirected(app: Any) -> None:
+    """werkzeug would answer a 308 to the merged path on the request's Host: an open redirect."""
+    for path in ("/api//v1/session", "/api/v1//session", "/healthz//", "/readyz//x"):
+        reply = app.test_client().get(path, headers={"Host": "evil.example"})
+        assert "Location" not in reply.headers, path
+        assert_error(reply, 404)
+
+
+def _raw(base: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes to the server; its status, headers and body."""
+    import socket
+
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_gunicorns_own_errors_use_the_shape(bao: BaoServer, tmp_path: Path) -> None:
+    """Requests gunicorn refuses before the app sees them are answered in the one error shape too."""
+    env = {**os.environ, "VAULT_ADDR": bao.addr, "SECRET_KEY": "g" * 48, "NEXO_ENV": "production"}
+    env.pop("VAULT_TOKEN", None)
+    log = tmp_path / "serve.log"
+    proc, base = start_serve(env, log, workers=1)
+    try:
+        long_line = b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+        garbage = b"\x01\x02 nonsense\r\n\r\n"
+        too_many = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 200 + b"\r\n"
+        for request, code in ((long_line, 414), (garbage, 400), (too_many, 431)):
+            status, headers, body = _raw(base, request)
+            assert status == code and headers["Content-Type"] == "application/json", (code, headers, body[:200])
+            shape = json.loads(body)
+            assert shape["code"] == code and set(shape) == SHAPE, shape
+            assert b"aaaa" not in body and b"nonsense" not in body  # nothing of the request echoed
+        status, headers, body = _raw(base, b"GET //evil.example/healthz HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+        assert status == 404 and "Location" not in headers
+    finally:
+        stop(proc)
+        SEEN.append(("gunicorn log (raw requests)", log.read_text()))
