@@ -251,3 +251,11 @@ def test_a_password_typed_as_user_name_is_in_no_log_line(app: Any, monkeypatch: 
     written = stream.getvalue() + plain.getvalue()
     assert "auth/userpass/login" in written  # the calls were logged, by operation or with the name blanked
     assert typed not in written and typed.lower() not in written
+
+
+def test_names_vaults_route_refuses_are_bad_credentials(app: Any) -> None:
+    """Vault's userpass route wants a name ending in a word character (else 405): a 401, not a 501."""
+    client = app.test_client()
+    for name in ("alice.", "nexo-tenant-", "bob@", "x-"):
+        reply = client.post("/api/v1/session", json={"username": name, "password": "nope"})
+        assert reply.status_code == 401 and reply.get_json()["message"] == "Invalid username or password", name
