@@ -239,22 +239,28 @@ class ApiError(ma.Schema):
 
 # -- resolve (the Hub) --------------------------------------------------------------------
 
-_DURATION = re.compile(r"^([0-9]{1,6})([smh]?)\Z")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
+# A duration string within WRAP_TTL_MIN..WRAP_TTL_MAX (10 s to 15 min), exactly: the server
+# checks this regex and the OpenAPI document carries it, so no string the document allows is refused.
+_DURATION = re.compile(r"^(?:(?:[1-9][0-9]|[1-8][0-9]{2}|900)s?|(?:[1-9]|1[0-5])m)\Z")
+_UNIT_SECONDS = {"s": 1, "m": 60}
 
 
 class Duration(ma.fields.Field):  # type: ignore[type-arg]
     """Seconds as an integer, or a Vault-style duration string: "90s", "5m"."""
 
-    default_error_messages = {"invalid": 'Must be a number of seconds or a duration like "90s" or "5m".'}
+    default_error_messages = {
+        "invalid": 'Must be 10 to 900 seconds, as a number or a duration like "90s" or "5m" (at most "15m").'
+    }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON Schema's integer: 60.0 is 60
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        match = _DURATION.match(value) if isinstance(value, str) else None
-        if match is None:
-            raise self.make_error("invalid")
-        return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        if isinstance(value, str) and _DURATION.match(value):
+            unit = value[-1] if value[-1] in _UNIT_SECONDS else "s"
+            return int(value.rstrip("sm")) * _UNIT_SECONDS[unit]
+        raise self.make_error("invalid")
 
 
 class ResolveParameter(Strict):
@@ -285,7 +291,7 @@ class ResolveRequest(Strict):
             "description": "Deliver by Vault response wrapping: answer a single-use token valid this long.",
             "oneOf": [
                 {"type": "integer", "minimum": resolve.WRAP_TTL_MIN, "maximum": resolve.WRAP_TTL_MAX},
-                {"type": "string", "pattern": names.documented(_DURATION), "example": "5m"},
+                {"type": "string", "pattern": names.documented(_DURATION), "example": "5m", "maxLength": 4},
             ],
         },
     )

@@ -138,6 +138,31 @@ def test_openapi_documents_every_endpoint(app: Any) -> None:
     assert "value" not in doc["components"]["schemas"]["SecretItem"]["properties"]
 
 
+def test_openapi_says_what_the_server_enforces(app: Any) -> None:
+    """The rules a fuzzer found missing: patterns, bounds, which operations need no credentials."""
+    import re
+
+    from app import schemas
+
+    doc = app.test_client().get("/api/openapi.json").get_json()
+    paths = doc["paths"]
+    for path, method in (("/healthz", "get"), ("/readyz", "get"), ("/api/v1/session", "post")):
+        assert paths[path][method]["security"] == [], (path, method)
+    description = doc["components"]["schemas"]["SecretCreate"]["properties"]["description"]
+    query = {p["name"]: p["schema"] for p in paths["/api/v1/tenants/{tenant}/secrets"]["get"]["parameters"]}
+    for pattern in (description["pattern"], query["q"]["pattern"]):
+        rule = re.compile(pattern.removesuffix("$") + r"\Z")
+        assert rule.match("Primary DB: café, 中文, \U0001f511")
+        for char in ("\t", "\x7f", "\x85", "\u200b", "\u2028", "\u202e", "\u00ad", "\ufeff", "\U000e0041"):
+            assert not rule.match(f"a{char}"), hex(ord(char))
+    assert description["pattern"] == f"^{schemas.PRINTABLE_CLASS}*$"
+    ttl = doc["components"]["schemas"]["ResolveRequest"]["properties"]["wrap_ttl"]["oneOf"]
+    assert ttl[0] == {"type": "integer", "minimum": 10, "maximum": 900}
+    duration = re.compile(ttl[1]["pattern"].removesuffix("$") + r"\Z")
+    assert [s for s in ("10", "10s", "900", "900s", "1m", "15m") if not duration.match(s)] == []
+    assert [s for s in ("9", "901", "0m", "16m", "1h", "010", "999999h") if duration.match(s)] == []
+
+
 def test_health(app: Any) -> None:
     client = app.test_client()
     assert client.get("/healthz").get_json() == {"status": "ok"}
