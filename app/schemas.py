@@ -60,6 +60,9 @@ def _search(text: str) -> None:
         raise ma.ValidationError(PRINTABLE_RULE)
 
 
+_NO_NUL = "^[^\\u0000]*$"  # the value's one character rule, as the document states it
+
+
 def _value(text: str) -> None:
     if "\x00" in text:
         raise ma.ValidationError("Must not contain NUL characters.")
@@ -133,7 +136,13 @@ class SecretCreate(Strict):
         required=True,
         validate=[validate.Length(min=1, error="Must not be empty."), _value],
         load_only=True,
-        metadata={"format": "password", "writeOnly": True},
+        metadata={
+            "format": "password",
+            "writeOnly": True,
+            "pattern": _NO_NUL,
+            "x-max-bytes": MAX_VALUE_BYTES,
+            "description": f"The secret; at most {MAX_VALUE_BYTES} bytes in UTF-8, no NUL character.",
+        },
     )
 
 
@@ -145,7 +154,9 @@ class SecretUpdate(Strict):
         metadata={
             "format": "password",
             "writeOnly": True,
-            "description": "New value; empty or absent keeps the current value.",
+            "pattern": _NO_NUL,
+            "x-max-bytes": MAX_VALUE_BYTES,
+            "description": "New value; empty or absent keeps the current value. As on create: no NUL.",
         },
     )
     version = ma.fields.Integer(

@@ -156,6 +156,9 @@ def test_openapi_says_what_the_server_enforces(app: Any) -> None:
         for char in ("\t", "\x7f", "\x85", "\u200b", "\u2028", "\u202e", "\u00ad", "\ufeff", "\U000e0041"):
             assert not rule.match(f"a{char}"), hex(ord(char))
     assert description["pattern"] == f"^{schemas.PRINTABLE_CLASS}*$"
+    for name in ("SecretCreate", "SecretUpdate"):
+        value = re.compile(doc["components"]["schemas"][name]["properties"]["value"]["pattern"])
+        assert value.match("any\nline \u200b") and not value.match("a\x00b"), name
     ttl = doc["components"]["schemas"]["ResolveRequest"]["properties"]["wrap_ttl"]["oneOf"]
     assert ttl[0] == {"type": "integer", "minimum": 10, "maximum": 900}
     duration = re.compile(ttl[1]["pattern"].removesuffix("$") + r"\Z")
