@@ -70,6 +70,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app import observe
 
     observe.init_app(app)  # request ids, JSON access log, /metrics, Vault call timing
+    rules = {rule.rule: rule for rule in app.url_map.iter_rules()}
+    for path, operation in _UNAUTHENTICATED.items():  # served outside flask-smorest, documented here
+        spec.spec.path(rule=rules[path], operations={"get": operation})
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies > 0:
         # Behind reverse proxies the TCP peer is the proxy: take the client's address (and
@@ -84,6 +87,26 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 class _Api(Api):  # type: ignore[misc]
     from app.schemas import ApiError as ERROR_SCHEMA  # noqa: N811 - the one error shape, documented
 
+
+# Endpoints anyone may call: the document says they need no credentials (security: []).
+_UNAUTHENTICATED: dict[str, dict[str, Any]] = {
+    "/metrics": {
+        "summary": "Prometheus metrics of the service (keep it on the internal network).",
+        "tags": ["ops"],
+        "security": [],
+        "responses": {
+            "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}
+        },
+    },
+    "/api/openapi.json": {
+        "summary": "This OpenAPI document.",
+        "tags": ["ops"],
+        "security": [],
+        "responses": {
+            "200": {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}
+        },
+    },
+}
 
 _SECURITY = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "A Vault token"},

@@ -146,7 +146,8 @@ def test_openapi_says_what_the_server_enforces(app: Any) -> None:
 
     doc = app.test_client().get("/api/openapi.json").get_json()
     paths = doc["paths"]
-    for path, method in (("/healthz", "get"), ("/readyz", "get"), ("/api/v1/session", "post")):
+    no_credentials = ("/healthz", "/readyz", "/metrics", "/api/openapi.json")
+    for path, method in [(p, "get") for p in no_credentials] + [("/api/v1/session", "post")]:
         assert paths[path][method]["security"] == [], (path, method)
     description = doc["components"]["schemas"]["SecretCreate"]["properties"]["description"]
     query = {p["name"]: p["schema"] for p in paths["/api/v1/tenants/{tenant}/secrets"]["get"]["parameters"]}
