@@ -94,8 +94,15 @@ def _vault() -> Any:
 # -- session ------------------------------------------------------------------------------
 
 
+# Operations that need no credentials say so: a generated client or fuzzer sends none.
+_NO_AUTH: dict[str, Any] = {"security": []}
+# Sign-out works signed in or not (it then only clears the cookie): authentication is optional.
+_OPTIONAL_AUTH: dict[str, Any] = {"security": [{"bearer": []}, {"session": []}, {}]}
+
+
 @blp.route("/session")
 class Session(MethodView):
+    @blp.doc(**_NO_AUTH)
     @blp.arguments(schemas.Login())
     @blp.response(200, schemas.SessionInfo)
     @_document(401, 429)
@@ -110,6 +117,7 @@ class Session(MethodView):
         """Who am I: user, tenants with permission, and the CSRF token for unsafe requests."""
         return _session_info(_user())
 
+    @blp.doc(**_OPTIONAL_AUTH)
     @blp.response(204)
     def delete(self) -> None:
         """Sign out and revoke the Vault token."""
@@ -371,6 +379,7 @@ class Resolve(MethodView):
 
 @ops.route("/healthz")
 class Liveness(MethodView):
+    @ops.doc(**_NO_AUTH)
     @ops.response(200, schemas.Health)
     def get(self) -> dict[str, Any]:
         """The process is alive."""
@@ -379,6 +388,7 @@ class Liveness(MethodView):
 
 @ops.route("/readyz")
 class Readiness(MethodView):
+    @ops.doc(**_NO_AUTH)
     @ops.response(200, schemas.Health)
     @ops.alt_response(503, schema=schemas.Health, description="Vault unreachable, sealed or uninitialized")
     def get(self) -> Any:

@@ -7,9 +7,9 @@ SECRET_KEY, so neither the browser nor anyone holding the cookie without that ke
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
+import math
 import secrets
 import threading
 import time
@@ -133,9 +133,11 @@ def check_csrf() -> None:
 
 
 class LoginThrottle:
-    """Counts failed sign-ins per user name and per client address; locks out after too many.
+    """Counts failed sign-ins per client address; refuses that address for a while after too many.
 
-    In memory, per worker process: each worker enforces its own limit."""
+    In memory, per worker process. Per-user limits are OpenBao's own user lockout (userpass
+    locks an account after repeated failures, for every replica alike): a bucket per user name
+    here would be per worker, and would let anyone lock a name out of every address."""
 
     def __init__(self, max_failures: int, lockout_seconds: int) -> None:
         self.max_failures = max_failures
@@ -143,36 +145,37 @@ class LoginThrottle:
         self._failures: dict[str, list[float]] = {}
         self._lock = threading.Lock()
 
-    def _keys(self, username: str, address: str) -> list[str]:
-        digest = hashlib.sha256(username.casefold().encode()).hexdigest()[:16]
-        return ["u:" + digest, "a:" + address]
-
-    def check(self, username: str, address: str) -> None:
+    def check(self, address: str) -> None:
         now = time.monotonic()
         with self._lock:
-            for key in self._keys(username, address):
-                recent = [t for t in self._failures.get(key, []) if now - t < self.lockout]
-                self._failures[key] = recent
-                limit = self.max_failures * (4 if key.startswith("a:") else 1)
-                if len(recent) >= limit:
-                    retry = int(self.lockout - (now - recent[0])) + 1
-                    raise errors.TooManyRequests("Too many failed sign-ins; try again later", retry_after=retry)
+            recent = [t for t in self._failures.get(address, []) if now - t < self.lockout]
+            self._failures[address] = recent
+            if len(recent) >= self.max_failures * 4:
+                retry = int(self.lockout - (now - recent[0])) + 1
+                raise errors.TooManyRequests("Too many failed sign-ins; try again later", retry_after=retry)
 
-    def failed(self, username: str, address: str) -> None:
+    def failed(self, address: str) -> None:
         with self._lock:
-            for key in self._keys(username, address):
-                self._failures.setdefault(key, []).append(time.monotonic())
+            self._failures.setdefault(address, []).append(time.monotonic())
 
-    def succeeded(self, username: str, address: str) -> None:
-        with self._lock:
-            self._failures.pop(self._keys(username, address)[0], None)
+
+def pad_failure(started: float, floor: float) -> None:
+    """Answer a failed sign-in at a whole multiple of `floor` seconds after it began.
+
+    OpenBao answers an unknown name after a password hash (~70 ms) and a locked-out account at
+    once (~3 ms): without this, the time of a 401 tells which names exist."""
+    if floor <= 0:
+        return
+    elapsed = time.monotonic() - started
+    time.sleep(floor * max(1, math.ceil(elapsed / floor)) - elapsed)
 
 
 def sign_in(username: str, password: str) -> User:
     """Log in with Vault userpass and start a fresh session."""
+    started = time.monotonic()
     throttle: LoginThrottle = current_app.extensions["nexo_throttle"]
-    address = request.remote_addr or "-"
-    throttle.check(username, address)
+    address = request.remote_addr or "-"  # the client's, behind NEXO_TRUSTED_PROXIES proxies
+    throttle.check(address)
     try:
         # A name no account can have never becomes a Vault path ('..' would be one), and gets
         # the same answer as a wrong password.
@@ -180,9 +183,9 @@ def sign_in(username: str, password: str) -> User:
             raise errors.NotAuthenticated()
         auth = vault().auth.login_userpass(username, password)
     except errors.NotAuthenticated:
-        throttle.failed(username, address)
+        throttle.failed(address)
+        pad_failure(started, current_app.config["LOGIN_FAILURE_SECONDS"])
         raise errors.NotAuthenticated("Invalid username or password") from None
-    throttle.succeeded(username, address)
     name = (auth.get("metadata") or {}).get("username") or username
     token = auth["client_token"]
     session.clear()  # a new session at every sign-in: nothing carries over

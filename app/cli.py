@@ -218,6 +218,9 @@ def serve(host: str, port: int, workers: int) -> None:
         # gunicorn's own lines are JSON too.
         "--logger-class",
         "app.observe.GunicornLogger",
+        # gunicorn's own error answers (a request line too long, a bad request) in the JSON shape
+        "--worker-class",
+        "app.observe.JsonErrorWorker",
         "app.wsgi:app",
     ]
     if os.path.isdir("/dev/shm"):

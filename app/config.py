@@ -30,6 +30,8 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "APPROLE_MOUNT": env.get("NEXO_APPROLE_MOUNT", "approle"),
         "LOGIN_MAX_FAILURES": int(env.get("NEXO_LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCKOUT_SECONDS": int(env.get("NEXO_LOGIN_LOCKOUT_SECONDS", "300")),
+        "LOGIN_FAILURE_SECONDS": float(env.get("NEXO_LOGIN_FAILURE_SECONDS", "0.5")),
+        "TRUSTED_PROXIES": int(env.get("NEXO_TRUSTED_PROXIES", "0")),
         "SESSION_HOURS": float(env.get("NEXO_SESSION_HOURS", "8")),
         # Listings (the most expensive request) in flight at once, per worker process.
         "MAX_LISTINGS_PER_CALLER": int(env.get("NEXO_MAX_LISTINGS_PER_CALLER", "2")),

@@ -338,6 +338,7 @@ def start_service(addr: str, port: int, folder: Path, children: Children, log: I
         "--graceful-timeout", "5",
         "--pid", str(folder / "gunicorn.pid"),
         "--logger-class", "app.observe.GunicornLogger",
+        "--worker-class", "app.observe.JsonErrorWorker",
         "app.wsgi:app",
     ]  # fmt: skip
     if tuple(gunicorn.version_info) >= (27,):  # its control socket goes in the folder, not in ~/.gunicorn

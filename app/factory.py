@@ -27,6 +27,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app import api, auth, errors, limits, ui, vault
 
     app = Flask("app")
+    # werkzeug answers a path with '//' by a 308 to the merged path, built from the request's
+    # Host header (an open redirect behind a lax proxy): such a path is simply not found.
+    app.url_map.merge_slashes = False
     app.json_provider_class = _JSON
     app.json = _JSON(app)
     app.config.update(settings.from_environ())
@@ -70,12 +73,43 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app import observe
 
     observe.init_app(app)  # request ids, JSON access log, /metrics, Vault call timing
+    rules = {rule.rule: rule for rule in app.url_map.iter_rules()}
+    for path, operation in _UNAUTHENTICATED.items():  # served outside flask-smorest, documented here
+        spec.spec.path(rule=rules[path], operations={"get": operation})
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        # Behind reverse proxies the TCP peer is the proxy: take the client's address (and
+        # scheme) from the X-Forwarded-* entries those proxies added, and only those, so the
+        # sign-in throttle and the access log see each client. Unset, the headers are ignored.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     return app
 
 
 class _Api(Api):  # type: ignore[misc]
     from app.schemas import ApiError as ERROR_SCHEMA  # noqa: N811 - the one error shape, documented
 
+
+# Endpoints anyone may call: the document says they need no credentials (security: []).
+_UNAUTHENTICATED: dict[str, dict[str, Any]] = {
+    "/metrics": {
+        "summary": "Prometheus metrics of the service (keep it on the internal network).",
+        "tags": ["ops"],
+        "security": [],
+        "responses": {
+            "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}
+        },
+    },
+    "/api/openapi.json": {
+        "summary": "This OpenAPI document.",
+        "tags": ["ops"],
+        "security": [],
+        "responses": {
+            "200": {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}
+        },
+    },
+}
 
 _SECURITY = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "A Vault token"},

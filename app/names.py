@@ -8,12 +8,13 @@ from app import errors
 
 TENANT_PATTERN = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 KEY_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]{0,127}"
-USER_PATTERN = r"[a-z0-9][a-z0-9._@-]{0,63}"
+# Vault's userpass names a user by `\w(([\w-.@]+)?\w)?`: a name ending in '.', '-' or '@'
+# matches no route there (405), so it is no user name here either.
+USER_PATTERN = r"[a-z0-9](?:[a-z0-9._@-]{0,62}[a-z0-9_])?"
 # Anchored with \Z (not $): '$' also matches before a trailing newline.
 TENANT_RE = re.compile(rf"^{TENANT_PATTERN}\Z")
 KEY_RE = re.compile(rf"^{KEY_PATTERN}\Z")
 USER_RE = re.compile(rf"^{USER_PATTERN}\Z")
-
 
 
 def documented(regex: re.Pattern[str]) -> str:
@@ -23,7 +24,10 @@ def documented(regex: re.Pattern[str]) -> str:
 
 TENANT_RULE = "1-63 lowercase letters, digits or '-', not starting or ending with '-'"
 KEY_RULE = "starts with a letter or '_', then up to 127 letters, digits, '_', '.' or '-'"
-USER_RULE = "1-64 lowercase letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
+USER_RULE = (
+    "1-64 lowercase letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
+    " and ending with a letter, digit or '_'"
+)
 
 
 def is_tenant(name: str) -> bool:

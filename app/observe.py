@@ -15,19 +15,26 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import IO, Any
 
 from flask import Flask, Response, g, has_request_context, request
+from gunicorn import util as gunicorn_util
 from gunicorn.glogging import Logger as GunicornBaseLogger
+from gunicorn.workers.gthread import ThreadWorker
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess as _multiprocess
 
-from app import vault
+from app import errors, vault
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # An incoming request id is kept only if it is short and plain: it is written into every log line.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _UNMATCHED = "<unmatched>"
+# Metric labels come from closed sets: any method token is a valid request line, and each new
+# label set would be a new series (a full histogram) kept for the life of the process.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_OTHER_METHOD = "OTHER"
 _CONVERTER = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")  # "<tenant:tenant>" -> "<tenant>" in route labels
 _LOGIN_OUTCOMES = {200: "success", 401: "failure", 429: "throttled"}
 
@@ -140,6 +147,38 @@ class GunicornLogger(GunicornBaseLogger):  # type: ignore[misc]
                 handler.setFormatter(JsonFormatter())
 
 
+def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's own error answer (bad request line, 414, 431...) in the one error shape.
+
+    gunicorn's message repeats what the client sent (a request line may carry anything), so
+    the answer says only the status: the worker's log line has the detail."""
+    try:
+        shape = errors.body(status_int, HTTPStatus(status_int).phrase)
+    except ValueError:  # not a status Python knows: same shape, gunicorn's reason
+        shape = {"code": status_int, "status": reason, "message": reason}
+    payload = json.dumps(shape).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/json\r\n"
+        "Cache-Control: no-store\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    )
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + payload)
+
+
+class JsonErrorWorker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's threaded worker whose own error answers are JSON: `--worker-class app.observe.JsonErrorWorker`.
+
+    gunicorn answers requests it cannot parse itself, in HTML, before the app sees them; its
+    worker calls `gunicorn.util.write_error` for that, which this worker process replaces."""
+
+    def init_process(self) -> None:
+        gunicorn_util.write_error = write_json_error
+        super().init_process()
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     """Send every log record of the process to stderr as JSON (once per process)."""
     root = logging.getLogger()
@@ -166,8 +205,9 @@ def route_label(rule: str) -> str:
 
 def record(method: str, route: str, path: str, status: int, seconds: float, remote: str | None) -> None:
     """Count, time and log one answered request (the path, never the query string)."""
-    HTTP_REQUESTS.labels(route, method, str(status)).inc()
-    HTTP_LATENCY.labels(route, method).observe(seconds)
+    label = method if method in METHODS else _OTHER_METHOD
+    HTTP_REQUESTS.labels(route, label, str(status)).inc()
+    HTTP_LATENCY.labels(route, label).observe(seconds)
     if route == "/api/v1/session" and method == "POST":
         LOGINS.labels(_LOGIN_OUTCOMES.get(status, "error")).inc()
     access_log.info(

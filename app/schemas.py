@@ -13,22 +13,61 @@ from app import bulk, names, resolve
 
 MAX_VALUE_BYTES = 64 * 1024
 MAX_DESCRIPTION = 512
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _printable_class() -> str:
+    """A regex character class of what Vault accepts in custom_metadata.
+
+    OpenBao (like Vault) refuses any value that is not `strutil.Printable`: every rune must be
+    Go's `unicode.IsPrint`, that is a letter, mark, number, punctuation, symbol or the ASCII
+    space (builtin/logical/kv/path_metadata.go, validateCustomMetadata). Python's
+    str.isprintable() is the same definition. Planes 4-13 are unassigned and 15-16 private use,
+    so only the others are scanned (tests/test_secrets.py checks against a full scan)."""
+    flags = bytearray(0x110000)
+    for start, stop in ((0, 0x40000), (0xE0000, 0xF0000)):
+        flags[start:stop] = bytes(map(str.isprintable, map(chr, range(start, stop))))
+    parts = []
+    for run in re.finditer(rb"\x01+", bytes(flags)):
+        first, last = _class_char(run.start()), _class_char(run.end() - 1)
+        parts.append(first if first == last else f"{first}-{last}")
+    return "[" + "".join(parts) + "]"
+
+
+def _class_char(code: int) -> str:
+    char = chr(code)
+    return "\\" + char if char in "\\]^-[" else char
+
+
+PRINTABLE_CLASS = _printable_class()
+# The one rule for descriptions (and searches): the server checks this very regex, the OpenAPI
+# document carries it as the pattern, so fuzzers and generated clients agree with the server.
+PRINTABLE_RE = re.compile(rf"^{PRINTABLE_CLASS}*\Z")
+PRINTABLE_RULE = "Only printable characters: no control, format or separator characters other than the space."
 
 
 def _description(text: str) -> None:
+    # Checked before Vault is called: a refusal after a value was written would leave half a secret.
+    if not PRINTABLE_RE.match(text):
+        raise ma.ValidationError(PRINTABLE_RULE)
     # Vault caps custom_metadata values at 512 bytes, not characters.
     if len(text.encode("utf-8")) > MAX_DESCRIPTION:
         raise ma.ValidationError(f"Must be at most {MAX_DESCRIPTION} bytes in UTF-8.")
-    if _CONTROL.search(text):
-        raise ma.ValidationError("Must not contain control characters (newlines, tabs, NUL).")
+
+
+def _search(text: str) -> None:
+    if not PRINTABLE_RE.match(text):
+        raise ma.ValidationError(PRINTABLE_RULE)
+
+
+_NO_NUL = "^[^\\u0000]*$"  # the value's one character rule, as the document states it
 
 
 def _value(text: str) -> None:
-    if len(text.encode("utf-8")) > MAX_VALUE_BYTES:
-        raise ma.ValidationError(f"Must be at most {MAX_VALUE_BYTES} bytes.")
     if "\x00" in text:
         raise ma.ValidationError("Must not contain NUL characters.")
+    if len(text.encode("utf-8")) > MAX_VALUE_BYTES:
+        raise ma.ValidationError(f"Must be at most {MAX_VALUE_BYTES} bytes.")
 
 
 def _matching(regex: re.Pattern[str], message: str) -> Callable[[str], None]:
@@ -44,11 +83,16 @@ def _matching(regex: re.Pattern[str], message: str) -> Callable[[str], None]:
 class StrictString(ma.fields.String):
     """A string that refuses numbers, booleans, lists and objects instead of coercing them."""
 
-    default_error_messages = {"invalid": "Must be a string."}
+    default_error_messages = {
+        "invalid": "Must be a string.",
+        "surrogate": "Must be valid Unicode (a lone surrogate such as \\ud800 is not a character).",
+    }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, str):
             raise self.make_error("invalid")
+        if _SURROGATE.search(value):  # JSON can carry one; UTF-8 cannot encode it
+            raise self.make_error("surrogate")
         return super()._deserialize(value, attr, data, **kwargs)
 
 
@@ -68,7 +112,12 @@ def Description(**kwargs: Any) -> StrictString:  # noqa: N802
     return StrictString(
         validate=[validate.Length(max=MAX_DESCRIPTION), _description],
         # Vault counts bytes: the page reads x-max-bytes from this document and counts the same way.
-        metadata={"example": "Primary database password", "x-max-bytes": MAX_DESCRIPTION},
+        metadata={
+            "example": "Primary database password",
+            "x-max-bytes": MAX_DESCRIPTION,
+            "pattern": f"^{PRINTABLE_CLASS}*$",
+            "description": f"At most {MAX_DESCRIPTION} bytes in UTF-8. {PRINTABLE_RULE}",
+        },
         **kwargs,
     )
 
@@ -87,7 +136,13 @@ class SecretCreate(Strict):
         required=True,
         validate=[validate.Length(min=1, error="Must not be empty."), _value],
         load_only=True,
-        metadata={"format": "password", "writeOnly": True},
+        metadata={
+            "format": "password",
+            "writeOnly": True,
+            "pattern": _NO_NUL,
+            "x-max-bytes": MAX_VALUE_BYTES,
+            "description": f"The secret; at most {MAX_VALUE_BYTES} bytes in UTF-8, no NUL character.",
+        },
     )
 
 
@@ -99,7 +154,9 @@ class SecretUpdate(Strict):
         metadata={
             "format": "password",
             "writeOnly": True,
-            "description": "New value; empty or absent keeps the current value.",
+            "pattern": _NO_NUL,
+            "x-max-bytes": MAX_VALUE_BYTES,
+            "description": "New value; empty or absent keeps the current value. As on create: no NUL.",
         },
     )
     version = ma.fields.Integer(
@@ -138,8 +195,11 @@ class SecretListArgs(Strict):
         },
     )
     q = StrictString(
-        validate=[validate.Length(max=200), _description],
-        metadata={"description": "Case-insensitive filter on key and description."},
+        validate=[validate.Length(max=200), _search],
+        metadata={
+            "description": f"Case-insensitive filter on key and description. {PRINTABLE_RULE}",
+            "pattern": f"^{PRINTABLE_CLASS}*$",
+        },
     )
     deleted = ma.fields.Boolean(
         load_default=False,
@@ -227,22 +287,28 @@ class ApiError(ma.Schema):
 
 # -- resolve (the Hub) --------------------------------------------------------------------
 
-_DURATION = re.compile(r"^([0-9]{1,6})([smh]?)\Z")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
+# A duration string within WRAP_TTL_MIN..WRAP_TTL_MAX (10 s to 15 min), exactly: the server
+# checks this regex and the OpenAPI document carries it, so no string the document allows is refused.
+_DURATION = re.compile(r"^(?:(?:[1-9][0-9]|[1-8][0-9]{2}|900)s?|(?:[1-9]|1[0-5])m)\Z")
+_UNIT_SECONDS = {"s": 1, "m": 60}
 
 
 class Duration(ma.fields.Field):  # type: ignore[type-arg]
     """Seconds as an integer, or a Vault-style duration string: "90s", "5m"."""
 
-    default_error_messages = {"invalid": 'Must be a number of seconds or a duration like "90s" or "5m".'}
+    default_error_messages = {
+        "invalid": 'Must be 10 to 900 seconds, as a number or a duration like "90s" or "5m" (at most "15m").'
+    }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON Schema's integer: 60.0 is 60
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        match = _DURATION.match(value) if isinstance(value, str) else None
-        if match is None:
-            raise self.make_error("invalid")
-        return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        if isinstance(value, str) and _DURATION.match(value):
+            unit = value[-1] if value[-1] in _UNIT_SECONDS else "s"
+            return int(value.rstrip("sm")) * _UNIT_SECONDS[unit]
+        raise self.make_error("invalid")
 
 
 class ResolveParameter(Strict):
@@ -274,7 +340,7 @@ class ResolveRequest(Strict):
             "of Vault's own read of its key, valid this long, instead of its value.",
             "oneOf": [
                 {"type": "integer", "minimum": resolve.WRAP_TTL_MIN, "maximum": resolve.WRAP_TTL_MAX},
-                {"type": "string", "pattern": names.documented(_DURATION), "example": "5m"},
+                {"type": "string", "pattern": names.documented(_DURATION), "example": "5m", "maxLength": 4},
             ],
         },
     )

@@ -8,6 +8,7 @@ Vault CLI shows the same way); its metadata and older versions stay until it is 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -16,6 +17,8 @@ from typing import Any
 
 from app import errors, names
 from app.vault import Vault
+
+log = logging.getLogger(__name__)
 
 # A search reads at most this many keys per request (OpenBao: one detailed LIST); when it stops
 # short, `next` continues it. One request's cost stays bounded however large the tenant.
@@ -252,14 +255,30 @@ def _metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> dict[str, 
         raise _no_access(tenant) from None
 
 
+def _record_version(vault: Vault, caller: Caller, tenant: str, key: str, meta: dict[str, Any], written: int) -> None:
+    """Who wrote the new version (and older entries pruned), known once Vault has numbered it. The
+    value is written by then: a failure here loses only the history's author, so it is logged."""
+    try:
+        vault.kv.patch_metadata(caller.token, tenant, key, _version_entries(vault, meta, written, caller.name))
+    except errors.ServiceError as error:
+        log.warning("author of version %s not recorded (tenant %s): %s", written, tenant, type(error).__name__)
+
+
 def _not_found(tenant: str, key: str) -> errors.NotFound:
     return errors.NotFound(f"No secret with key {key!r} in tenant {tenant!r}")
 
 
 def create(vault: Vault, caller: Caller, tenant: str, key: str, value: str, description: str = "") -> Item:
-    """Create a secret; never overwrites an existing key (Vault check-and-set 0)."""
+    """Create a secret; never overwrites an existing key (Vault check-and-set 0).
+
+    All or nothing as the caller sees it: if the metadata write fails after the value was
+    written, the new key is deleted again before the error is answered."""
     names.tenant(tenant)
     names.key(key)
+    who = caller.name  # before any write: a Bearer caller's name is one more Vault call
+    custom = {"created_by": who, "updated_by": who}
+    if description:  # Vault refuses empty custom_metadata values: no description = no entry
+        custom["description"] = description
     try:
         version = vault.kv.write_value(caller.token, tenant, key, value, cas=0)
     except errors.Conflict:
@@ -268,11 +287,12 @@ def create(vault: Vault, caller: Caller, tenant: str, key: str, value: str, desc
         return _changed(vault, caller, tenant, key)
     except errors.PermissionDenied:
         raise _no_write(tenant) from None
-    who = caller.name
-    custom = {"created_by": who, "updated_by": who, _version_by(version): who}
-    if description:  # Vault refuses empty custom_metadata values: no description = no entry
-        custom["description"] = description
-    vault.kv.write_metadata(caller.token, tenant, key, custom)
+    custom[_version_by(version)] = who
+    try:
+        vault.kv.write_metadata(caller.token, tenant, key, custom)
+    except errors.ServiceError:
+        _undo(lambda: vault.kv.delete_all(caller.token, tenant, key), "create")
+        raise
     return _changed(vault, caller, tenant, key)
 
 
@@ -286,7 +306,11 @@ def update(
     value: str | None = None,
     version: int | None = None,
 ) -> Item:
-    """Change the description and/or the value; an empty or absent value keeps the current one."""
+    """Change the description and/or the value; an empty or absent value keeps the current one.
+
+    The metadata is written first, checked against the metadata just read (OpenBao's metadata
+    check-and-set, so a concurrent edit is a 409, never silently merged), then the value: a
+    refused value write puts the metadata back, so a failed update changes nothing."""
     meta = _live_metadata(vault, caller, tenant, key)
     current = item_from_metadata(key, meta)
     if version is not None and version != current.version:
@@ -301,20 +325,27 @@ def update(
         # merge-patch: null removes the entry (Vault refuses an empty value)
         custom["description"] = description or None
     try:
+        vault.kv.patch_metadata(caller.token, tenant, key, custom, metadata_cas=meta.get("current_metadata_version"))
         if value:
-            # cas pins the write to the version just read: a concurrent change makes this 409.
-            written = vault.kv.write_value(caller.token, tenant, key, value, cas=current.version)
-            custom.update(_version_entries(vault, meta, written, caller.name))
-            vault.kv.patch_metadata(caller.token, tenant, key, custom)
-        else:
-            # A description-only edit is checked against the metadata just read (OpenBao's
-            # metadata check-and-set), so a concurrent edit is a 409, never silently merged.
-            vault.kv.patch_metadata(
-                caller.token, tenant, key, custom, metadata_cas=meta.get("current_metadata_version")
-            )
+            try:
+                # cas pins the write to the version just read: a concurrent change makes this 409.
+                written = vault.kv.write_value(caller.token, tenant, key, value, cas=current.version)
+            except errors.ServiceError:
+                before = {k: ((meta.get("custom_metadata") or {}).get(k) or None) for k in custom}
+                _undo(lambda: vault.kv.patch_metadata(caller.token, tenant, key, before), "update")
+                raise
+            _record_version(vault, caller, tenant, key, meta, written)
     except errors.PermissionDenied:
         raise _no_write(tenant) from None
     return _changed(vault, caller, tenant, key)
+
+
+def _undo(action: Callable[[], None], what: str) -> None:
+    """Take back the first half of a failed two-write change; the caller gets the first error."""
+    try:
+        action()
+    except errors.ServiceError as exc:
+        log.warning("could not undo a failed %s: %s", what, type(exc).__name__)
 
 
 def _changed(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:

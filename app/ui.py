@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app
 
+from app import config
+
 bp = Blueprint("ui", __name__)
 
 # The page loads only its own files: no inline script, no external origin.
@@ -35,6 +37,18 @@ def _headers(response: Response) -> Response:
     return response
 
 
+# Outside dev/test the service is served over TLS (the session cookie is Secure): browsers
+# must not fall back to plain HTTP for a year.
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
+def _hsts(response: Response) -> Response:
+    response.headers.setdefault(*HSTS)
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.after_request(_headers)
+    if app.config["NEXO_ENV"] not in config.SAFE_ENVS:
+        app.after_request(_hsts)

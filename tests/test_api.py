@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -98,7 +99,20 @@ def test_update_validation(tenant: Tenant, login: Any) -> None:
     assert cleared.status_code == 200 and cleared.get_json()["description"] == ""
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=-1", "limit=100000", "limit=abc", "after=../x", "q=" + "a" * 300, "q=" + "a" * 100_000, "after=" + "A" * 5000, "limit=" + "9" * 400])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=0",
+        "limit=-1",
+        "limit=100000",
+        "limit=abc",
+        "after=../x",
+        "q=" + "a" * 300,
+        "q=" + "a" * 100_000,
+        "after=" + "A" * 5000,
+        "limit=" + "9" * 400,
+    ],
+)
 def test_list_query_validation(query: str, tenant: Tenant, login: Any) -> None:
     client = login(tenant.reader, tenant.password)
     assert_error(client.get(f"/api/v1/tenants/{tenant.name}/secrets?{query}"), 422)
@@ -122,6 +136,35 @@ def test_openapi_documents_every_endpoint(app: Any) -> None:
     create = doc["components"]["schemas"]["SecretCreate"]
     assert create["required"] == ["key", "value"] and create["additionalProperties"] is False
     assert "value" not in doc["components"]["schemas"]["SecretItem"]["properties"]
+
+
+def test_openapi_says_what_the_server_enforces(app: Any) -> None:
+    """The rules a fuzzer found missing: patterns, bounds, which operations need no credentials."""
+    import re
+
+    from app import schemas
+
+    doc = app.test_client().get("/api/openapi.json").get_json()
+    paths = doc["paths"]
+    no_credentials = ("/healthz", "/readyz", "/metrics", "/api/openapi.json")
+    for path, method in [(p, "get") for p in no_credentials] + [("/api/v1/session", "post")]:
+        assert paths[path][method]["security"] == [], (path, method)
+    description = doc["components"]["schemas"]["SecretCreate"]["properties"]["description"]
+    query = {p["name"]: p["schema"] for p in paths["/api/v1/tenants/{tenant}/secrets"]["get"]["parameters"]}
+    for pattern in (description["pattern"], query["q"]["pattern"]):
+        rule = re.compile(pattern.removesuffix("$") + r"\Z")
+        assert rule.match("Primary DB: café, 中文, \U0001f511")
+        for char in ("\t", "\x7f", "\x85", "\u200b", "\u2028", "\u202e", "\u00ad", "\ufeff", "\U000e0041"):
+            assert not rule.match(f"a{char}"), hex(ord(char))
+    assert description["pattern"] == f"^{schemas.PRINTABLE_CLASS}*$"
+    for name in ("SecretCreate", "SecretUpdate"):
+        value = re.compile(doc["components"]["schemas"][name]["properties"]["value"]["pattern"])
+        assert value.match("any\nline \u200b") and not value.match("a\x00b"), name
+    ttl = doc["components"]["schemas"]["ResolveRequest"]["properties"]["wrap_ttl"]["oneOf"]
+    assert ttl[0] == {"type": "integer", "minimum": 10, "maximum": 900}
+    duration = re.compile(ttl[1]["pattern"].removesuffix("$") + r"\Z")
+    assert [s for s in ("10", "10s", "900", "900s", "1m", "15m") if not duration.match(s)] == []
+    assert [s for s in ("9", "901", "0m", "16m", "1h", "010", "999999h") if duration.match(s)] == []
 
 
 def test_health(app: Any) -> None:
@@ -209,3 +252,65 @@ def test_service_runs_with_no_vault_token(bao: BaoServer, tenant: Tenant, tmp_pa
     finally:
         stop(proc)
         SEEN.append(("gunicorn log", log.read_text()))
+
+
+def test_strict_transport_security_in_production_only(bao: BaoServer, app: Any) -> None:
+    prod = create_app(
+        {
+            "NEXO_ENV": "production",
+            "VAULT_ADDRS": [bao.addr],
+            "SECRET_KEY": "h" * 48,
+            "VAULT_TOKEN_PRESENT": False,
+            "NEXO_LOG_JSON": False,  # keep the suite's log collector on the root logger
+        }
+    )
+    for reply in (prod.test_client().get("/healthz"), prod.test_client().get("/api/v1/nothing")):
+        assert reply.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert "Strict-Transport-Security" not in app.test_client().get("/healthz").headers  # test: plain HTTP
+
+
+def test_double_slashes_are_not_found_not_redirected(app: Any) -> None:
+    """werkzeug would answer a 308 to the merged path on the request's Host: an open redirect."""
+    for path in ("/api//v1/session", "/api/v1//session", "/healthz//", "/readyz//x"):
+        reply = app.test_client().get(path, headers={"Host": "evil.example"})
+        assert "Location" not in reply.headers, path
+        assert_error(reply, 404)
+
+
+def _raw(base: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes to the server; its status, headers and body."""
+    import socket
+
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_gunicorns_own_errors_use_the_shape(bao: BaoServer, tmp_path: Path) -> None:
+    """Requests gunicorn refuses before the app sees them are answered in the one error shape too."""
+    env = {**os.environ, "VAULT_ADDR": bao.addr, "SECRET_KEY": "g" * 48, "NEXO_ENV": "production"}
+    env.pop("VAULT_TOKEN", None)
+    log = tmp_path / "serve.log"
+    proc, base = start_serve(env, log, workers=1)
+    try:
+        long_line = b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+        garbage = b"\x01\x02 nonsense\r\n\r\n"
+        too_many = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 200 + b"\r\n"
+        for request, code in ((long_line, 414), (garbage, 400), (too_many, 431)):
+            status, headers, body = _raw(base, request)
+            assert status == code and headers["Content-Type"] == "application/json", (code, headers, body[:200])
+            shape = json.loads(body)
+            assert shape["code"] == code and set(shape) == SHAPE, shape
+            assert b"aaaa" not in body and b"nonsense" not in body  # nothing of the request echoed
+        status, headers, body = _raw(base, b"GET //evil.example/healthz HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+        assert status == 404 and "Location" not in headers
+    finally:
+        stop(proc)
+        SEEN.append(("gunicorn log (raw requests)", log.read_text()))

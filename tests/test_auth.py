@@ -63,15 +63,77 @@ def test_bad_credentials_one_message(app: Any, tenant: Tenant) -> None:
     assert wrong_password.get_json()["message"] == "Invalid username or password"
 
 
-def test_repeated_failures_are_throttled(bao: BaoServer, users: Users) -> None:
-    app = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": "k" * 48, "LOGIN_MAX_FAILURES": 3})
+def test_repeated_failures_are_throttled_per_client_address(bao: BaoServer, users: Users) -> None:
+    app = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": "k" * 48, "LOGIN_MAX_FAILURES": 1})
     name, password = users.user()
     client = app.test_client()
-    codes = [client.post("/api/v1/session", json={"username": name, "password": "bad"}).status_code for _ in range(3)]
-    assert codes == [401, 401, 401]
-    locked = client.post("/api/v1/session", json={"username": name, "password": password})
+    attacker = {"REMOTE_ADDR": "198.51.100.7"}
+    codes = [
+        client.post(
+            "/api/v1/session", json={"username": f"guess{n}", "password": "bad"}, environ_base=attacker
+        ).status_code
+        for n in range(4)
+    ]
+    assert codes == [401] * 4  # 4x NEXO_LOGIN_MAX_FAILURES per address
+    locked = client.post("/api/v1/session", json={"username": name, "password": password}, environ_base=attacker)
     assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
     assert locked.get_json()["code"] == 429
+    # Another address is not held up by it; per user name, OpenBao's own lockout counts.
+    other = {"REMOTE_ADDR": "198.51.100.8"}
+    assert (
+        client.post("/api/v1/session", json={"username": name, "password": password}, environ_base=other).status_code
+        == 200
+    )
+
+
+def test_behind_trusted_proxies_each_client_has_its_own_bucket(bao: BaoServer, users: Users) -> None:
+    """NEXO_TRUSTED_PROXIES=1: the client address is the proxy's X-Forwarded-For entry."""
+    settings = {"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": "k" * 48, "LOGIN_MAX_FAILURES": 1}
+    name, password = users.user()
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+
+    def sign_in(app: Any, client_address: str, secret: str) -> int:
+        headers = {"X-Forwarded-For": client_address}
+        body = {"username": name, "password": secret}
+        return int(
+            app.test_client().post("/api/v1/session", json=body, headers=headers, environ_base=proxy).status_code
+        )
+
+    behind = create_app({**settings, "TRUSTED_PROXIES": 1})
+    assert [sign_in(behind, "203.0.113.1", "bad") for _ in range(4)] == [401] * 4
+    assert sign_in(behind, "203.0.113.1", password) == 429
+    assert sign_in(behind, "203.0.113.2", password) == 200  # another client behind the same proxy
+    # Not configured: the header is the client's own claim and is ignored (no bucket hopping).
+    direct = create_app(settings)
+    assert [sign_in(direct, f"203.0.113.{n}", "bad") for n in range(10, 14)] == [401] * 4
+    assert sign_in(direct, "203.0.113.99", password) == 429
+
+
+def test_every_failed_sign_in_is_padded_to_the_same_floor(bao: BaoServer, users: Users, monkeypatch: Any) -> None:
+    """Unknown names (a password hash in OpenBao), known names, locked-out accounts (OpenBao
+    answers at once) and impossible names all wait out the same floor: the time tells nothing."""
+    from app import auth
+
+    app = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": "k" * 48, "LOGIN_MAX_FAILURES": 100})
+    floors: list[float] = []
+    monkeypatch.setattr(auth, "pad_failure", lambda started, floor: floors.append(floor))
+    name, password = users.user()
+    client = app.test_client()
+    attempts = [("ghost-" + name, "bad"), (name, "bad")] + [(name, "bad")] * 5 + [(name, password), ("..", "bad")]
+    codes = [client.post("/api/v1/session", json={"username": u, "password": p}).status_code for u, p in attempts]
+    assert codes == [401] * len(attempts)  # the last known-name tries hit OpenBao's lockout
+    assert floors == [app.config["LOGIN_FAILURE_SECONDS"]] * len(attempts) and floors[0] > 0
+
+
+def test_padding_waits_to_the_next_whole_floor(monkeypatch: Any) -> None:
+    from app import auth
+
+    slept: list[float] = []
+    monkeypatch.setattr(auth.time, "sleep", slept.append)
+    for now in (10.07, 10.003, 10.3):
+        monkeypatch.setattr(auth.time, "monotonic", lambda now=now: now)
+        auth.pad_failure(10.0, 0.25)
+    assert [round(s, 3) for s in slept] == [0.18, 0.247, 0.2]
 
 
 def test_logout_revokes_token(bao: BaoServer, app: Any, tenant: Tenant, login: Any) -> None:
@@ -155,3 +217,45 @@ def test_new_session_at_login(app: Any, tenant: Tenant, users: Users) -> None:
     second = client.post("/api/v1/session", json={"username": tenant.reader, "password": tenant.password}).get_json()
     assert first["csrf_token"] != second["csrf_token"]
     assert client.get("/api/v1/session").get_json()["user"] == tenant.reader
+
+
+def test_a_password_typed_as_user_name_is_in_no_log_line(app: Any, monkeypatch: Any) -> None:
+    """At every level, the service's JSON lines and urllib3's DEBUG lines (the URL of each call)
+    included: a login path's name segment is never written down."""
+    import io
+    import logging
+
+    from app import observe
+
+    typed = planted("typed-as-user-name")  # passes the name rule once lowercased, so Vault is asked
+    stream = io.StringIO()
+    handler = observe.json_handler(stream)
+    handler.setLevel(logging.DEBUG)
+    plain = io.StringIO()
+    plain_handler = logging.StreamHandler(plain)
+    plain_handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    for h in (handler, plain_handler):
+        root.addHandler(h)
+    monkeypatch.setattr(root, "level", logging.DEBUG)
+    for name in ("urllib3", "urllib3.connectionpool", "app", "nexo"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.DEBUG)
+    try:
+        client = app.test_client()
+        for username in (typed, typed.lower()):
+            reply = client.post("/api/v1/session", json={"username": username, "password": "x"})
+            assert reply.status_code == 401
+    finally:
+        for h in (handler, plain_handler):
+            root.removeHandler(h)
+    written = stream.getvalue() + plain.getvalue()
+    assert "auth/userpass/login" in written  # the calls were logged, by operation or with the name blanked
+    assert typed not in written and typed.lower() not in written
+
+
+def test_names_vaults_route_refuses_are_bad_credentials(app: Any) -> None:
+    """Vault's userpass route wants a name ending in a word character (else 405): a 401, not a 501."""
+    client = app.test_client()
+    for name in ("alice.", "nexo-tenant-", "bob@", "x-"):
+        reply = client.post("/api/v1/session", json={"username": name, "password": "nope"})
+        assert reply.status_code == 401 and reply.get_json()["message"] == "Invalid username or password", name

@@ -115,7 +115,7 @@ def test_metrics_count_a_resolve_and_a_failed_login_and_hold_no_value(
 def test_request_ids_are_made_when_missing_or_unsafe(app: Any) -> None:
     made = app.test_client().get("/healthz")
     assert len(made.headers["X-Request-Id"]) == 32
-    unsafe = app.test_client().get("/healthz", headers={"X-Request-Id": "x\" injected: 1" + "a" * 80})
+    unsafe = app.test_client().get("/healthz", headers={"X-Request-Id": 'x" injected: 1' + "a" * 80})
     assert unsafe.headers["X-Request-Id"] != made.headers["X-Request-Id"]
     assert len(unsafe.headers["X-Request-Id"]) == 32 and "injected" not in unsafe.headers["X-Request-Id"]
 
@@ -197,3 +197,19 @@ def test_gunicorn_workers_add_up_and_every_line_is_json(bao: BaoServer, tmp_path
     assert any(p["logger"] == "gunicorn.error" for p in parsed)
     assert all("request_id" in p for p in parsed)
     assert len([p for p in parsed if p["logger"] == "nexo.access" and p["route"] == "/healthz"]) == 20
+
+
+def test_junk_methods_add_no_label_sets(app: Any) -> None:
+    """Any token is a valid HTTP method: labels fold to a closed set, or /metrics grows without bound."""
+    client = app.test_client()
+    client.open("/healthz", method="JUNKWARM")
+    samples(app)  # the /metrics read itself is a label set too
+    before = set(samples(app))
+    for n in range(200):
+        reply = client.open("/healthz", method=f"AABCD{n}")
+        assert reply.status_code == 405 and reply.get_json()["code"] == 405
+    after = samples(app)
+    assert set(after) == before
+    methods = {v for (_, labels) in after for k, v in labels if k == "method"}
+    assert methods <= observe.METHODS | {"OTHER"}
+    assert value(after, "nexo_http_requests_total", route="<unmatched>", method="OTHER", status="405") >= 200

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.conftest import BaoServer, Tenant, planted
 
 
@@ -144,3 +146,97 @@ def test_unknown_key_is_404(tenant: Tenant, login: Any) -> None:
     for reply in (client.get(url), client.patch(url, json={"description": "x"}), client.delete(url)):
         assert reply.status_code == 404
         assert reply.get_json()["code"] == 404 and "NOPE" in reply.get_json()["message"]
+
+
+FORMAT_CHARACTERS = ["\u200b", "\u2028", "\u202e", "\u00ad", "\ufeff", "\U000e0041", "\u00a0", "\x85"]
+
+
+def test_descriptions_vault_would_refuse_are_422_and_write_nothing(bao: BaoServer, tenant: Tenant, login: Any) -> None:
+    """Vault refuses unprintable custom_metadata after the value was written: the service checks first."""
+    client = login(tenant.writer, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    first = planted("format")
+    assert client.post(url, json={"key": "FORMAT_KEY", "value": first, "description": "plain"}).status_code == 201
+    for n, char in enumerate(FORMAT_CHARACTERS):
+        key = f"FORMAT_{n}"
+        created = client.post(url, json={"key": key, "value": planted("format"), "description": f"a{char}b"})
+        assert created.status_code == 422, (hex(ord(char)), created.get_json())
+        assert "description" in created.get_json()["errors"]["json"]
+        assert bao.api("GET", f"/v1/secret/metadata/tenants/{tenant.name}/{key}").status_code == 404
+        patched = client.patch(f"{url}/FORMAT_KEY", json={"value": planted("format"), "description": f"a{char}"})
+        assert patched.status_code == 422, hex(ord(char))
+        assert vault_value(bao, tenant.name, "FORMAT_KEY") == (first, 1)
+    # What Vault accepts passes: letters, marks, symbols, emoji, the ASCII space.
+    ok = client.patch(f"{url}/FORMAT_KEY", json={"description": "Café e\u0301 \u2603 \U0001f511 \u4e2d"})
+    assert ok.status_code == 200, ok.get_json()
+    assert ok.get_json()["description"] == "Café e\u0301 \u2603 \U0001f511 \u4e2d"
+
+
+def test_lone_surrogates_are_422(tenant: Tenant, login: Any) -> None:
+    client = login(tenant.writer, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    bodies = [
+        '{"key": "SURROGATE", "value": "x", "description": "a\\ud800"}',
+        '{"key": "SURROGATE", "value": "a\\udfff"}',
+    ]
+    for body in bodies:
+        reply = client.post(url, data=body, content_type="application/json")
+        assert reply.status_code == 422, (body, reply.get_json())
+        assert reply.get_json()["code"] == 422
+
+
+def test_a_create_whose_metadata_write_fails_leaves_nothing(
+    app: Any, bao: BaoServer, tenant: Tenant, login: Any, monkeypatch: Any
+) -> None:
+    """A fault after the value write (Vault refusing or failing the metadata write) is undone."""
+    from app import errors
+
+    client = login(tenant.writer, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    kv = app.extensions["nexo_vault"].kv
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise errors.BadRequest("Vault refused the request")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(kv, "write_metadata", refuse)
+        failed = client.post(url, json={"key": "HALF_MADE", "value": planted("half"), "description": "d"})
+    assert failed.status_code == 400 and failed.get_json()["code"] == 400
+    assert bao.api("GET", f"/v1/secret/metadata/tenants/{tenant.name}/HALF_MADE").status_code == 404
+    retried = client.post(url, json={"key": "HALF_MADE", "value": planted("half"), "description": "d"})
+    assert retried.status_code == 201 and retried.get_json()["created_by"] == tenant.writer
+
+
+@pytest.mark.parametrize("failing", ["patch_metadata", "write_value"])
+def test_an_update_that_fails_halfway_changes_nothing(
+    failing: str, app: Any, bao: BaoServer, tenant: Tenant, login: Any, monkeypatch: Any
+) -> None:
+    """Value and description change together or not at all, whichever of the two writes fails."""
+    from app import errors
+
+    client = login(tenant.writer, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    first = planted("whole")
+    assert client.post(url, json={"key": "WHOLE", "value": first, "description": "before"}).status_code == 201
+    kv = app.extensions["nexo_vault"].kv
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise errors.Conflict("The secret was changed by someone else; reload and try again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(kv, failing, refuse)
+        failed = client.patch(f"{url}/WHOLE", json={"value": planted("whole"), "description": "after"})
+    assert failed.status_code == 409
+    item = client.get(f"{url}/WHOLE").get_json()
+    assert item["description"] == "before" and item["updated_by"] == tenant.writer
+    assert vault_value(bao, tenant.name, "WHOLE") == (first, 1)
+
+
+def test_the_printable_rule_is_pythons_isprintable_over_every_code_point() -> None:
+    """The class is built from a partial scan (planes 4-13 unassigned, 15-16 private use)."""
+    import sys
+
+    from app import schemas
+
+    allowed = schemas.PRINTABLE_RE
+    assert all(bool(allowed.match(c)) == c.isprintable() for c in map(chr, range(sys.maxunicode + 1)))

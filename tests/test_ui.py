@@ -323,6 +323,11 @@ def test_description_limit_counts_bytes_as_the_server_does(ui: Watched, tenant: 
     expect(error).to_be_hidden()
     description.fill("é" * 257)  # 257 characters, 514 bytes: refused, though far below 512 characters
     expect(error).to_contain_text("at most 512 bytes")
+    # What Vault refuses in metadata, by the document's pattern: invisible format characters too.
+    description.fill("Primary DB\u200b")
+    expect(error).to_contain_text("Remove invisible characters")
+    description.fill("Primary DB 🔑 café")
+    expect(error).to_be_hidden()
 
 
 def test_api_field_errors_show_next_to_the_field(

@@ -38,8 +38,9 @@ class Auth:
             reply = self.t.request(
                 "POST", path("auth", self.userpass_mount, "login", username), None, {"password": password}
             )
-        except (errors.BadRequest, errors.PermissionDenied, errors.NotFound):
-            # Vault says 400 for a wrong password and for an unknown user alike.
+        except (errors.BadRequest, errors.PermissionDenied, errors.NotFound, errors.Unsupported):
+            # Vault says 400 for a wrong password and for an unknown user alike, 403 for a
+            # locked-out account, 405 for a name its route refuses: all a bad credential.
             raise errors.NotAuthenticated("Invalid username or password") from None
         return dict(reply["auth"])
 

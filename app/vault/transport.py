@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -21,6 +22,33 @@ import urllib3
 from app import errors
 
 log = logging.getLogger(__name__)
+
+# The name segment of a login path: people type passwords into the user-name field.
+_LOGIN_NAME = re.compile(r"(/auth/[^/?#\s\"']+/login/)[^/?#\s\"']+")
+
+
+class RedactLoginNames(logging.Filter):
+    """Blanks the name in login paths of urllib3's own records (its DEBUG line names every URL)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _LOGIN_NAME.sub(r"\1***", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_LOGIN_NAME.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+_REDACT = RedactLoginNames()
+for _name in (
+    "urllib3",
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.util.retry",
+    "urllib3.poolmanager",
+    "urllib3.response",
+):
+    # A logger's filters see only the records made on it, not its children's: each one gets it.
+    logging.getLogger(_name).addFilter(_REDACT)
 
 RETRY_AFTER = 5  # seconds a caller is told to wait when Vault is unavailable
 # Vault answers 400 with these texts when a (metadata) check-and-set version does not match.

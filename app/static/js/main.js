@@ -5,7 +5,7 @@
 import { api, ApiError, paths, setCsrf, whenUnauthorized } from "./api.js";
 import { openDialog, closeDialog } from "./dialogs.js";
 import { initBulkTools, showBulkTools } from "./import.js";
-import { descriptionProblem, keyProblem, loadRules } from "./rules.js";
+import { descriptionProblem, keyProblem, loadRules, printable } from "./rules.js";
 import { cell, clampedText, iconButton, setBusy, showAlert, span, timeElement, toast } from "./parts.js";
 import { initDeleted, leaveDeleted, showDeleted } from "./deleted.js";
 import { openHistory } from "./history.js";
@@ -293,8 +293,8 @@ let searchTimer = 0;
 $("search").addEventListener("input", () => {
   clearTimeout(searchTimer);
   searchTimer = setTimeout(() => {
-    // The API refuses control characters in q; a pasted tab is meant as a space.
-    const q = $("search").value.replace(/[\u0000-\u001f\u007f-\u009f]/g, " ").trim();
+    // The API refuses unprintable characters in q; a pasted tab is meant as a space.
+    const q = printable($("search").value).trim();
     if (q === state.q) return;
     state.q = q;
     loadList(true);

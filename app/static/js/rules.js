@@ -2,6 +2,9 @@
 // requests), to explain mistakes as you type. The server checks again.
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// Before the rules are loaded: what Vault calls printable (letters, marks, numbers, punctuation,
+// symbols, the ASCII space), the same definition as the document's pattern.
+const UNPRINTABLE = /[^\p{L}\p{M}\p{N}\p{P}\p{S} ]/gu;
 const bytes = new TextEncoder();
 let rules = null;
 
@@ -15,6 +18,9 @@ export async function loadRules() {
     key: new RegExp(fields.key.pattern),
     keyRule: fields.key.description,
     descriptionMaxBytes: fields.description["x-max-bytes"],
+    // "^[...]*$": the characters Vault accepts in metadata (and the API in a search)
+    description: new RegExp(fields.description.pattern, "u"),
+    unprintable: new RegExp(`[^${fields.description.pattern.slice(2, -3)}]`, "gu"),
   };
   return rules;
 }
@@ -41,5 +47,13 @@ export function descriptionProblem(text) {
     return `Use at most ${rules.descriptionMaxBytes} bytes (this is ${size}; accented letters and emoji take 2–4).`;
   }
   if (CONTROL.test(text)) return "Remove tabs and other control characters.";
+  if (!rules.description.test(text)) {
+    return "Remove invisible characters (zero-width spaces, direction marks, soft hyphens, special spaces).";
+  }
   return "";
+}
+
+/** `text` with every character the API refuses in a search turned into a space. */
+export function printable(text) {
+  return text.replace(rules ? rules.unprintable : UNPRINTABLE, " ");
 }
