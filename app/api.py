@@ -247,8 +247,12 @@ class MemberOne(MethodView):
     @blp.response(200, schemas.Member)
     @_document(400, 401, 403, 404)
     def put(self, body: dict[str, str], tenant: str, user: str) -> dict[str, Any]:
-        """Grant a user read or write permission (admin only); effective on their next request."""
-        member = access.grant(_vault(), _user().token, names.tenant(tenant), names.user(user), body["permission"])
+        """Grant a user read or write permission (admin only); effective on their next request.
+        The account must exist (404 otherwise), as for `nexo-secrets grant`: a typo grants nobody."""
+        token = _user().token
+        if not access.user_exists(_vault(), token, names.user(user)):
+            raise errors.NotFound(f"No account named {user!r}", errors={"user": ["No such account."]})
+        member = access.grant(_vault(), token, names.tenant(tenant), user, body["permission"])
         return {"user": member.user, "permission": member.permission}
 
     @blp.response(204)

@@ -196,6 +196,13 @@ def test_admin_creates_an_account_and_its_password_is_shown_once(
     assert client.post("/api/v1/users/..%2Fx/disable").status_code in (400, 404)
 
 
+def test_granting_an_account_that_does_not_exist_is_404(users: Users, login: Any, admin: tuple[str, str]) -> None:
+    tenant = users.tenant()
+    ghost = "ghost-" + uuid.uuid4().hex[:8]
+    reply = login(*admin).put(f"/api/v1/tenants/{tenant.name}/members/{ghost}", json={"permission": "read"})
+    assert reply.status_code == 404 and ghost in reply.get_json()["message"]
+
+
 def test_a_non_admin_is_refused_every_admin_call(bao: BaoServer, users: Users, login: Any, tenant: Tenant) -> None:
     """Vault refuses them with the caller's own token: 403 from the API, nothing changed."""
     stranger, _ = users.user()

@@ -1,8 +1,10 @@
-// The Secrets screen: sign-in, the tenant's secrets table, and the add/edit/delete dialogs.
+// The Secrets screen: sign-in, the tenant's secrets table, and the add/edit/delete dialogs;
+// and the sidebar's routing between Secrets and Members (js/members.js) by the URL fragment.
 // Values only ever travel from the Value field into a request body; nothing keeps them.
 
 import { api, ApiError, paths, setCsrf, whenUnauthorized } from "./api.js";
 import { openDialog, closeDialog } from "./dialogs.js";
+import { initMembers, resetMembers, showMembers } from "./members.js";
 import { descriptionProblem, keyProblem, loadRules } from "./rules.js";
 
 const PAGE_SIZE = 50;
@@ -43,14 +45,55 @@ function startSession(info) {
   $("shell").hidden = false;
   $("user-name").textContent = info.user;
   $("user-avatar").textContent = (info.user || "?").slice(0, 1).toUpperCase();
-  renderTenants();
-  $("page-title").focus(); // the sign-in form focus was on is gone; start at the page heading
+  route();
+  // The sign-in form focus was on is gone; start at the page heading.
+  (onMembers() ? $("members-title") : $("page-title")).focus();
 }
+
+// -- views: Secrets and Members ------------------------------------------------------------
+
+const MEMBERS = "#/members/";
+
+/** Members is for admins, and read-only for anyone with a tenant (to see whom to ask). */
+function mayOpenMembers() {
+  const session = state.session;
+  return Boolean(session && (session.admin || Object.keys(session.tenants).length));
+}
+
+function onMembers() {
+  return !$("members-view").hidden;
+}
+
+/** Show the view the URL fragment names: #/members/<tenant>, else the Secrets of #/<tenant>. */
+function route() {
+  const members = location.hash.startsWith(MEMBERS) && mayOpenMembers();
+  $("nav-members").hidden = !mayOpenMembers();
+  $("nav").classList.toggle("single", !mayOpenMembers());
+  $("secrets-view").hidden = members;
+  $("members-view").hidden = !members;
+  $("tenant-box").hidden = members; // the Members screen has its own tenant picker
+  if (members) {
+    $("nav-secrets").removeAttribute("aria-current");
+    $("nav-members").setAttribute("aria-current", "page");
+    showMembers(state.session, decodeURIComponent(location.hash.slice(MEMBERS.length)));
+  } else {
+    $("nav-secrets").setAttribute("aria-current", "page");
+    $("nav-members").removeAttribute("aria-current");
+    renderTenants();
+  }
+}
+
+window.addEventListener("hashchange", () => {
+  if (!state.session) return;
+  route();
+  (onMembers() ? $("members-title") : $("page-title")).focus();
+});
 
 /** Back to the sign-in form, forgetting everything the signed-in page showed. */
 function signedOut(notice = "") {
   if (state.listRequest) state.listRequest.abort();
   for (const dialog of document.querySelectorAll("dialog[open]")) closeDialog(dialog);
+  resetMembers();
   state.session = null;
   state.items.clear();
   state.next = null;
@@ -119,7 +162,7 @@ async function refreshPermissions() {
   setCsrf(info.csrf_token);
   if (JSON.stringify(before.tenants) === JSON.stringify(info.tenants)) return;
   const lost = state.tenant && !(state.tenant in info.tenants) ? state.tenant : "";
-  renderTenants();
+  route();
   if (lost) toast(`You no longer have access to tenant ${lost}.`);
   else toast(`Your permissions on ${state.tenant} have changed.`);
 }
@@ -162,6 +205,7 @@ function canWrite() {
 }
 
 function showTenant() {
+  if (onMembers()) return; // the fragment and the title are the Members screen's
   if (state.tenant) {
     const here = `#/${encodeURIComponent(state.tenant)}`;
     history.replaceState(null, "", here);
@@ -283,9 +327,9 @@ function renderEmpty() {
 function noTenantText(session) {
   if (session && session.admin) {
     return (
-      "You are an administrator: you create tenants and grant people read or write on them " +
-      "(nexo-secrets tenant create and grant, or the admin API). You are a member of no tenant, " +
-      "so there are no secrets to show; grant yourself a tenant to work with its secrets here."
+      "You are an administrator: you grant people read or write on tenants, and create or " +
+      "disable accounts, on the Members page. You are a member of no tenant, so there are no " +
+      "secrets to show here; grant yourself a tenant to work with its secrets."
     );
   }
   return (
@@ -696,4 +740,5 @@ function toast(message) {
   }, 4000);
 }
 
+initMembers({ toast, setBusy, showAlert, onAccessChanged: refreshPermissionsQuietly });
 boot();
