@@ -302,11 +302,13 @@ function renderEmpty() {
   $("table").classList.toggle("is-empty", count === 0);
   // Nothing loaded because loading failed: the error above says so; "no secrets" would be wrong.
   $("list-card").hidden = count === 0 && !$("list-error").hidden;
+  $("empty-members").hidden = true;
   if (count > 0) return;
   $("empty-add").hidden = true;
   if (!state.tenant) {
     $("empty-title").textContent = "No tenant";
     $("empty-text").textContent = noTenantText(state.session);
+    $("empty-members").hidden = !(state.session && state.session.admin);
   } else if (state.q) {
     $("empty-title").textContent = "No matching secrets";
     $("empty-text").textContent = `No key or description contains “${state.q}”.`;
