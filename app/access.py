@@ -9,6 +9,7 @@ CLI both come through here, with the caller's (or operator's) own token.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,8 +86,11 @@ def provision(vault: Vault, token: str, tenant: str) -> bool:
         for permission in PERMISSIONS:
             policy, group = policy_name(tenant, permission), group_name(tenant, permission)
             vault.identity.put_policy(token, policy, render(f"tenant-{permission}", vault, tenant))
-            found = vault.identity.read_group(token, group)
-            vault.identity.write_group(token, group, [policy], (found or {}).get("member_entity_ids") or [])
+            found = vault.identity.read_group(token, group) or {}
+            ids = found.get("member_entity_ids") or []
+            # Re-running it names the members of groups made before names were kept (see _names).
+            known = _resolve_names(vault, token, ids, _names(found))
+            vault.identity.write_group(token, group, [policy], ids, _metadata(found, ids, known))
     except errors.PermissionDenied:
         raise errors.PermissionDenied(OPERATOR_ONLY) from None
     return new
@@ -98,10 +102,90 @@ OPERATOR_ONLY = (
 )
 
 
-def _set_members(vault: Vault, token: str, tenant: str, permission: str, entity_ids: Iterable[str]) -> None:
-    """Replace a tenant group's members. Only member_entity_ids is sent: the admin policy allows
-    no other field, and Vault keeps the group's policies when `policies` is absent."""
-    vault.identity.set_group_members(token, group_name(tenant, permission), entity_ids)
+# -- members' names, kept in their group ---------------------------------------------------
+#
+# A tenant's readers and writers may see who else has access (and so whom to ask), but reading
+# an entity would show them every group it is in, other tenants' included. So each tenant group
+# carries its own members' user names in its metadata ("<entity id>=<user>,..." under keys
+# nexo-members-N), written together with member_entity_ids by whoever changes the membership.
+# The tenant policies read exactly their own two groups; member_entity_ids stays the truth, and a
+# name counts only while its entity id is a member. Vault allows 64 metadata keys of at most 512
+# bytes: at least 5 names a key; names that do not fit are left out (counted as unnamed).
+
+_NAMES_KEY = "nexo-members-"
+_NAMES_VALUE_MAX = 512
+_METADATA_KEYS_MAX = 64
+
+
+def _names(group: dict[str, Any]) -> dict[str, str]:
+    """{entity id: user name} from a group's metadata."""
+    found: dict[str, str] = {}
+    for key, value in (group.get("metadata") or {}).items():
+        if not str(key).startswith(_NAMES_KEY):
+            continue
+        for pair in str(value).split(","):
+            entity_id, _, user = pair.partition("=")
+            if entity_id and names.is_user(user):
+                found[entity_id] = user
+    return found
+
+
+def _metadata(group: dict[str, Any], entity_ids: Iterable[str], known: dict[str, str]) -> dict[str, str]:
+    """The group's metadata with the names of `entity_ids` packed in (other keys kept)."""
+    metadata = {k: str(v) for k, v in (group.get("metadata") or {}).items() if not str(k).startswith(_NAMES_KEY)}
+    pairs = sorted(f"{i}={known[i]}" for i in set(entity_ids) if i in known)
+    chunk = ""
+    index = 0
+    for pair in pairs:
+        if chunk and len(chunk) + 1 + len(pair) > _NAMES_VALUE_MAX:
+            if len(metadata) >= _METADATA_KEYS_MAX:
+                return metadata
+            metadata[f"{_NAMES_KEY}{index}"] = chunk
+            index, chunk = index + 1, ""
+        chunk = f"{chunk},{pair}" if chunk else pair
+    if chunk and len(metadata) < _METADATA_KEYS_MAX:
+        metadata[f"{_NAMES_KEY}{index}"] = chunk
+    return metadata
+
+
+def _user_of(vault: Vault, token: str, entity_id: str, accessor: str) -> str | None:
+    """The userpass name of an entity (its alias on the userpass mount), None if none."""
+    entity = vault.identity.read_entity_by_id(token, entity_id)
+    if not entity:
+        return None
+    aliases = [a for a in entity.get("aliases") or [] if a.get("mount_accessor") == accessor]
+    return str(aliases[0]["name"]) if aliases else None
+
+
+def _resolve_names(vault: Vault, token: str, entity_ids: Iterable[str], known: dict[str, str]) -> dict[str, str]:
+    """`known` plus the names of the entities it lacks, read with a token that may read entities."""
+    missing = [i for i in entity_ids if i not in known]
+    if not missing:
+        return known
+    accessor = vault.sys.auth_accessor(token, vault.auth.userpass_mount)
+    found = dict(known)
+    for entity_id in missing:
+        user = _user_of(vault, token, entity_id, accessor)
+        if user:
+            found[entity_id] = user
+    return found
+
+
+def _set_members(
+    vault: Vault,
+    token: str,
+    tenant: str,
+    permission: str,
+    group: dict[str, Any],
+    entity_ids: set[str],
+    known: dict[str, str],
+) -> None:
+    """Replace a tenant group's members and their names. Only member_entity_ids and metadata are
+    sent: the admin policy allows no other field, and Vault keeps the group's policies."""
+    known = _resolve_names(vault, token, entity_ids, known)
+    vault.identity.set_group_members(
+        token, group_name(tenant, permission), entity_ids, _metadata(group, entity_ids, known)
+    )
 
 
 def _groups(vault: Vault, token: str, tenant: str) -> dict[str, dict[str, Any]]:
@@ -160,11 +244,12 @@ def grant(vault: Vault, token: str, tenant: str, user: str, permission: str) -> 
     groups = _groups(vault, token, tenant)
     entity_id = entity_of(vault, token, user, create=True)
     assert entity_id
+    known = {**_names(groups["read"]), **_names(groups["write"]), entity_id: user}
     for each in PERMISSIONS:
         members = set(groups[each].get("member_entity_ids") or [])
         wanted = members | {entity_id} if each == permission else members - {entity_id}
         if wanted != members:
-            _set_members(vault, token, tenant, each, wanted)
+            _set_members(vault, token, tenant, each, groups[each], wanted, known)
     return Member(user=user, permission=permission)
 
 
@@ -172,30 +257,104 @@ def revoke(vault: Vault, token: str, tenant: str, user: str) -> bool:
     """Take away a user's permission on a tenant; False if they had none."""
     groups = _groups(vault, token, tenant)
     entity_id = entity_of(vault, token, user, create=False)
+    known = {**_names(groups["read"]), **_names(groups["write"])}
     changed = False
     for each in PERMISSIONS:
         members = set(groups[each].get("member_entity_ids") or [])
         if entity_id and entity_id in members:
-            _set_members(vault, token, tenant, each, members - {entity_id})
+            _set_members(vault, token, tenant, each, groups[each], members - {entity_id}, known)
             changed = True
     return changed
 
 
-def members(vault: Vault, token: str, tenant: str) -> list[Member]:
-    """Who holds read or write permission on a tenant."""
+@dataclass(frozen=True)
+class Roster:
+    """A tenant's members by name, and how many member entities have no name kept."""
+
+    members: list[Member]
+    unnamed: int
+
+
+def roster(vault: Vault, token: str, tenant: str) -> Roster:
+    """Who holds read or write permission on a tenant, for an admin or for the tenant's members.
+
+    Names come from the groups (see _names). An admin's token also reads the entities whose name
+    is missing (groups made before names were kept); a member's token cannot, and counts them."""
     groups = _groups(vault, token, tenant)
-    accessor = vault.sys.auth_accessor(token, vault.auth.userpass_mount)
+    known = {**_names(groups["read"]), **_names(groups["write"])}
+    ids = [str(i) for p in PERMISSIONS for i in groups[p].get("member_entity_ids") or []]
+    try:
+        known = _resolve_names(vault, token, ids, known)
+    except errors.PermissionDenied:
+        pass  # a reader or writer: entities are not theirs to read
     found: dict[str, str] = {}
+    unnamed: set[str] = set()
     for permission in PERMISSIONS:
         for entity_id in groups[permission].get("member_entity_ids") or []:
-            entity = vault.identity.read_entity_by_id(token, str(entity_id))
-            if not entity:
-                continue
-            aliases = [a for a in entity.get("aliases") or [] if a.get("mount_accessor") == accessor]
-            user = aliases[0]["name"] if aliases else entity.get("name", entity_id)
-            if found.get(user) != "write":
+            user = known.get(str(entity_id))
+            if user is None:
+                unnamed.add(str(entity_id))
+            elif found.get(user) != "write":
                 found[user] = permission
-    return [Member(user=u, permission=p) for u, p in sorted(found.items())]
+    return Roster([Member(user=u, permission=p) for u, p in sorted(found.items())], len(unnamed))
+
+
+def members(vault: Vault, token: str, tenant: str) -> list[Member]:
+    """Who holds read or write permission on a tenant (by name)."""
+    return roster(vault, token, tenant).members
+
+
+# -- tenants and accounts -----------------------------------------------------------------
+
+_GROUP_PREFIX, _READERS_SUFFIX = "nexo-tenant-", "-readers"
+
+
+def is_admin(policies: Iterable[str]) -> bool:
+    """Whether a token's policies make it an admin (the operator's root token counts)."""
+    held = set(policies)
+    return "nexo-admin" in held or "root" in held
+
+
+@dataclass(frozen=True)
+class TenantView:
+    name: str
+    permission: str | None  # the caller's own: read, write, or None (an admin who is no member)
+
+
+def tenants(
+    vault: Vault, token: str, policies: Iterable[str], *, limit: int, after: str | None = None
+) -> tuple[list[TenantView], str | None]:
+    """The tenants a caller may see, in name order, a page at a time: an admin all of them (the
+    tenant groups the operator made), anyone else those their token's policies give them."""
+    held = list(policies)
+    own = tenants_of(held)
+    if is_admin(held):
+        groups = set(vault.identity.list_groups(token))
+        everything = {
+            name[len(_GROUP_PREFIX) : -len(_READERS_SUFFIX)]
+            for name in groups
+            if name.startswith(_GROUP_PREFIX) and name.endswith(_READERS_SUFFIX)
+        }
+        # Both groups, as provisioning makes them (a stray group of one name is no tenant).
+        visible = sorted(t for t in everything if names.is_tenant(t) and group_name(t, "write") in groups)
+    else:
+        visible = sorted(own)
+    rest = [t for t in visible if after is None or t > after]
+    page = rest[:limit]
+    next_name = page[-1] if len(rest) > limit else None
+    return [TenantView(t, own.get(t)) for t in page], next_name
+
+
+def create_user(vault: Vault, token: str, user: str) -> str:
+    """Create a userpass account with a generated first password, and answer that password.
+
+    Without policies: an admin's token may create accounts but give them none. The caller
+    hands the password over once; nothing here keeps or logs it."""
+    if user_exists(vault, token, user):
+        raise errors.Conflict(f"An account named {user!r} exists already", errors={"username": ["Already in use."]})
+    password = secrets.token_urlsafe(18)
+    vault.auth.write_user(token, user, password)
+    return password
 
 
 def bootstrap(vault: Vault, token: str) -> list[str]:

@@ -129,7 +129,7 @@ def _session_info(user: auth.User) -> dict[str, Any]:
     return {
         "user": user.name,
         "tenants": access.tenants_of(info.policies),
-        "admin": "nexo-admin" in info.policies or "root" in info.policies,
+        "admin": access.is_admin(info.policies),
         "csrf_token": auth.csrf_token() if user.via_session else "",
         "recovery_days": _recovery_days(),
     }
@@ -309,6 +309,22 @@ class SecretVersions(MethodView):
 # -- tenants and members (admin) ----------------------------------------------------------
 
 
+@blp.route("/tenants")
+class TenantList(MethodView):
+    @blp.arguments(schemas.TenantListArgs(), location="query")
+    @blp.response(200, schemas.TenantPage)
+    @_document(401)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The tenants the caller may see, in name order, with the caller's own permission: an admin
+        sees every tenant (permission null where it is no member), anyone else their own."""
+        user = _user()
+        info = _vault().auth.lookup_self(user.token)
+        found, next_name = access.tenants(
+            _vault(), user.token, info.policies, limit=args["limit"], after=args.get("after")
+        )
+        return {"items": [{"name": t.name, "permission": t.permission} for t in found], "next": next_name}
+
+
 @blp.route("/tenants/<tenant:tenant>")
 class Tenant(MethodView):
     @blp.response(200, schemas.TenantInfo)
@@ -330,9 +346,13 @@ class Members(MethodView):
     @blp.response(200, schemas.MemberList)
     @_document(400, 401, 403, 404)
     def get(self, tenant: str) -> dict[str, Any]:
-        """Who may read or write a tenant (admin only)."""
-        found = access.members(_vault(), _user().token, names.tenant(tenant))
-        return {"items": [{"user": m.user, "permission": m.permission} for m in found]}
+        """Who may read or write a tenant: for an admin, and read-only for the tenant's own readers
+        and writers (so they know whom to ask); anyone else gets 403."""
+        found = access.roster(_vault(), _user().token, names.tenant(tenant))
+        return {
+            "items": [{"user": m.user, "permission": m.permission} for m in found.members],
+            "unnamed": found.unnamed,
+        }
 
 
 @blp.route("/tenants/<tenant:tenant>/members/<user:user>")
@@ -341,8 +361,12 @@ class MemberOne(MethodView):
     @blp.response(200, schemas.Member)
     @_document(400, 401, 403, 404)
     def put(self, body: dict[str, str], tenant: str, user: str) -> dict[str, Any]:
-        """Grant a user read or write permission (admin only); effective on their next request."""
-        member = access.grant(_vault(), _user().token, names.tenant(tenant), names.user(user), body["permission"])
+        """Grant a user read or write permission (admin only); effective on their next request.
+        The account must exist (404 otherwise), as for `nexo-secrets grant`: a typo grants nobody."""
+        token = _user().token
+        if not access.user_exists(_vault(), token, names.user(user)):
+            raise errors.NotFound(f"No account named {user!r}", errors={"user": ["No such account."]})
+        member = access.grant(_vault(), token, names.tenant(tenant), user, body["permission"])
         return {"user": member.user, "permission": member.permission}
 
     @blp.response(204)
@@ -351,6 +375,48 @@ class MemberOne(MethodView):
         """Revoke a user's permission on a tenant (admin only)."""
         if not access.revoke(_vault(), _user().token, names.tenant(tenant), names.user(user)):
             raise errors.NotFound(f"{user!r} has no permission on tenant {tenant!r}")
+
+
+# -- accounts (admin) ---------------------------------------------------------------------
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @blp.arguments(schemas.UserCreate())
+    @blp.response(201, schemas.UserCreated)
+    @_document(401, 403, 409)
+    def post(self, body: dict[str, str]) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Create a user account without policies (admin); the answer carries its generated first
+        password, once: hand it over, it is kept nowhere."""
+        user = names.user(body["username"])
+        password = access.create_user(_vault(), _user().token, user)
+        return {"user": user, "password": password}, 201, {"Cache-Control": "no-store"}
+
+
+def _set_disabled(user: str, disabled: bool) -> dict[str, Any]:
+    token = _user().token
+    if not access.user_exists(_vault(), token, names.user(user)):
+        raise errors.NotFound(f"No account named {user!r}")
+    access.set_disabled(_vault(), token, user, disabled)
+    return {"user": user, "disabled": disabled}
+
+
+@blp.route("/users/<user:user>/disable")
+class UserDisable(MethodView):
+    @blp.response(200, schemas.UserState)
+    @_document(400, 401, 403, 404)
+    def post(self, user: str) -> dict[str, Any]:
+        """Disable an account (admin): it can no longer sign in, and its tokens stop working."""
+        return _set_disabled(user, True)
+
+
+@blp.route("/users/<user:user>/enable")
+class UserEnable(MethodView):
+    @blp.response(200, schemas.UserState)
+    @_document(400, 401, 403, 404)
+    def post(self, user: str) -> dict[str, Any]:
+        """Enable a disabled account again (admin)."""
+        return _set_disabled(user, False)
 
 
 # -- resolve (the Hub) -------------------------------------------------------------------

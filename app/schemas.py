@@ -263,6 +263,54 @@ class Member(ma.Schema):
 
 class MemberList(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(Member), required=True)
+    unnamed = ma.fields.Integer(
+        metadata={"description": "Members whose user name the caller cannot see (granted outside the service)."}
+    )
+
+
+class TenantListArgs(Strict):
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    after = StrictString(
+        validate=_matching(names.TENANT_RE, "Must be a tenant returned as 'next'."),
+        metadata={
+            "description": "Return tenants after this one (the 'next' of the previous page).",
+            "pattern": names.documented(names.TENANT_RE),
+        },
+    )
+
+
+class TenantItem(ma.Schema):
+    name = ma.fields.String(required=True)
+    permission = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The caller's own: read, write, or null (an admin who is no member)."},
+    )
+
+
+class TenantPage(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(TenantItem), required=True)
+    next = ma.fields.String(allow_none=True, metadata={"description": "Pass as 'after' for the next page."})
+
+
+class UserCreate(Strict):
+    username = StrictString(
+        required=True,
+        validate=_matching(names.USER_RE, "Invalid user name: " + names.USER_RULE + "."),
+        metadata={"example": "erin", "pattern": names.documented(names.USER_RE)},
+    )
+
+
+class UserCreated(ma.Schema):
+    user = ma.fields.String(required=True)
+    password = ma.fields.String(
+        required=True, metadata={"description": "The first password, generated: shown this once, never kept."}
+    )
+
+
+class UserState(ma.Schema):
+    user = ma.fields.String(required=True)
+    disabled = ma.fields.Boolean(required=True)
 
 
 class TenantInfo(ma.Schema):

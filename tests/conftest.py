@@ -6,6 +6,7 @@ API response (resolve excepted), every log record and the Vault server's output 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets as _secrets
@@ -137,13 +138,18 @@ def no_value_leaks() -> Iterator[None]:
 
 def watched_app(bao: BaoServer, secret_key: str) -> Any:
     """A test app on `bao` whose every answer but a plain resolve's joins the leak search (a
-    wrapped resolve's too: it carries wrapping tokens, never a value)."""
+    wrapped resolve's too: it carries wrapping tokens, never a value). A new account's answer,
+    the one place its first password is shown, stays out too; its password joins PLANTED."""
     flask_app = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": secret_key})
 
     @flask_app.after_request
     def _record(response: Any) -> Any:
         from flask import request
 
+        if request.method == "POST" and request.path == "/api/v1/users" and response.status_code == 201:
+            response.direct_passthrough = False
+            PLANTED.append(str(json.loads(response.get_data(as_text=True))["password"]))
+            return response
         body = request.get_json(silent=True) if request.path.endswith("/resolve") else None
         if not request.path.endswith("/resolve") or (isinstance(body, dict) and "wrap_ttl" in body):
             response.direct_passthrough = False

@@ -1,5 +1,5 @@
-"""Make docs/screenshot*.png: the Secrets screen with demo data, in the same Chromium as the tests
-(and screenshot-deleted.png, screenshot-history.png: Recently deleted and a secret's history).
+"""Make docs/screenshot*.png: the Secrets and Members screens with demo data, in the same Chromium as
+the tests (and screenshot-deleted.png, screenshot-history.png: Recently deleted and a secret's history).
 
     python tests/screenshot.py [OUTDIR]   # screenshot.png, -edit, -import (a preview), -narrow
 
@@ -48,13 +48,15 @@ def main(out: Path) -> None:
         access.bootstrap(bao.vault, bao.root_token)
         users = Users(bao)
         password = secrets.token_urlsafe(16)
-        for name in ("maria", "jonas"):
+        for name in ("maria", "jonas", "sam"):
             users.user(name, password)
+        users.user("nina", password, ("nexo-admin",))
         for tenant in ("acme", "acme-staging"):
             access.provision(bao.vault, bao.root_token, tenant)
         access.grant(bao.vault, bao.root_token, "acme", "maria", "write")
         access.grant(bao.vault, bao.root_token, "acme", "jonas", "write")
         access.grant(bao.vault, bao.root_token, "acme-staging", "maria", "read")
+        access.grant(bao.vault, bao.root_token, "acme", "sam", "read")
         app = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": secrets.token_urlsafe(48)})
         clients = {}
         for name in ("maria", "jonas"):
@@ -121,6 +123,20 @@ def main(out: Path) -> None:
                     expect(page.locator("#deleted-rows tr")).to_have_count(len(DELETED))
                     page.mouse.move(0, 0)
                     page.screenshot(path=str(out / "screenshot-deleted.png"))
+                context.close()
+            for name, viewport in (
+                ("screenshot-members", {"width": 1280, "height": 900}),
+                ("screenshot-members-narrow", {"width": 390, "height": 844}),
+            ):
+                context = browser.new_context(base_url=url, viewport=viewport, device_scale_factor=1)
+                page = context.new_page()
+                page.goto("/#/members/acme")
+                page.get_by_role("textbox", name="Username").fill("nina")
+                page.get_by_label("Password").fill(password)
+                page.get_by_role("button", name="Sign in").click()
+                expect(page.locator("#member-rows tr")).to_have_count(3)
+                page.mouse.move(0, 0)
+                page.screenshot(path=str(out / f"{name}.png"))
                 context.close()
             browser.close()
     finally:

@@ -122,7 +122,8 @@ def test_admin_cannot_attach_policies_to_groups(bao: BaoServer, admin: Admin, te
         ("POST", f"/v1/identity/group/name/{readers}", {"member_entity_ids": [admin.entity_id], "policies": ["root"]}),
         ("POST", f"/v1/identity/group/name/{readers}", {"member_group_ids": [ops_id]}),
         ("POST", f"/v1/identity/group/name/{readers}", {"type": "external"}),
-        ("POST", f"/v1/identity/group/name/{readers}", {"metadata": {"a": "b"}}),
+        # Metadata (the members' names, issue 17) is allowed, but never beside another field.
+        ("POST", f"/v1/identity/group/name/{readers}", {"metadata": {"a": "b"}, "policies": ["nexo-hub"]}),
         ("POST", f"/v1/identity/group/id/{group['id']}", {"policies": ["nexo-hub"]}),
         ("POST", f"/v1/identity/group/id/{ops_id}", {"member_entity_ids": [admin.entity_id]}),
         ("POST", "/v1/identity/group", {"name": "nexo-tenant-evil-readers", "policies": ["nexo-hub"]}),
@@ -151,6 +152,13 @@ def test_admin_cannot_attach_policies_to_groups(bao: BaoServer, admin: Admin, te
     assert after["member_group_ids"] in (None, [])
     assert root_read(bao, "/v1/identity/group/name/nexo-evil") is None
     assert root_read(bao, f"/v1/identity/group/id/{ops_id}")["member_entity_ids"] in (None, [])
+
+
+def test_group_metadata_steers_no_policy(bao: BaoServer) -> None:
+    """An admin may write tenant groups' metadata (their members' names): safe only while no
+    policy is templated on group metadata, so none is."""
+    for name, text in policies_now(bao).items():
+        assert "identity.groups" not in (text or {}).get("policy", ""), name
 
 
 def test_admin_cannot_give_an_entity_policies(bao: BaoServer, admin: Admin, users: Users) -> None:

@@ -129,6 +129,10 @@ def test_openapi_documents_every_endpoint(app: Any) -> None:
         "/api/v1/tenants/{tenant}": {"put"},
         "/api/v1/tenants/{tenant}/members": {"get"},
         "/api/v1/tenants/{tenant}/members/{user}": {"put", "delete"},
+        "/api/v1/tenants": {"get"},
+        "/api/v1/users": {"post"},
+        "/api/v1/users/{user}/disable": {"post"},
+        "/api/v1/users/{user}/enable": {"post"},
         "/healthz": {"get"},
         "/readyz": {"get"},
     }.items():

@@ -185,7 +185,7 @@ def test_json_import_with_descriptions(bao: BaoServer, tenant: Tenant, login: An
         ('[{"key": "A", "value": ""}]', "item 1: value: Must not be empty."),
         ('[{"key": "A", "value": 5}]', "item 1: value: Must be a string."),
         ('[{"key": "A", "value": "x", "{v}": "y"}]', "item 1: unknown field"),
-        ('[{"key": "A", "value": "x", "description": "a\\nb"}]', "item 1: description: Must not contain control"),
+        ('[{"key": "A", "value": "x", "description": "a\\nb"}]', "item 1: description: Only printable characters"),
         ('["{v}"]', "item 1: must be an object"),
         ('{"A": "{v}"}', "content: must be a JSON list"),
         ('[{"key": "A", "value": "{v}"', "line 1 column"),

@@ -172,11 +172,13 @@ def test_reads_are_retried_through_a_5xx_burst(fake: Any) -> None:
 
 
 def test_writes_are_not_retried(fake: Any) -> None:
-    vault = fake([(500, {"errors": ["internal"]})])
+    # The caller's name (for created_by) is asked first; then the write fails, and is not resent.
+    who = {"data": {"meta": {"username": "alice"}, "policies": [], "entity_id": "e", "ttl": 60, "accessor": "a"}}
+    vault = fake([(200, who), (500, {"errors": ["internal"]})])
     body = {"key": "K", "value": planted()}
     reply = _bearer_app(vault.addr).test_client().post("/api/v1/tenants/acme/secrets", json=body, headers=HEADERS)
     assert_unavailable(reply)
-    assert [m for m, _ in vault.seen] == ["POST"]
+    assert [m for m, _ in vault.seen] == ["GET", "POST"]
 
 
 def test_persistent_5xx_is_503_after_bounded_retries(fake: Any) -> None:

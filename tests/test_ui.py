@@ -466,7 +466,8 @@ def test_admin_without_tenants_is_told_what_an_admin_can_do(ui: Watched, users: 
     page = sign_in(ui, name, password)
     expect(page.get_by_role("heading", name="No tenant")).to_be_visible()
     text = page.locator("#empty-text")
-    expect(text).to_contain_text("You are an administrator: you create tenants and grant people read or write")
+    expect(text).to_contain_text("You are an administrator: you grant people read or write on tenants")
+    expect(text).to_contain_text("on the Members page")
     expect(text).not_to_contain_text("Ask an administrator")
 
 

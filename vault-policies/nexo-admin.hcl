@@ -10,13 +10,21 @@
 
 # Tenant groups: membership only. An update without `policies` keeps the group's policies
 # (OpenBao's handleGroupUpdateCommon only sets the fields present). Without `create`/`delete`,
-# and with only member_entity_ids allowed, it cannot add member groups, change the type, rename
-# or delete a group. (A POST to a missing name would make a group with no policy: harmless.)
+# and with only member_entity_ids and metadata allowed, it cannot add member groups, change the
+# type, rename or delete a group. (A POST to a missing name would make a group with no policy:
+# harmless.) `metadata` carries the members' user names, which the tenant's own readers and
+# writers read (app/access.py, "members' names"); no policy is templated on group metadata, and
+# none may be (an admin could then steer it).
 path "identity/group/name/nexo-tenant-*" {
   capabilities = ["read", "update"]
   allowed_parameters = {
     "member_entity_ids" = []
+    "metadata" = []
   }
+}
+# The tenants: the names of the groups, to list every tenant (names only).
+path "identity/group/name" {
+  capabilities = ["list"]
 }
 
 # Entities: read, and disable or re-enable an account (a disabled entity cannot sign in nor use

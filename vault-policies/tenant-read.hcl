@@ -1,5 +1,18 @@
 # nexo-tenant-{{tenant}}-read: list the tenant's keys and read their metadata (descriptions).
 # No path here reaches {{mount}}/data/: readers never see a value.
+
+# Who else has access, and so whom to ask: this tenant's two groups, whose metadata names
+# their members. Not the entities: an entity shows every group it is in, other tenants' too.
+# `+` in place of `name`: Vault lets the rule whose first wildcard comes later win, so for an
+# admin who is also a member, nexo-admin's identity/group/name/nexo-tenant-* (read and update)
+# still applies; an exact path here would take the admin's update away on this tenant.
+path "identity/group/+/nexo-tenant-{{tenant}}-readers" {
+  capabilities = ["read"]
+}
+path "identity/group/+/nexo-tenant-{{tenant}}-writers" {
+  capabilities = ["read"]
+}
+
 path "{{mount}}/metadata/{{prefix}}/{{tenant}}/" {
   capabilities = ["list"]
 }

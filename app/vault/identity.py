@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from app import errors
@@ -40,14 +40,37 @@ class Identity:
     def read_group(self, token: str, name: str) -> dict[str, Any] | None:
         return self._read(token, path("identity", "group", "name", name))
 
-    def write_group(self, token: str, name: str, policies: Iterable[str], member_entity_ids: Iterable[str]) -> None:
-        body = {"type": "internal", "policies": list(policies), "member_entity_ids": sorted(set(member_entity_ids))}
+    def list_groups(self, token: str) -> list[str]:
+        """Every identity group's name (none yet: an empty list)."""
+        try:
+            reply = self.t.request("LIST", path("identity", "group", "name"), token)
+        except errors.NotFound:
+            return []
+        return [str(k) for k in (reply.get("data") or {}).get("keys") or []]
+
+    def write_group(
+        self,
+        token: str,
+        name: str,
+        policies: Iterable[str],
+        member_entity_ids: Iterable[str],
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        body: dict[str, Any] = {
+            "type": "internal",
+            "policies": list(policies),
+            "member_entity_ids": sorted(set(member_entity_ids)),
+        }
+        if metadata is not None:
+            body["metadata"] = dict(metadata)
         self.t.request("POST", path("identity", "group", "name", name), token, body)
 
-    def set_group_members(self, token: str, name: str, member_entity_ids: Iterable[str]) -> None:
-        """Replace a group's members, sending nothing else: Vault keeps its policies (and the admin
-        policy allows no other field)."""
-        body = {"member_entity_ids": sorted(set(member_entity_ids))}
+    def set_group_members(
+        self, token: str, name: str, member_entity_ids: Iterable[str], metadata: Mapping[str, str]
+    ) -> None:
+        """Replace a group's members and its metadata (the members' names), sending nothing else:
+        Vault keeps its policies (and the admin policy allows no other field)."""
+        body = {"member_entity_ids": sorted(set(member_entity_ids)), "metadata": dict(metadata)}
         self.t.request("POST", path("identity", "group", "name", name), token, body)
 
     # -- entities and aliases ----------------------------------------------------------------

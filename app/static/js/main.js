@@ -1,5 +1,7 @@
-// The Secrets screen: sign-in, the tenant's secrets table, and the add/edit/delete dialogs.
-// Recently deleted (deleted.js) and each secret's history (history.js) are modules of their own.
+// The Secrets screen: sign-in, the tenant's secrets table, and the add/edit/delete dialogs;
+// and the sidebar's routing between Secrets and Members (js/members.js) by the URL fragment.
+// Recently deleted (deleted.js), each secret's history (history.js) and import/export
+// (import.js) are modules of their own.
 // Values only ever travel from the Value field into a request body; nothing keeps them.
 
 import { api, ApiError, paths, setCsrf, whenUnauthorized } from "./api.js";
@@ -9,6 +11,7 @@ import { descriptionProblem, keyProblem, loadRules, printable } from "./rules.js
 import { cell, clampedText, iconButton, setBusy, showAlert, span, timeElement, toast } from "./parts.js";
 import { initDeleted, leaveDeleted, showDeleted } from "./deleted.js";
 import { openHistory } from "./history.js";
+import { initMembers, resetMembers, showMembers } from "./members.js";
 
 const PAGE_SIZE = 50;
 const SEARCH_DELAY_MS = 250;
@@ -50,14 +53,55 @@ function startSession(info) {
   $("shell").hidden = false;
   $("user-name").textContent = info.user;
   $("user-avatar").textContent = (info.user || "?").slice(0, 1).toUpperCase();
-  renderTenants();
-  $("page-title").focus(); // the sign-in form focus was on is gone; start at the page heading
+  route();
+  // The sign-in form focus was on is gone; start at the page heading.
+  (onMembers() ? $("members-title") : $("page-title")).focus();
 }
+
+// -- views: Secrets and Members ------------------------------------------------------------
+
+const MEMBERS = "#/members/";
+
+/** Members is for admins, and read-only for anyone with a tenant (to see whom to ask). */
+function mayOpenMembers() {
+  const session = state.session;
+  return Boolean(session && (session.admin || Object.keys(session.tenants).length));
+}
+
+function onMembers() {
+  return !$("members-view").hidden;
+}
+
+/** Show the view the URL fragment names: #/members/<tenant>, else the Secrets of #/<tenant>. */
+function route() {
+  const members = location.hash.startsWith(MEMBERS) && mayOpenMembers();
+  $("nav-members").hidden = !mayOpenMembers();
+  $("nav").classList.toggle("single", !mayOpenMembers());
+  $("secrets-view").hidden = members;
+  $("members-view").hidden = !members;
+  $("tenant-box").hidden = members; // the Members screen has its own tenant picker
+  if (members) {
+    $("nav-secrets").removeAttribute("aria-current");
+    $("nav-members").setAttribute("aria-current", "page");
+    showMembers(state.session, decodeURIComponent(location.hash.slice(MEMBERS.length)));
+  } else {
+    $("nav-secrets").setAttribute("aria-current", "page");
+    $("nav-members").removeAttribute("aria-current");
+    renderTenants();
+  }
+}
+
+window.addEventListener("hashchange", () => {
+  if (!state.session) return;
+  route();
+  (onMembers() ? $("members-title") : $("page-title")).focus();
+});
 
 /** Back to the sign-in form, forgetting everything the signed-in page showed. */
 function signedOut(notice = "") {
   if (state.listRequest) state.listRequest.abort();
   for (const dialog of document.querySelectorAll("dialog[open]")) closeDialog(dialog);
+  resetMembers();
   state.session = null;
   state.items.clear();
   state.next = null;
@@ -128,7 +172,7 @@ async function refreshPermissions() {
   setCsrf(info.csrf_token);
   if (JSON.stringify(before.tenants) === JSON.stringify(info.tenants)) return;
   const lost = state.tenant && !(state.tenant in info.tenants) ? state.tenant : "";
-  renderTenants();
+  route();
   if (lost) toast(`You no longer have access to tenant ${lost}.`);
   else toast(`Your permissions on ${state.tenant} have changed.`);
 }
@@ -171,6 +215,7 @@ function canWrite() {
 }
 
 function showTenant() {
+  if (onMembers()) return; // the fragment and the title are the Members screen's
   if (state.tenant) {
     const here = `#/${encodeURIComponent(state.tenant)}`;
     history.replaceState(null, "", here);
@@ -313,11 +358,13 @@ function renderEmpty() {
   $("table").classList.toggle("is-empty", count === 0);
   // Nothing loaded because loading failed: the error above says so; "no secrets" would be wrong.
   $("list-card").hidden = count === 0 && !$("list-error").hidden;
+  $("empty-members").hidden = true;
   if (count > 0) return;
   $("empty-add").hidden = true;
   if (!state.tenant) {
     $("empty-title").textContent = "No tenant";
     $("empty-text").textContent = noTenantText(state.session);
+    $("empty-members").hidden = !(state.session && state.session.admin);
   } else if (state.q) {
     $("empty-title").textContent = "No matching secrets";
     $("empty-text").textContent = `No key or description contains “${state.q}”.`;
@@ -338,9 +385,9 @@ function renderEmpty() {
 function noTenantText(session) {
   if (session && session.admin) {
     return (
-      "You are an administrator: you create tenants and grant people read or write on them " +
-      "(nexo-secrets tenant create and grant, or the admin API). You are a member of no tenant, " +
-      "so there are no secrets to show; grant yourself a tenant to work with its secrets here."
+      "You are an administrator: you grant people read or write on tenants, and create or " +
+      "disable accounts, on the Members page. You are a member of no tenant, so there are no " +
+      "secrets to show here; grant yourself a tenant to work with its secrets."
     );
   }
   return (
@@ -629,4 +676,5 @@ $("confirm-form").addEventListener("submit", async (event) => {
   (canWrite() ? $("add") : $("search")).focus();
 });
 
+initMembers({ toast, setBusy, showAlert, onAccessChanged: refreshPermissionsQuietly });
 boot();
