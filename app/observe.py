@@ -51,6 +51,21 @@ VAULT_ERRORS = Counter(
     "nexo_vault_errors", "Vault calls that failed: unreachable or a 5xx answer", ["operation", "kind"]
 )
 LOGINS = Counter("nexo_logins", "Sign-ins to the service, by outcome (success, failure, throttled)", ["outcome"])
+# Resolve per tenant: the tenant label only (never a key or a value), and only for tenants the
+# Hub reached (a valid name, past Vault's own check), so its cardinality is the tenants'.
+RESOLVES = Counter("nexo_resolves", "Resolve calls answered with values (or wrapped reads), by tenant", ["tenant"])
+UNRESOLVED_KEYS = Counter(
+    "nexo_unresolved_keys", "SECRET parameters a resolve could not give a value (422), by tenant", ["tenant"]
+)
+
+
+def count_resolve(tenant: str) -> None:
+    RESOLVES.labels(tenant).inc()
+
+
+def count_unresolved(tenant: str, count: int) -> None:
+    if count:
+        UNRESOLVED_KEYS.labels(tenant).inc(count)
 
 
 def observe_vault_call(method: str, url: str, status: int | None, seconds: float) -> None:

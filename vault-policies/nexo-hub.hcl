@@ -10,3 +10,14 @@ path "{{mount}}/data/{{prefix}}/*" {
 path "{{mount}}/subkeys/{{prefix}}/*" {
   capabilities = ["read"]
 }
+# Last used: after a resolve the service records the hour in the key's custom_metadata
+# (last_used_time) with this token. Vault cannot limit which custom_metadata entries a patch
+# touches, so this token could also change or remove a description or an expiry; it cannot read
+# metadata, list, change max_versions/cas_required/delete_version_after (allowed_parameters),
+# delete, or write data. The trade-off is in the README (Last used and expiry).
+path "{{mount}}/metadata/{{prefix}}/*" {
+  capabilities = ["patch"]
+  allowed_parameters = {
+    "custom_metadata" = []
+  }
+}

@@ -1,0 +1,275 @@
+"""Last used, expiry and the resolve counters, against a real OpenBao server with real tokens."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from app import access, usage
+from app.client import SecretsClient
+from tests.conftest import BaoServer, Tenant, Users, planted, watch_resolve_answer
+from tests.test_metrics import samples, value
+from tests.ui_server import serve
+
+
+@pytest.fixture(scope="module")
+def hub_token(bao: BaoServer) -> str:
+    creds = access.hub_credentials(bao.vault, bao.root_token)
+    return str(bao.vault.auth.login_approle(creds.role_id, creds.secret_id)["client_token"])
+
+
+def resolve(app: Any, token: str, tenant: str, keys: list[str], **extra: Any) -> Any:
+    body = {"parameters": [{"name": f"p_{k}", "type": "SECRET", "value": k} for k in keys], **extra}
+    reply = app.test_client().post(
+        f"/api/v1/tenants/{tenant}/resolve", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    reply.close()  # as a server does once the answer is sent: the use is recorded then
+    return watch_resolve_answer(reply)
+
+
+def create(client: Any, tenant: str, key: str, **fields: Any) -> Any:
+    return client.post(f"/api/v1/tenants/{tenant}/secrets", json={"key": key, "value": planted(key), **fields})
+
+
+def metadata(bao: BaoServer, tenant: str, key: str) -> dict[str, Any]:
+    return dict(bao.api("GET", f"/v1/secret/metadata/tenants/{tenant}/{key}").json()["data"])
+
+
+def days(n: float) -> str:
+    return usage.format_time(datetime.now(UTC) + timedelta(days=n))
+
+
+def test_last_used_is_recorded_after_the_answer_once_per_hour(
+    app: Any, bao: BaoServer, tenant: Tenant, login: Any, hub_token: str
+) -> None:
+    writer = login(tenant.writer, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    assert create(writer, tenant.name, "SMTP_API_KEY", description="Mail").status_code == 201
+    before = writer.get(f"{url}/SMTP_API_KEY").get_json()
+    assert before["last_used_time"] is None and before["expires_at"] is None
+    assert writer.get(url).get_json()["items"][0]["last_used_time"] is None
+
+    assert resolve(app, hub_token, tenant.name, ["SMTP_API_KEY"]).status_code == 200
+    item = writer.get(f"{url}/SMTP_API_KEY").get_json()
+    assert item["last_used_time"] == usage.hour()
+    # Recording a use changes nothing else: the description stays, "Updated" does not move.
+    assert item["description"] == "Mail" and item["updated_time"] == before["updated_time"]
+    assert item["version"] == 1 and item["updated_by"] == tenant.writer
+    assert writer.get(url).get_json()["items"][0]["last_used_time"] == usage.hour()
+    written = metadata(bao, tenant.name, "SMTP_API_KEY")["current_metadata_version"]
+
+    # The same hour: no second write, whatever the number of resolves.
+    for _ in range(3):
+        assert resolve(app, hub_token, tenant.name, ["SMTP_API_KEY"]).status_code == 200
+    assert metadata(bao, tenant.name, "SMTP_API_KEY")["current_metadata_version"] == written
+
+    # A description edit made after a recorded use is an ordinary edit (metadata check-and-set).
+    assert writer.patch(f"{url}/SMTP_API_KEY", json={"description": "Mail (rotated)"}).status_code == 200
+
+
+def test_recorder_writes_each_key_once_per_hour() -> None:
+    recorder = usage.Recorder()
+    now = datetime(2026, 12, 1, 10, 20, tzinfo=UTC)
+    assert recorder.due("t", {"A": {}, "B": {"last_used_time": "2026-12-01T10:00:00Z"}}, now) == ["A"]
+    assert recorder.due("t", {"A": {}, "B": {}}, now) == []
+    assert recorder.due("u", {"A": {}}, now) == ["A"]  # another tenant's key of the same name
+    assert recorder.due("t", {"A": {}}, now + timedelta(hours=1)) == ["A"]
+
+
+def test_a_refused_usage_write_still_resolves_and_is_logged_without_value(
+    app: Any, bao: BaoServer, tenant: Tenant, login: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A resolver token without the metadata patch (an older nexo-hub policy): Vault refuses the
+    write, the resolve is answered all the same, the log names the key and never the value."""
+    writer = login(tenant.writer, tenant.password)
+    value = planted("refused")
+    assert writer.post(f"/api/v1/tenants/{tenant.name}/secrets", json={"key": "K", "value": value}).status_code == 201
+    policy = f'path "secret/data/tenants/{tenant.name}/*" {{ capabilities = ["read"] }}'
+    assert bao.api("PUT", "/v1/sys/policies/acl/old-hub", json={"policy": policy}).ok
+    token = bao.api("POST", "/v1/auth/token/create", json={"policies": ["old-hub"], "ttl": "10m"}).json()
+    token = token["auth"]["client_token"]
+    with caplog.at_level(logging.WARNING, logger="app.usage"):
+        reply = resolve(app, token, tenant.name, ["K"])
+    assert reply.status_code == 200 and reply.get_json()["parameters"][0]["value"] == value
+    refused = [r.getMessage() for r in caplog.records if r.name == "app.usage"]
+    assert refused == [f"could not record the use of key K in tenant {tenant.name} (403)"]
+    assert writer.get(f"/api/v1/tenants/{tenant.name}/secrets/K").get_json()["last_used_time"] is None
+
+
+def test_hub_policy_gains_only_the_custom_metadata_patch(bao: BaoServer, tenant: Tenant, hub_token: str) -> None:
+    bao.vault.kv.write_value(bao.root_token, tenant.name, "K", planted(), cas=0)
+    bao.vault.kv.write_metadata(bao.root_token, tenant.name, "K", {"description": "d"})
+    caps = bao.api(
+        "POST",
+        "/v1/sys/capabilities-self",
+        hub_token,
+        json={
+            "paths": [
+                f"secret/metadata/tenants/{tenant.name}/K",
+                f"secret/metadata/tenants/{tenant.name}/",
+                f"secret/data/tenants/{tenant.name}/K",
+                f"secret/delete/tenants/{tenant.name}/K",
+                f"secret/destroy/tenants/{tenant.name}/K",
+                "secret/metadata/elsewhere/K",
+            ]
+        },
+    ).json()
+    assert caps[f"secret/metadata/tenants/{tenant.name}/K"] == ["patch"]  # no read, list, update, delete
+    assert caps[f"secret/metadata/tenants/{tenant.name}/"] == ["patch"]  # LIST is a separate capability
+    assert caps[f"secret/data/tenants/{tenant.name}/K"] == ["read"]  # no create/update/delete of data
+    assert caps[f"secret/delete/tenants/{tenant.name}/K"] == ["deny"]
+    assert caps[f"secret/destroy/tenants/{tenant.name}/K"] == ["deny"]
+    assert caps["secret/metadata/elsewhere/K"] == ["deny"]
+
+    meta_path = f"/v1/secret/metadata/tenants/{tenant.name}/K"
+
+    def patch(body: str) -> int:
+        headers = {"X-Vault-Token": hub_token, "Content-Type": "application/merge-patch+json"}
+        return requests.patch(bao.addr + meta_path, data=body, headers=headers, timeout=10).status_code
+
+    assert patch('{"custom_metadata": {"last_used_time": "2026-12-01T10:00:00Z"}}') == 204
+    # allowed_parameters: only custom_metadata; versions kept and automatic deletion stay the writers'.
+    assert patch('{"max_versions": 1}') == 403
+    assert patch('{"custom_metadata": {"x": "y"}, "delete_version_after": "1s"}') == 403
+    assert patch('{"cas_required": true}') == 403
+    for method in ("GET", "LIST", "DELETE"):
+        assert bao.api(method, meta_path, hub_token).status_code == 403, method
+    assert bao.api("POST", meta_path, hub_token, json={"custom_metadata": {"a": "b"}}).status_code == 403
+    assert bao.api("LIST", f"/v1/secret/metadata/tenants/{tenant.name}/", hub_token).status_code == 403
+    data = f"/v1/secret/data/tenants/{tenant.name}/K"
+    assert bao.api("POST", data, hub_token, json={"data": {"value": "x"}}).status_code == 403
+    assert bao.api("DELETE", data, hub_token).status_code == 403
+    assert metadata(bao, tenant.name, "K")["max_versions"] == 10
+
+
+def test_expiry_is_set_marked_filtered_and_cleared(app: Any, tenant: Tenant, login: Any) -> None:
+    writer = login(tenant.writer, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    past, soon, later = days(-1), days(3), days(60)
+    assert create(writer, tenant.name, "EXPIRED", expires_at=past).get_json()["expires_at"] == past
+    assert create(writer, tenant.name, "SOON", expires_at=soon).status_code == 201
+    assert create(writer, tenant.name, "LATER", expires_at=later).status_code == 201
+    assert create(writer, tenant.name, "NEVER").get_json()["expires_at"] is None
+    # A date alone is midnight UTC; an offset is turned into UTC.
+    dated = create(writer, tenant.name, "DATED", expires_at="2030-01-31")
+    assert dated.status_code == 201 and dated.get_json()["expires_at"] == "2030-01-31T00:00:00Z"
+    offset = writer.patch(f"{url}/DATED", json={"expires_at": "2030-01-31T10:00:00+02:00"}).get_json()
+    assert offset["expires_at"] == "2030-01-31T08:00:00Z"
+
+    listed = lambda query: [i["key"] for i in writer.get(f"{url}?{query}").get_json()["items"]]  # noqa: E731
+    assert listed("expiring_within_days=14") == ["EXPIRED", "SOON"]
+    assert listed("expiring_within_days=0") == ["EXPIRED"]
+    assert listed("expiring_within_days=90") == ["EXPIRED", "LATER", "SOON"]
+    assert listed("expiring_within_days=14&limit=1") == ["EXPIRED"]
+    assert listed("") == ["DATED", "EXPIRED", "LATER", "NEVER", "SOON"]
+    items = {i["key"]: i for i in writer.get(url).get_json()["items"]}
+    assert items["NEVER"]["expires_at"] is None and items["SOON"]["expires_at"] == soon
+
+    # PATCH: absent keeps it, null clears it; an expiry-only edit makes no new version.
+    kept = writer.patch(f"{url}/SOON", json={"description": "x"}).get_json()
+    assert kept["expires_at"] == soon
+    cleared = writer.patch(f"{url}/SOON", json={"expires_at": None}).get_json()
+    assert cleared["expires_at"] is None and cleared["version"] == 1 and cleared["description"] == "x"
+    assert listed("expiring_within_days=14") == ["EXPIRED"]
+
+    for bad in ("tomorrow", "2027-13-01", "2027-01-01T25:00:00Z", "", 20270101, "2027-01-01T00:00:00"):
+        for reply in (
+            create(writer, tenant.name, "BAD", expires_at=bad),
+            writer.patch(f"{url}/LATER", json={"expires_at": bad}),
+        ):
+            assert reply.status_code == 422, bad
+            assert list(reply.get_json()["errors"]["json"]) == ["expires_at"], bad
+    for bad_query in ("expiring_within_days=-1", "expiring_within_days=x", "expiring_within_days=99999"):
+        assert writer.get(f"{url}?{bad_query}").status_code == 422, bad_query
+    # A reader sees the expiry too, and may not set one.
+    reader = login(tenant.reader, tenant.password)
+    assert [i["key"] for i in reader.get(f"{url}?expiring_within_days=14").get_json()["items"]] == ["EXPIRED"]
+    assert reader.patch(f"{url}/LATER", json={"expires_at": None}).status_code == 403
+
+
+def test_expired_keys_still_resolve_and_are_named_in_warnings(
+    app: Any, tenant: Tenant, login: Any, hub_token: str
+) -> None:
+    writer = login(tenant.writer, tenant.password)
+    past = days(-2)
+    create(writer, tenant.name, "OLD", expires_at=past)
+    create(writer, tenant.name, "FRESH", expires_at=days(5))
+    body = {
+        "parameters": [
+            {"name": "a", "type": "SECRET", "value": "OLD"},
+            {"name": "b", "type": "SECRET", "value": "FRESH"},
+            {"name": "c", "type": "secret", "value": "OLD"},
+            {"name": "d", "type": "STRING", "value": "OLD"},
+        ]
+    }
+    expected = [
+        {"name": "a", "key": "OLD", "code": "expired", "expires_at": past},
+        {"name": "c", "key": "OLD", "code": "expired", "expires_at": past},
+    ]
+    http = app.test_client()
+    headers = {"Authorization": f"Bearer {hub_token}"}
+    plain = watch_resolve_answer(http.post(f"/api/v1/tenants/{tenant.name}/resolve", json=body, headers=headers))
+    assert plain.status_code == 200
+    assert [p["value"] is not None for p in plain.get_json()["parameters"]] == [True, True, True, True]
+    assert plain.get_json()["warnings"] == expected
+    wrapped = http.post(f"/api/v1/tenants/{tenant.name}/resolve", json={**body, "wrap_ttl": 30}, headers=headers)
+    assert wrapped.status_code == 200 and wrapped.get_json()["warnings"] == expected
+    # Nothing expired: no warnings field (the answer is as before).
+    fresh = resolve(app, hub_token, tenant.name, ["FRESH"]).get_json()
+    assert "warnings" not in fresh
+    assert "warnings" not in resolve(app, hub_token, tenant.name, ["FRESH"], wrap_ttl=30).get_json()
+
+
+def test_hub_client_logs_the_expired_key_never_the_value(
+    app: Any, bao: BaoServer, tenant: Tenant, login: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = login(tenant.writer, tenant.password)
+    value = planted("expired")
+    assert (
+        writer.post(
+            f"/api/v1/tenants/{tenant.name}/secrets",
+            json={"key": "SMTP_API_KEY", "value": value, "expires_at": "2020-01-01"},
+        ).status_code
+        == 201
+    )
+    hub = access.hub_credentials(bao.vault, bao.root_token)
+    with serve(app) as url, SecretsClient(url, vault_addr=bao.addr, role_id=hub.role_id, secret_id=hub.secret_id) as c:
+        with caplog.at_level(logging.WARNING, logger="app.client"):
+            got = c.resolve(tenant.name, [{"name": "smtp", "type": "SECRET", "value": "SMTP_API_KEY"}])
+    assert got[0]["value"] == value
+    lines = [r.getMessage() for r in caplog.records if r.name == "app.client"]
+    assert lines == [
+        f"resolve in tenant {tenant.name}: key SMTP_API_KEY (parameter smtp) expired at 2020-01-01T00:00:00Z; "
+        "it still resolves, renew it"
+    ]
+
+
+def test_resolve_counters_carry_the_tenant_only(
+    app: Any, tenant: Tenant, users: Users, login: Any, hub_token: str
+) -> None:
+    writer = login(tenant.writer, tenant.password)
+    create(writer, tenant.name, "K")
+    before = samples(app)
+    assert resolve(app, hub_token, tenant.name, ["K"]).status_code == 200
+    assert resolve(app, hub_token, tenant.name, ["K"], wrap_ttl=30).status_code == 200
+    assert resolve(app, hub_token, tenant.name, ["K", "MISSING", "ALSO_MISSING"]).status_code == 422
+    # A caller the Vault check refuses counts nowhere: its tenant names never become labels.
+    user_token = users.token(tenant.writer, tenant.password)
+    assert resolve(app, user_token, "nosuch-tenant", ["K"]).status_code == 403
+    assert resolve(app, user_token, tenant.name, ["K"]).status_code == 403
+    after = samples(app)
+    assert value(after, "nexo_resolves_total", tenant=tenant.name) - value(
+        before, "nexo_resolves_total", tenant=tenant.name
+    ) == 2
+    assert value(after, "nexo_unresolved_keys_total", tenant=tenant.name) - value(
+        before, "nexo_unresolved_keys_total", tenant=tenant.name
+    ) == 2
+    for name, labels in after:
+        if name.startswith(("nexo_resolves", "nexo_unresolved_keys")):
+            assert {k for k, _ in labels} == {"tenant"}
+            assert dict(labels)["tenant"] != "nosuch-tenant"
+
