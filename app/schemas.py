@@ -93,7 +93,8 @@ def _expires_at(**kwargs: Any) -> ExpiresAt:
             "format": "date-time",
             "nullable": True,
             "example": "2027-01-31T00:00:00Z",
-            "description": "When the secret expires (a date in the past is allowed); null: no expiry. "
+            "description": "When the secret expires, RFC 3339 or a date (YYYY-MM-DD: midnight UTC); a date in the "
+            "past is allowed; null: no expiry. "
             "Resolve still answers an expired secret and names it in warnings.",
         },
         **kwargs,

@@ -117,7 +117,7 @@ def test_expiry_date_in_the_form(
     field(dialog, "Key").fill("VPN_CERT")
     field(dialog, "Value").fill(planted("ui-expiry"))
     expires = dialog.get_by_label("Expires")
-    expect(dialog.locator("#f-expires_at-hint")).to_contain_text("Marked in the table 14 days before")
+    expect(dialog.locator("#f-expires_at-hint")).to_contain_text("marked in the table 14 days before")
     expires.fill("2020-02-29")  # in the past: allowed, and said so
     expect(dialog.locator("#f-expires_at-hint")).to_contain_text("This date has passed")
     dialog.get_by_role("button", name="Save").click()

@@ -92,7 +92,7 @@ export function expiryHint(date) {
   if (date && parseTime(expiresAtOf(date)).getTime() <= Date.now()) {
     return "This date has passed: the secret will be marked expired. The Hub still resolves it.";
   }
-  return `Optional. Marked in the table ${EXPIRING_DAYS} days before; the Hub still resolves it afterwards and logs a warning.`;
+  return `Expires at midnight UTC; marked in the table ${EXPIRING_DAYS} days before. The Hub still resolves it afterwards and logs a warning.`;
 }
 
 /** What deleting breaks, for the confirm: when the Hub last resolved the key, or that it never did. */
