@@ -59,13 +59,29 @@ UNRESOLVED_KEYS = Counter(
 )
 
 
+# The Hub may name a tenant that does not exist (its token reads any tenant path, and finds
+# nothing): past this many tenants in a process, the rest are counted under "_other".
+MAX_TENANT_LABELS = 1000
+_OTHER_TENANT = "_other"  # not a valid tenant name, so never confused with one
+_tenant_labels: set[str] = set()
+
+
+def _tenant_label(tenant: str) -> str:
+    if tenant in _tenant_labels:
+        return tenant
+    if len(_tenant_labels) >= MAX_TENANT_LABELS:
+        return _OTHER_TENANT
+    _tenant_labels.add(tenant)
+    return tenant
+
+
 def count_resolve(tenant: str) -> None:
-    RESOLVES.labels(tenant).inc()
+    RESOLVES.labels(_tenant_label(tenant)).inc()
 
 
 def count_unresolved(tenant: str, count: int) -> None:
     if count:
-        UNRESOLVED_KEYS.labels(tenant).inc(count)
+        UNRESOLVED_KEYS.labels(_tenant_label(tenant)).inc(count)
 
 
 def observe_vault_call(method: str, url: str, status: int | None, seconds: float) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from app import access, usage
+from app import access, observe, usage
 from app.client import SecretsClient
 from tests.conftest import BaoServer, Tenant, Users, planted, watch_resolve_answer
 from tests.test_metrics import samples, value
@@ -273,3 +273,9 @@ def test_resolve_counters_carry_the_tenant_only(
             assert {k for k, _ in labels} == {"tenant"}
             assert dict(labels)["tenant"] != "nosuch-tenant"
 
+
+
+def test_tenant_labels_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(observe, "_tenant_labels", set())
+    monkeypatch.setattr(observe, "MAX_TENANT_LABELS", 2)
+    assert [observe._tenant_label(t) for t in ("a", "b", "c", "a", "d")] == ["a", "b", "_other", "a", "_other"]
