@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -11,6 +12,8 @@ from flask_smorest import Blueprint
 from werkzeug.routing import BaseConverter
 
 from app import access, auth, errors, names, observe, resolve, schemas, secrets, usage
+
+log = logging.getLogger(__name__)
 
 
 class _Name(BaseConverter):
@@ -326,7 +329,11 @@ class Resolve(MethodView):
 def _record_use(vault: Any, token: str, tenant: str, customs: dict[str, dict[str, Any]]) -> None:
     """Have last_used_time written with the Hub's token once the answer has been sent."""
     recorder: usage.Recorder = current_app.extensions.setdefault("nexo_usage", usage.Recorder())
-    due, when = recorder.due(tenant, customs), usage.hour()
+    try:
+        due, when = recorder.due(tenant, customs), usage.hour()
+    except Exception as exc:  # noqa: BLE001 - recording a use must never fail the resolve
+        log.warning("could not record a use in tenant %s (%s)", tenant, type(exc).__name__)
+        return
     if not due:
         return
 

@@ -279,3 +279,24 @@ def test_tenant_labels_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(observe, "_tenant_labels", set())
     monkeypatch.setattr(observe, "MAX_TENANT_LABELS", 2)
     assert [observe._tenant_label(t) for t in ("a", "b", "c", "a", "d")] == ["a", "b", "_other", "a", "_other"]
+
+
+def test_a_broken_recorder_never_fails_the_resolve(
+    app: Any, tenant: Tenant, login: Any, hub_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = login(tenant.writer, tenant.password)
+    create(writer, tenant.name, "K")
+
+    def broken(*args: Any) -> list[str]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(usage.Recorder, "due", broken)
+    assert resolve(app, hub_token, tenant.name, ["K"]).status_code == 200
+    monkeypatch.undo()
+
+    def unreachable(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("vault went away")
+
+    monkeypatch.setattr(app.extensions["nexo_vault"].kv, "patch_metadata", unreachable)
+    assert resolve(app, hub_token, tenant.name, ["K"]).status_code == 200
+    assert writer.get(f"/api/v1/tenants/{tenant.name}/secrets/K").get_json()["last_used_time"] is None
