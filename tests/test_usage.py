@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,6 +40,12 @@ def metadata(bao: BaoServer, tenant: str, key: str) -> dict[str, Any]:
     return dict(bao.api("GET", f"/v1/secret/metadata/tenants/{tenant}/{key}").json()["data"])
 
 
+def this_hour(recorded: Any) -> bool:
+    """A use recorded by this test: this hour, or the last one if the hour turned meanwhile."""
+    now = datetime.now(UTC)
+    return recorded in {usage.hour(now), usage.hour(now - timedelta(minutes=5))}
+
+
 def days(n: float) -> str:
     return usage.format_time(datetime.now(UTC) + timedelta(days=n))
 
@@ -55,11 +62,11 @@ def test_last_used_is_recorded_after_the_answer_once_per_hour(
 
     assert resolve(app, hub_token, tenant.name, ["SMTP_API_KEY"]).status_code == 200
     item = writer.get(f"{url}/SMTP_API_KEY").get_json()
-    assert item["last_used_time"] == usage.hour()
+    assert this_hour(item["last_used_time"])
     # Recording a use changes nothing else: the description stays, "Updated" does not move.
     assert item["description"] == "Mail" and item["updated_time"] == before["updated_time"]
     assert item["version"] == 1 and item["updated_by"] == tenant.writer
-    assert writer.get(url).get_json()["items"][0]["last_used_time"] == usage.hour()
+    assert this_hour(writer.get(url).get_json()["items"][0]["last_used_time"])
     written = metadata(bao, tenant.name, "SMTP_API_KEY")["current_metadata_version"]
 
     # The same hour: no second write, whatever the number of resolves.
@@ -69,6 +76,11 @@ def test_last_used_is_recorded_after_the_answer_once_per_hour(
 
     # A description edit made after a recorded use is an ordinary edit (metadata check-and-set).
     assert writer.patch(f"{url}/SMTP_API_KEY", json={"description": "Mail (rotated)"}).status_code == 200
+
+    # A wrapped resolve is a use too (the service learns the metadata from its subkeys check).
+    assert create(writer, tenant.name, "WRAPPED_ONLY").status_code == 201
+    assert resolve(app, hub_token, tenant.name, ["WRAPPED_ONLY"], wrap_ttl=30).status_code == 200
+    assert this_hour(writer.get(f"{url}/WRAPPED_ONLY").get_json()["last_used_time"])
 
 
 def test_recorder_writes_each_key_once_per_hour() -> None:
@@ -240,6 +252,13 @@ def test_hub_client_logs_the_expired_key_never_the_value(
     with serve(app) as url, SecretsClient(url, vault_addr=bao.addr, role_id=hub.role_id, secret_id=hub.secret_id) as c:
         with caplog.at_level(logging.WARNING, logger="app.client"):
             got = c.resolve(tenant.name, [{"name": "smtp", "type": "SECRET", "value": "SMTP_API_KEY"}])
+        # Over real HTTP the use is recorded once the answer has been sent (the server closes it).
+        item_url = f"/api/v1/tenants/{tenant.name}/secrets/SMTP_API_KEY"
+        for _ in range(50):
+            if writer.get(item_url).get_json()["last_used_time"] is not None:
+                break
+            time.sleep(0.05)
+        assert this_hour(writer.get(item_url).get_json()["last_used_time"])
     assert got[0]["value"] == value
     lines = [r.getMessage() for r in caplog.records if r.name == "app.client"]
     assert lines == [
