@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -77,6 +78,8 @@ def warnings(
     parameters: Sequence[Mapping[str, Any]], customs: Mapping[str, Mapping[str, Any]], is_secret: Any
 ) -> list[dict[str, Any]]:
     """One `expired` warning per SECRET parameter whose key has expired (names, never values)."""
+    if not any(EXPIRES_AT in custom for custom in customs.values()):
+        return []  # the common case, on the resolve's hot path
     now = datetime.now(UTC)
     found = []
     for parameter in parameters:
@@ -97,19 +100,24 @@ def hour(now: datetime | None = None) -> str:
 class Recorder:
     """Records when the Hub resolved each key, at most once per key per hour in this worker.
 
-    Keys whose metadata already says this hour (another worker wrote it) are not written again."""
+    Keys whose metadata already says this hour (another worker wrote it) are not written again.
+    It sits on the resolve's hot path: a lock, a set and an hour formatted once an hour."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._stamp = -1  # hours since the epoch that _hour names
         self._hour = ""
         self._written: set[tuple[str, str]] = set()
 
-    def due(self, tenant: str, customs: Mapping[str, Mapping[str, Any]], now: datetime | None = None) -> list[str]:
-        """The keys to write this hour; each is claimed here so no other request writes it."""
-        current = hour(now)
+    def due(
+        self, tenant: str, customs: Mapping[str, Mapping[str, Any]], now: float | None = None
+    ) -> tuple[list[str], str]:
+        """The keys to write this hour, and the hour; each is claimed here so no other request writes it."""
+        stamp = int(time.time() if now is None else now) // 3600
         with self._lock:
-            if current != self._hour:  # a new hour: forget the last one (bounds the memory too)
-                self._hour, self._written = current, set()
+            if stamp != self._stamp:  # a new hour: forget the last one (bounds the memory too)
+                self._stamp, self._hour, self._written = stamp, hour(datetime.fromtimestamp(stamp * 3600, UTC)), set()
+            current = self._hour
             due = []
             for key, custom in customs.items():
                 if (tenant, key) in self._written:
@@ -117,7 +125,7 @@ class Recorder:
                 self._written.add((tenant, key))
                 if custom.get(LAST_USED) != current:
                     due.append(key)
-            return due
+            return due, current
 
     def write(self, vault: Vault, token: str, tenant: str, keys: Iterable[str], when: str) -> None:
         """Patch last_used_time into each key's metadata; a refusal or an outage is logged, never raised."""

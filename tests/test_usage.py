@@ -85,11 +85,12 @@ def test_last_used_is_recorded_after_the_answer_once_per_hour(
 
 def test_recorder_writes_each_key_once_per_hour() -> None:
     recorder = usage.Recorder()
-    now = datetime(2026, 12, 1, 10, 20, tzinfo=UTC)
-    assert recorder.due("t", {"A": {}, "B": {"last_used_time": "2026-12-01T10:00:00Z"}}, now) == ["A"]
-    assert recorder.due("t", {"A": {}, "B": {}}, now) == []
-    assert recorder.due("u", {"A": {}}, now) == ["A"]  # another tenant's key of the same name
-    assert recorder.due("t", {"A": {}}, now + timedelta(hours=1)) == ["A"]
+    now = datetime(2026, 12, 1, 10, 20, tzinfo=UTC).timestamp()
+    hour = "2026-12-01T10:00:00Z"
+    assert recorder.due("t", {"A": {}, "B": {"last_used_time": hour}}, now) == (["A"], hour)
+    assert recorder.due("t", {"A": {}, "B": {}}, now + 60) == ([], hour)
+    assert recorder.due("u", {"A": {}}, now) == (["A"], hour)  # another tenant's key of the same name
+    assert recorder.due("t", {"A": {}}, now + 3600) == (["A"], "2026-12-01T11:00:00Z")
 
 
 def test_a_refused_usage_write_still_resolves_and_is_logged_without_value(

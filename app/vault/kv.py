@@ -163,8 +163,8 @@ class KV:
 def _custom(data: Mapping[str, Any]) -> dict[str, Any]:
     """custom_metadata from a data or subkeys answer ({} when there is none)."""
     meta = data.get("metadata")
-    custom = meta.get("custom_metadata") if isinstance(meta, Mapping) else None
-    return dict(custom) if isinstance(custom, Mapping) else {}
+    custom = meta.get("custom_metadata") if isinstance(meta, dict) else None
+    return custom if isinstance(custom, dict) else {}
 
 
 def _page(after: str | None, limit: int | None) -> dict[str, Any]:
