@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from app import access, observe, usage
 from app.client import SecretsClient
-from tests.conftest import BaoServer, Tenant, Users, planted, watch_resolve_answer
+from tests.conftest import SEEN, BaoServer, Tenant, Users, planted, watch_resolve_answer
+from tests.procs import start_serve, stop
 from tests.test_metrics import samples, value
 from tests.ui_server import serve
 
@@ -320,3 +324,35 @@ def test_a_broken_recorder_never_fails_the_resolve(
     monkeypatch.setattr(app.extensions["nexo_vault"].kv, "patch_metadata", unreachable)
     assert resolve(app, hub_token, tenant.name, ["K"]).status_code == 200
     assert writer.get(f"/api/v1/tenants/{tenant.name}/secrets/K").get_json()["last_used_time"] is None
+
+
+def test_under_gunicorn_each_worker_writes_a_key_at_most_once_an_hour(
+    bao: BaoServer, tenant: Tenant, hub_token: str, tmp_path: Path
+) -> None:
+    """`nexo-secrets serve` with two workers: 20 resolves, each on a new connection (both workers
+    answer), make at most one usage write per worker; the counter adds up across workers."""
+    bao.vault.kv.write_value(bao.root_token, tenant.name, "K", planted(), cas=0)
+    bao.vault.kv.write_metadata(bao.root_token, tenant.name, "K", {"description": "d"})
+    before = metadata(bao, tenant.name, "K")["current_metadata_version"]
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_", "NEXO_"))}
+    env.update(VAULT_ADDR=bao.addr, SECRET_KEY="u" * 48, NEXO_ENV="production", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+    proc, base = start_serve(env, tmp_path / "serve.log", workers=2)
+    try:
+        body = {"parameters": [{"name": "p", "type": "SECRET", "value": "K"}]}
+        headers = {"Authorization": f"Bearer {hub_token}", "Connection": "close"}
+        for _ in range(20):
+            reply = requests.post(f"{base}/api/v1/tenants/{tenant.name}/resolve", json=body, headers=headers, timeout=5)
+            assert reply.status_code == 200
+        text = requests.get(base + "/metrics", timeout=5, headers={"Connection": "close"}).text
+        SEEN.append(("/metrics under gunicorn", text))
+    finally:
+        stop(proc)
+    meta = metadata(bao, tenant.name, "K")
+    assert this_hour(meta["custom_metadata"]["last_used_time"]) and meta["custom_metadata"]["description"] == "d"
+    assert 1 <= meta["current_metadata_version"] - before <= 2  # one per worker at most (one, if it saw the other's)
+    found = {
+        (s.name, frozenset(s.labels.items())): s.value for f in text_string_to_metric_families(text) for s in f.samples
+    }
+    assert found[("nexo_resolves_total", frozenset({("tenant", tenant.name)}))] == 20
