@@ -1,6 +1,7 @@
 # nexo-hub: the Hub's resolver (AppRole nexo-hub). The only policy that can read a secret value.
-# It reads the data of tenant secrets and nothing else: no list, no metadata, no writes, no
-# other path of {{mount}}/ and no other mount. A wrapped resolve has Vault wrap these reads.
+# It reads the data of tenant secrets and patches their custom_metadata (last used, below);
+# nothing else: no list, no metadata read, no data write, no delete, no other path of {{mount}}/
+# and no other mount. A wrapped resolve has Vault wrap these reads.
 path "{{mount}}/data/{{prefix}}/*" {
   capabilities = ["read"]
 }
