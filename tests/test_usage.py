@@ -257,6 +257,7 @@ def test_hub_client_logs_the_expired_key_never_the_value(
     with serve(app) as url, SecretsClient(url, vault_addr=bao.addr, role_id=hub.role_id, secret_id=hub.secret_id) as c:
         with caplog.at_level(logging.WARNING, logger="app.client"):
             got = c.resolve(tenant.name, [{"name": "smtp", "type": "SECRET", "value": "SMTP_API_KEY"}])
+            delivery = c.resolve(tenant.name, [{"name": "smtp", "type": "SECRET", "value": "SMTP_API_KEY"}], 30)
         # Over real HTTP the use is recorded once the answer has been sent (the server closes it).
         item_url = f"/api/v1/tenants/{tenant.name}/secrets/SMTP_API_KEY"
         for _ in range(50):
@@ -266,10 +267,12 @@ def test_hub_client_logs_the_expired_key_never_the_value(
         assert this_hour(writer.get(item_url).get_json()["last_used_time"])
     assert got[0]["value"] == value
     lines = [r.getMessage() for r in caplog.records if r.name == "app.client"]
-    assert lines == [
+    assert delivery.keys == ["SMTP_API_KEY"]
+    line = (
         f"resolve in tenant {tenant.name}: key SMTP_API_KEY (parameter smtp) expired at 2020-01-01T00:00:00Z; "
         "it still resolves, renew it"
-    ]
+    )
+    assert lines == [line, line]  # plain and wrapped
 
 
 def test_resolve_counters_carry_the_tenant_only(
