@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, after_this_request, current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from werkzeug.routing import BaseConverter
 
-from app import access, auth, bulk, errors, names, resolve, schemas, secrets
+from app import access, auth, bulk, errors, names, observe, resolve, schemas, secrets, usage
+
+log = logging.getLogger(__name__)
 
 
 class _Name(BaseConverter):
@@ -40,6 +43,7 @@ def register(app: Flask, spec: Any) -> None:
         spec.register_converter(converter, lambda c: {"type": "string", "pattern": names.documented(c.rule)})
     spec.register_blueprint(blp)
     spec.register_blueprint(ops)
+    app.extensions["nexo_usage"] = usage.Recorder()  # per worker process: hourly last-used writes
 
 
 blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Tenant secrets")
@@ -167,6 +171,7 @@ class SecretList(MethodView):
                 q=args.get("q"),
                 deleted=args["deleted"],
                 recovery_days=_recovery_days(),
+                expiring_within_days=args.get("expiring_within_days"),
             )
         return {"items": items, "next": next_key}
 
@@ -174,9 +179,15 @@ class SecretList(MethodView):
     @blp.response(201, schemas.SecretItem)
     @_document(400, 401, 403, 409)
     def post(self, body: dict[str, Any], tenant: str) -> secrets.Item:
-        """Create a secret; the key must be new."""
+        """Create a secret; the key must be new. An expires_at in the past is allowed (and marked)."""
         return secrets.create(
-            _vault(), _user().caller(), names.tenant(tenant), body["key"], body["value"], body["description"]
+            _vault(),
+            _user().caller(),
+            names.tenant(tenant),
+            body["key"],
+            body["value"],
+            body["description"],
+            expires_at=body.get("expires_at"),
         )
 
 
@@ -258,7 +269,8 @@ class SecretOne(MethodView):
     @blp.response(200, schemas.SecretItem)
     @_document(400, 401, 403, 404, 409)
     def patch(self, body: dict[str, Any], tenant: str, key: str) -> secrets.Item:
-        """Update the description and/or value; an empty or absent value keeps the current one."""
+        """Update the description, expiry and/or value; an empty or absent value keeps the current
+        one, an absent expires_at keeps it and null clears it."""
         return secrets.update(
             _vault(),
             _user().caller(),
@@ -267,6 +279,7 @@ class SecretOne(MethodView):
             description=body.get("description"),
             value=body.get("value") or None,
             version=body.get("version"),
+            expires_at=body.get("expires_at", secrets.KEEP),
         )
 
     @blp.arguments(schemas.DeleteArgs(), location="query")
@@ -433,11 +446,44 @@ class Resolve(MethodView):
     )
     @_document(400, 401, 403, 503)
     def post(self, body: dict[str, Any], tenant: str) -> tuple[dict[str, Any], int, dict[str, str]]:
-        """Hub: give SECRET parameters their values, all or nothing; with wrap_ttl, wrapped reads of them."""
-        answer = resolve.resolve(
-            _vault(), _user().token, names.tenant(tenant), body["parameters"], body.get("wrap_ttl")
-        )
+        """Hub: give SECRET parameters their values, all or nothing; with wrap_ttl, wrapped reads of them.
+
+        `warnings` names each parameter whose key has expired: it still resolves."""
+        extensions = current_app.extensions  # one context lookup for both: this is the hot path
+        vault, recorder, token = extensions["nexo_vault"], extensions["nexo_usage"], _user().token
+        names.tenant(tenant)
+        try:
+            answer = resolve.resolve(
+                vault,
+                token,
+                tenant,
+                body["parameters"],
+                body.get("wrap_ttl"),
+                used=lambda customs: _record_use(recorder, vault, token, tenant, customs),
+            )
+        except errors.Unprocessable as failed:
+            observe.count_unresolved(tenant, len((failed.errors or {}).get("unresolved") or []))
+            raise
+        observe.count_resolve(tenant)
         return answer, 200, {"Cache-Control": "no-store"}
+
+
+def _record_use(
+    recorder: usage.Recorder, vault: Any, token: str, tenant: str, customs: dict[str, dict[str, Any]]
+) -> None:
+    """Have last_used_time written with the Hub's token once the answer has been sent."""
+    try:
+        due, when = recorder.due(tenant, customs)
+    except Exception as exc:  # noqa: BLE001 - recording a use must never fail the resolve
+        log.warning("could not record a use in tenant %s (%s)", tenant, type(exc).__name__)
+        return
+    if not due:
+        return
+
+    @after_this_request
+    def _after(response: Response) -> Response:
+        response.call_on_close(lambda: recorder.write(vault, token, tenant, due, when))
+        return response
 
 
 # -- health -------------------------------------------------------------------------------

@@ -31,7 +31,10 @@ _MAX_PROBLEMS = 50
 _EXISTENCE_READERS = 8
 FORMATS = ("dotenv", "json")
 ON_CONFLICT = ("skip", "overwrite", "fail")
-EXPORT_FIELDS = ("key", "description", "version", "created_time", "updated_time", "created_by", "updated_by")
+EXPORT_FIELDS = (
+    "key", "description", "version", "created_time", "updated_time", "created_by", "updated_by",
+    "last_used_time", "expires_at",
+)  # fmt: skip
 _NEWLINE = re.compile(r"\r\n|\n|\r")
 
 
@@ -327,7 +330,7 @@ def as_csv(items: list[secrets.Item]) -> str:
     writer.writerow(EXPORT_FIELDS)
     for item in items:
         row = asdict(item)
-        writer.writerow([_inert(str(row[f])) for f in EXPORT_FIELDS])
+        writer.writerow([_inert("" if row[f] is None else str(row[f])) for f in EXPORT_FIELDS])
     return out.getvalue()
 
 

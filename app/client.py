@@ -319,6 +319,7 @@ class SecretsClient:
             self._forget_token()
             status, payload = self._post_service(url, body)
         if status == 200 and isinstance(payload, dict):
+            _log_warnings(tenant, payload)
             if wrap_ttl is not None:
                 return self._delivery(tenant, payload)
             resolved = list(payload.get("parameters") or [])
@@ -530,6 +531,20 @@ class SecretsClient:
         for parameter in parameters:
             if isinstance(parameter, dict) and _is_secret(parameter) and isinstance(parameter.get("value"), str):
                 self.log_filter.add(parameter["value"])
+
+
+def _log_warnings(tenant: str, payload: Mapping[str, Any]) -> None:
+    """Log each expired key the service named (it still resolved): the key, never a value."""
+    found = payload.get("warnings")
+    for warning in found if isinstance(found, list) else []:
+        if isinstance(warning, dict) and warning.get("code") == "expired":
+            log.warning(
+                "resolve in tenant %s: key %s (parameter %s) expired at %s; it still resolves, renew it",
+                tenant,
+                str(warning.get("key"))[:128],
+                str(warning.get("name"))[:256],
+                str(warning.get("expires_at"))[:40],
+            )
 
 
 def _is_secret(parameter: Mapping[str, Any]) -> bool:

@@ -58,6 +58,43 @@ VAULT_ERRORS = Counter(
     "nexo_vault_errors", "Vault calls that failed: unreachable or a 5xx answer", ["operation", "kind"]
 )
 LOGINS = Counter("nexo_logins", "Sign-ins to the service, by outcome (success, failure, throttled)", ["outcome"])
+# Resolve per tenant: the tenant label only (never a key or a value), and only for tenants the
+# Hub reached (a valid name, past Vault's own check), so its cardinality is the tenants'.
+RESOLVES = Counter("nexo_resolves", "Resolve calls answered with values (or wrapped reads), by tenant", ["tenant"])
+UNRESOLVED_KEYS = Counter(
+    "nexo_unresolved_keys", "SECRET parameters a resolve could not give a value (422), by tenant", ["tenant"]
+)
+
+
+# The Hub may name a tenant that does not exist (its token reads any tenant path, and finds
+# nothing): past this many tenants in a process, the rest are counted under "_other".
+MAX_TENANT_LABELS = 1000
+_OTHER_TENANT = "_other"  # not a valid tenant name, so never confused with one
+_tenant_labels: set[str] = set()
+
+
+def _tenant_label(tenant: str) -> str:
+    if tenant in _tenant_labels:
+        return tenant
+    if len(_tenant_labels) >= MAX_TENANT_LABELS:
+        return _OTHER_TENANT
+    _tenant_labels.add(tenant)
+    return tenant
+
+
+_resolves: dict[str, Any] = {}  # tenant -> its counter child: labels() costs more than inc()
+
+
+def count_resolve(tenant: str) -> None:
+    child = _resolves.get(tenant)
+    if child is None:
+        child = _resolves[tenant] = RESOLVES.labels(_tenant_label(tenant))
+    child.inc()
+
+
+def count_unresolved(tenant: str, count: int) -> None:
+    if count:
+        UNRESOLVED_KEYS.labels(_tenant_label(tenant)).inc(count)
 
 
 def observe_vault_call(method: str, url: str, status: int | None, seconds: float) -> None:

@@ -17,7 +17,7 @@ from concurrent.futures import Future, wait
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-from app import errors, names
+from app import errors, names, usage
 from app.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -55,12 +55,14 @@ def resolve(
     tenant: str,
     parameters: Sequence[Mapping[str, Any]],
     wrap_ttl: int | None = None,
+    used: Callable[[dict[str, dict[str, Any]]], None] | None = None,
 ) -> dict[str, Any]:
     """Give every SECRET parameter its value, or raise 422 naming each one that has none.
 
-    Returns {"parameters": [...]}. With wrap_ttl, each SECRET parameter comes back with
-    "value": None, its "key" and "wrap": {"token", "ttl", "creation_path"} (see wrapped()).
-    """
+    Returns {"parameters": [...]}, and "warnings" naming each parameter whose key has expired
+    (it still resolves). With wrap_ttl, each SECRET parameter comes back with "value": None,
+    its "key" and "wrap": {"token", "ttl", "creation_path"} (see wrapped()). On success,
+    used({key: custom_metadata}) learns which keys were resolved (for last_used_time)."""
     names.tenant(tenant)
     if len(parameters) > MAX_PARAMETERS:
         raise errors.Unprocessable(errors={"parameters": [f"At most {MAX_PARAMETERS} parameters per call."]})
@@ -74,16 +76,27 @@ def resolve(
         # token is refused whatever the parameters.
         raise errors.PermissionDenied(_NOT_HUB)
     if wrap_ttl is not None:
-        return wrapped(vault, token, tenant, parameters, keys, wrap_ttl)
-    values = _each(vault, keys, lambda key: _read(vault, token, tenant, key))
-    _all_or_nothing(tenant, parameters, values)
-    return {"parameters": [{**p, "value": values[p["value"]]} if is_secret(p) else dict(p) for p in parameters]}
+        answer, customs = wrapped(vault, token, tenant, parameters, keys, wrap_ttl)
+    else:
+        values = _each(vault, keys, lambda key: _read(vault, token, tenant, key))
+        _all_or_nothing(tenant, parameters, values)
+        read = {key: found for key, found in values.items() if found is not None}
+        customs = {key: custom for key, (_, custom) in read.items()}
+        answer = {"parameters": [{**p, "value": read[p["value"]][0]} if is_secret(p) else dict(p) for p in parameters]}
+    # Expired keys still resolve (breaking automations at midnight is worse); the answer says so.
+    found = usage.warnings(parameters, customs, is_secret)
+    if found:
+        answer["warnings"] = found
+    if used is not None:
+        used(customs)
+    return answer
 
 
 def wrapped(
     vault: Vault, token: str, tenant: str, parameters: Sequence[Mapping[str, Any]], keys: list[str], ttl: int
-) -> dict[str, Any]:
-    """The wrapped delivery: one wrapped KV read per distinct key, all or nothing.
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The wrapped delivery: one wrapped KV read per distinct key, all or nothing; and each
+    key's custom_metadata (from the check, which answers it: the service never sees the read).
 
     Every key is first checked to hold a value (KV subkeys: no value is read), because Vault
     wraps the answer to a read of a deleted version like any other, and a missing key must
@@ -99,12 +112,13 @@ def wrapped(
     except BaseException:
         _revoke(vault, list(made.values()))
         raise
-    return {
+    answer = {
         "parameters": [
             {**p, "value": None, "key": p["value"], "wrap": _wrap_info(infos[p["value"]])} if is_secret(p) else dict(p)
             for p in parameters
         ]
     }
+    return answer, {key: custom for key, custom in present.items() if custom is not None}
 
 
 def _wrap_info(info: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -168,18 +182,18 @@ def _each(vault: Vault, keys: list[str], call: Callable[[str], T]) -> dict[str, 
         wait(futures)
 
 
-def _read(vault: Vault, token: str, tenant: str, key: str) -> str | None:
+def _read(vault: Vault, token: str, tenant: str, key: str) -> tuple[str, dict[str, Any]] | None:
     try:
-        return vault.kv.read_value(token, tenant, key)
+        return vault.kv.read_current(token, tenant, key)
     except errors.NotFound:  # never created, or deleted
         return None
     except errors.PermissionDenied:
         raise errors.PermissionDenied(_NOT_HUB) from None
 
 
-def _present(vault: Vault, token: str, tenant: str, key: str) -> bool | None:
+def _present(vault: Vault, token: str, tenant: str, key: str) -> dict[str, Any] | None:
     try:
-        return vault.kv.has_value(token, tenant, key) or None
+        return vault.kv.current_custom(token, tenant, key)
     except errors.PermissionDenied:
         raise errors.PermissionDenied(_NOT_HUB) from None
 

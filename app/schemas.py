@@ -9,7 +9,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
-from app import bulk, names, resolve
+from app import bulk, names, resolve, usage
 
 MAX_VALUE_BYTES = 64 * 1024
 MAX_DESCRIPTION = 512
@@ -122,6 +122,34 @@ def Description(**kwargs: Any) -> StrictString:  # noqa: N802
     )
 
 
+class ExpiresAt(ma.fields.Field):  # type: ignore[type-arg]
+    """An expiry: RFC 3339 date-time or a date (midnight UTC), stored as RFC 3339 UTC; null clears it."""
+
+    default_error_messages = {"invalid": 'Must be an RFC 3339 date-time like "2027-01-31T00:00:00Z", or a date.'}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        try:
+            return usage.expiry(value) if isinstance(value, str) else usage.expiry("")
+        except ValueError:
+            raise self.make_error("invalid") from None
+
+
+def _expires_at(**kwargs: Any) -> ExpiresAt:
+    return ExpiresAt(
+        allow_none=True,
+        metadata={
+            "type": "string",
+            "format": "date-time",
+            "nullable": True,
+            "example": "2027-01-31T00:00:00Z",
+            "description": "When the secret expires, RFC 3339 or a date (YYYY-MM-DD: midnight UTC); a date in the "
+            "past is allowed; null: no expiry. "
+            "Resolve still answers an expired secret and names it in warnings.",
+        },
+        **kwargs,
+    )
+
+
 class Strict(ma.Schema):
     """Unknown fields are refused, not ignored."""
 
@@ -144,6 +172,7 @@ class SecretCreate(Strict):
             "description": f"The secret; at most {MAX_VALUE_BYTES} bytes in UTF-8, no NUL character.",
         },
     )
+    expires_at = _expires_at()
 
 
 class SecretUpdate(Strict):
@@ -164,6 +193,7 @@ class SecretUpdate(Strict):
         validate=validate.Range(min=1),
         metadata={"description": "Expected current version; 409 if it has changed."},
     )
+    expires_at = _expires_at()
 
 
 class SecretItem(ma.Schema):
@@ -174,6 +204,13 @@ class SecretItem(ma.Schema):
     updated_time = ma.fields.String()
     created_by = ma.fields.String()
     updated_by = ma.fields.String()
+    last_used_time = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "When the Hub last resolved it, to the hour (RFC 3339); null: never."},
+    )
+    expires_at = ma.fields.String(
+        allow_none=True, metadata={"description": "When it expires (RFC 3339); null: no expiry date."}
+    )
     deleted_time = ma.fields.String(metadata={"description": "Deleted secrets only: when it was deleted."})
     deleted_by = ma.fields.String(metadata={"description": "Deleted secrets only: who deleted it (empty: unknown)."})
     purge_time = ma.fields.String(
@@ -182,7 +219,10 @@ class SecretItem(ma.Schema):
 
     @ma.post_dump
     def _live_items_have_no_deletion(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        return {k: v for k, v in data.items() if v is not None}
+        return {k: v for k, v in data.items() if v is not None or k in _ALWAYS}
+
+
+_ALWAYS = ("last_used_time", "expires_at")  # null means something: never used, no expiry
 
 
 class SecretListArgs(Strict):
@@ -204,6 +244,11 @@ class SecretListArgs(Strict):
     deleted = ma.fields.Boolean(
         load_default=False,
         metadata={"description": "List the recently deleted secrets (restorable) instead of the live ones."},
+    )
+    expiring_within_days = ma.fields.Integer(
+        strict=False,
+        validate=validate.Range(min=0, max=3650),
+        metadata={"description": "Only secrets that expire within this many days, or have expired."},
     )
 
 
@@ -424,8 +469,19 @@ class ResolvedParameter(ma.Schema):
     )
 
 
+class ResolveWarning(ma.Schema):
+    name = ma.fields.String(required=True, metadata={"description": "The parameter."})
+    key = ma.fields.String(required=True)
+    code = ma.fields.String(required=True, metadata={"enum": ["expired"]})
+    expires_at = ma.fields.String(required=True)
+
+
 class ResolveResponse(ma.Schema):
     parameters = ma.fields.List(ma.fields.Nested(ResolvedParameter), required=True)
+    warnings = ma.fields.List(
+        ma.fields.Nested(ResolveWarning),
+        metadata={"description": "Parameters whose key has expired: they still resolve. Absent when none."},
+    )
 
 
 # -- import and export --------------------------------------------------------------------

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app import errors, names
+from app import errors, names, usage
 from app.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,9 @@ class Item:
     updated_time: str
     created_by: str
     updated_by: str
+    # When the Hub last resolved it (to the hour) and when it expires; None: never / no expiry.
+    last_used_time: str | None = None
+    expires_at: str | None = None
     # Deleted secrets only (None on live ones): when and by whom, and when it will be purged.
     deleted_time: str | None = None
     deleted_by: str | None = None
@@ -75,6 +78,16 @@ class Version:
 _RESTORE_CLAIM = timedelta(seconds=30)
 # custom_metadata entry naming who wrote a version (KV v2 versions have no author field).
 _VERSION_BY = re.compile(r"^version_([0-9]+)_by$")
+# custom_metadata entry with the time of the last change made through the service: Vault's own
+# metadata updated_time also moves when the Hub's use is recorded, which is no change.
+_UPDATED = "updated_time"
+
+
+class _Keep:
+    """The absence of a field in a PATCH (None there means: clear it)."""
+
+
+KEEP: Any = _Keep()
 
 
 def _version_by(version: int) -> str:
@@ -89,9 +102,11 @@ def item_from_metadata(key: str, meta: dict[str, Any], recovery_days: int | None
         description=custom.get("description", ""),
         version=int(meta.get("current_version") or 0),
         created_time=str(meta.get("created_time") or ""),
-        updated_time=str(meta.get("updated_time") or ""),
+        updated_time=_updated_time(meta, custom),
         created_by=custom.get("created_by", ""),
         updated_by=custom.get("updated_by", ""),
+        last_used_time=custom.get(usage.LAST_USED) or None,
+        expires_at=custom.get(usage.EXPIRES_AT) or None,
     )
     deleted = deleted_time(meta)
     if deleted is None:
@@ -99,6 +114,18 @@ def item_from_metadata(key: str, meta: dict[str, Any], recovery_days: int | None
     when = _parse_time(deleted)
     purge = _format_time(when + timedelta(days=recovery_days)) if when and recovery_days is not None else ""
     return replace(item, deleted_time=deleted, deleted_by=custom.get("deleted_by", ""), purge_time=purge)
+
+
+def _updated_time(meta: dict[str, Any], custom: dict[str, Any]) -> str:
+    """When the secret last changed: the service's own record of it or the current version's
+    time, whichever is later (a value written with the Vault CLI counts); Vault's metadata
+    updated_time only while no use was ever recorded (that write moves it too)."""
+    version_time = str((_current(meta) or {}).get("created_time") or "")
+    recorded = str(custom.get(_UPDATED) or "")
+    if not recorded and not custom.get(usage.LAST_USED):
+        return str(meta.get("updated_time") or "")
+    times = [t for t in (recorded, version_time) if _parse_time(t) is not None]
+    return max(times, key=lambda t: _parse_time(t) or datetime.min.replace(tzinfo=UTC), default=version_time)
 
 
 def _current(meta: dict[str, Any]) -> dict[str, Any] | None:
@@ -143,6 +170,10 @@ def _format_time(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _now() -> str:
+    return _format_time(datetime.now(UTC))
+
+
 def _matches(item: Item, q: str | None) -> bool:
     if not q:
         return True
@@ -184,6 +215,7 @@ def list_secrets(
     q: str | None = None,
     deleted: bool = False,
     recovery_days: int = 30,
+    expiring_within_days: int | None = None,
 ) -> tuple[list[Item], str | None]:
     """A page of a tenant's live (or, with `deleted`, deleted) secrets in key order, optionally
     filtered by q; and the next cursor.
@@ -192,10 +224,12 @@ def list_secrets(
     out, so a page may be short and `next` continues. A search or the deleted listing scans at
     most SCAN_BUDGET keys: when it stops there, the page may hold fewer than `limit` items (even
     none) and `next` continues the scan. Opening the deleted listing also purges what is past
-    the recovery window, when the caller may (a writer's own token; a reader's is refused)."""
+    the recovery window, when the caller may (a writer's own token; a reader's is refused).
+    With expiring_within_days, only secrets expiring within that many days or expired (a scan,
+    like a search)."""
     names.tenant(tenant)
     try:
-        if q or deleted:
+        if q or deleted or expiring_within_days is not None:
             budget = SCAN_BUDGET if vault.kv.detailed is not False else _FALLBACK_SCAN_BUDGET
         else:
             budget = limit
@@ -208,6 +242,10 @@ def list_secrets(
             continue
         item = item_from_metadata(key, meta, recovery_days)
         if not _matches(item, q):
+            continue
+        if expiring_within_days is not None and not usage.expiring_within(
+            {usage.EXPIRES_AT: item.expires_at}, expiring_within_days
+        ):
             continue
         if deleted and _past_window(item) and _purge_quietly(vault, caller.token, tenant, key):
             continue
@@ -268,7 +306,16 @@ def _not_found(tenant: str, key: str) -> errors.NotFound:
     return errors.NotFound(f"No secret with key {key!r} in tenant {tenant!r}")
 
 
-def create(vault: Vault, caller: Caller, tenant: str, key: str, value: str, description: str = "") -> Item:
+def create(
+    vault: Vault,
+    caller: Caller,
+    tenant: str,
+    key: str,
+    value: str,
+    description: str = "",
+    *,
+    expires_at: str | None = None,
+) -> Item:
     """Create a secret; never overwrites an existing key (Vault check-and-set 0).
 
     All or nothing as the caller sees it: if the metadata write fails after the value was
@@ -282,12 +329,15 @@ def create(vault: Vault, caller: Caller, tenant: str, key: str, value: str, desc
     try:
         version = vault.kv.write_value(caller.token, tenant, key, value, cas=0)
     except errors.Conflict:
-        if not _recreate(vault, caller, tenant, key, value, description):
+        if not _recreate(vault, caller, tenant, key, value, description, expires_at):
             raise _exists(key) from None
         return _changed(vault, caller, tenant, key)
     except errors.PermissionDenied:
         raise _no_write(tenant) from None
     custom[_version_by(version)] = who
+    custom[_UPDATED] = _now()
+    if expires_at:
+        custom[usage.EXPIRES_AT] = expires_at
     try:
         vault.kv.write_metadata(caller.token, tenant, key, custom)
     except errors.ServiceError:
@@ -305,8 +355,10 @@ def update(
     description: str | None = None,
     value: str | None = None,
     version: int | None = None,
+    expires_at: str | None = KEEP,
 ) -> Item:
-    """Change the description and/or the value; an empty or absent value keeps the current one.
+    """Change the description, the expiry and/or the value; an empty or absent value keeps the
+    current one; expires_at=None clears the expiry, KEEP leaves it.
 
     The metadata is written first, checked against the metadata just read (OpenBao's metadata
     check-and-set, so a concurrent edit is a 409, never silently merged), then the value: a
@@ -318,12 +370,14 @@ def update(
             f"The secret is at version {current.version}, not {version}; reload and try again",
             errors={"version": [f"Current version is {current.version}."]},
         )
-    if not value and description is None:
+    if not value and description is None and expires_at is KEEP:
         return current
-    custom: dict[str, str | None] = {"updated_by": caller.name}
+    custom: dict[str, str | None] = {"updated_by": caller.name, _UPDATED: _now()}
     if description is not None:
         # merge-patch: null removes the entry (Vault refuses an empty value)
         custom["description"] = description or None
+    if expires_at is not KEEP:
+        custom[usage.EXPIRES_AT] = expires_at or None
     try:
         vault.kv.patch_metadata(caller.token, tenant, key, custom, metadata_cas=meta.get("current_metadata_version"))
         if value:
@@ -357,7 +411,9 @@ def _exists(key: str) -> errors.Conflict:
     return errors.Conflict(f"A secret with key {key!r} already exists", errors={"key": ["This key is already in use."]})
 
 
-def _recreate(vault: Vault, caller: Caller, tenant: str, key: str, value: str, description: str) -> bool:
+def _recreate(
+    vault: Vault, caller: Caller, tenant: str, key: str, value: str, description: str, expires_at: str | None
+) -> bool:
     """Create a key that exists only as a deleted secret: a new version on top, so its history
     stays. False when the key is live (a true 'already exists')."""
     meta = _metadata(vault, caller, tenant, key)
@@ -375,6 +431,8 @@ def _recreate(vault: Vault, caller: Caller, tenant: str, key: str, value: str, d
         "created_by": who,
         "updated_by": who,
         "description": description or None,
+        usage.EXPIRES_AT: expires_at or None,
+        _UPDATED: _now(),
         "deleted_by": None,
         "restored_by": None,
         **_version_entries(vault, meta, written, who),

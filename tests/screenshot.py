@@ -1,5 +1,6 @@
 """Make docs/screenshot*.png: the Secrets and Members screens with demo data, in the same Chromium as
-the tests (and screenshot-deleted.png, screenshot-history.png: Recently deleted and a secret's history).
+the tests (and screenshot-deleted.png, screenshot-history.png: Recently deleted and a secret's history;
+screenshot-delete.png: the delete confirm saying when the Hub last resolved the key).
 
     python tests/screenshot.py [OUTDIR]   # screenshot.png, -edit, -import (a preview), -narrow
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import secrets
 import sys
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -20,7 +22,7 @@ from conftest import Users, start_bao_dev  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 from ui_server import launch, serve  # noqa: E402
 
-from app import access, create_app  # noqa: E402
+from app import access, create_app, usage  # noqa: E402
 
 DEMO = [  # (key, description, who)
     ("DATABASE_PASSWORD", "Primary Postgres, rotated monthly", "maria"),
@@ -37,6 +39,10 @@ DELETED = [  # (key, description, created by, deleted by): shown under Recently 
     ("SENDGRID_API_KEY", "Replaced by the SMTP relay", "jonas", "maria"),
 ]
 ROTATIONS = [("SMTP_API_KEY", "jonas"), ("SMTP_API_KEY", "maria")]  # new values: the history has three versions
+# Last used (hours ago; demo data written straight into the metadata, as the Hub's resolve does
+# hourly) and expiry (days from now): the table shows the column and the badges.
+LAST_USED = {"DATABASE_PASSWORD": 1, "DATADOG_API_KEY": 0, "SMTP_API_KEY": 3, "STRIPE_SECRET_KEY": 26, "REDIS_URL": 24 * 9}
+EXPIRES = {"GITHUB_DEPLOY_TOKEN": -2, "STRIPE_SECRET_KEY": 6, "S3_BACKUP_ACCESS_KEY": 160}
 
 IMPORTED = ("PAYPAL_CLIENT_ID", "PAYPAL_CLIENT_SECRET", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
 
@@ -85,6 +91,14 @@ def main(out: Path) -> None:
             reply = client.patch(f"/api/v1/tenants/acme/secrets/{key}", json=body, headers={"X-CSRF-Token": csrf})
             assert reply.status_code == 200, reply.get_json()
 
+        now = datetime.now(UTC)
+        for key, hours in LAST_USED.items():
+            when = usage.hour(now - timedelta(hours=hours))
+            bao.vault.kv.patch_metadata(bao.root_token, "acme", key, {usage.LAST_USED: when})
+        for key, days in EXPIRES.items():
+            when = usage.format_time(now + timedelta(days=days))
+            bao.vault.kv.patch_metadata(bao.root_token, "acme", key, {usage.EXPIRES_AT: when})
+
         with serve(app) as url, sync_playwright() as playwright:
             browser = launch(playwright)
             for name, viewport in (
@@ -104,6 +118,10 @@ def main(out: Path) -> None:
                     page.get_by_role("button", name="Edit SMTP_API_KEY").click()
                     expect(page.get_by_role("dialog", name="Edit Secret")).to_be_visible()
                     page.screenshot(path=str(out / "screenshot-edit.png"))
+                    page.keyboard.press("Escape")
+                    page.get_by_role("button", name="Delete SMTP_API_KEY").click()
+                    expect(page.get_by_role("alertdialog", name="Delete SMTP_API_KEY?")).to_be_visible()
+                    page.screenshot(path=str(out / "screenshot-delete.png"))
                     page.keyboard.press("Escape")
                     page.get_by_role("button", name="Import", exact=True).click()
                     dialog = page.get_by_role("dialog", name="Import secrets")

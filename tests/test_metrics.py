@@ -94,8 +94,13 @@ def test_metrics_count_a_resolve_and_a_failed_login_and_hold_no_value(
     assert value(after, "nexo_vault_requests_total", operation="POST secret/data", status="200") >= 1
     assert value(after, "nexo_vault_request_duration_seconds_count", operation="GET secret/data") >= 1
     assert value(after, "nexo_vault_requests_total", operation="POST auth/userpass/login", status="400") >= 1
-    labels = " ".join(v for (_, ls) in after for _, v in ls)
+    # The tenant is a label of the resolve counters only (issue 15); never a key or a user.
+    assert value(after, "nexo_resolves_total", tenant=tenant.name) == 1
+    labels = " ".join(v for (_, ls) in after for k, v in ls if k != "tenant")
     assert tenant.name not in labels and "METRICS_KEY" not in labels and tenant.writer not in labels
+    assert {k for (n, ls) in after for k, _ in ls if n.startswith(("nexo_resolves", "nexo_unresolved_keys"))} <= {
+        "tenant"
+    }
 
     metrics_text = app.test_client().get("/metrics").get_data(as_text=True)
     logged = json_lines.getvalue()

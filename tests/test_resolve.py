@@ -137,13 +137,13 @@ def test_each_distinct_key_is_read_once_concurrently(
         store(writer, tenant.name, key, value)
     vault = app.extensions["nexo_vault"]
     reads: list[tuple[str, str]] = []
-    real_read = vault.kv.read_value
+    real_read = vault.kv.read_current
 
-    def counting(token: str, tenant_name: str, key: str) -> str:
+    def counting(token: str, tenant_name: str, key: str) -> tuple[str, dict[str, Any]]:
         reads.append((key, threading.current_thread().name))
-        return str(real_read(token, tenant_name, key))
+        return real_read(token, tenant_name, key)
 
-    monkeypatch.setattr(vault.kv, "read_value", counting)
+    monkeypatch.setattr(vault.kv, "read_current", counting)
     parameters = [secret(f"p{i}", f"KEY_{i % 4}") for i in range(12)] + [secret("lower", "KEY_0") | {"type": "secret"}]
     reply = call(app, hub_token, tenant.name, {"parameters": parameters})
     assert reply.status_code == 200, reply.get_json()
@@ -293,10 +293,10 @@ def test_wrapped_resolve_delivers_vaults_own_reads(
 
     vault = app.extensions["nexo_vault"]
 
-    def no_plain_read(*args: Any) -> str:
+    def no_plain_read(*args: Any) -> tuple[str, dict[str, Any]]:
         raise AssertionError("a wrapped resolve read a value itself")
 
-    monkeypatch.setattr(vault.kv, "read_value", no_plain_read)
+    monkeypatch.setattr(vault.kv, "read_current", no_plain_read)
     reply = wrapped_call(app, hub_token, tenant.name, parameters)
     assert reply.status_code == 200 and reply.headers["Cache-Control"] == "no-store"
     assert not any(value in reply.get_data(as_text=True) for value in values.values())
@@ -432,7 +432,7 @@ def test_wrapped_resolve_is_all_or_nothing(
         SecretsClient(vault_addr=bao.addr).unwrap(soft["token"], tenant=tenant.name, key="SOFT")
 
     # A key gone between the check and its wrapped read: the tokens made are revoked.
-    monkeypatch.setattr(vault.kv, "has_value", lambda *args: True)
+    monkeypatch.setattr(vault.kv, "current_custom", lambda *args: {})
     reply = wrapped_call(app, hub_token, tenant.name, parameters[:3])
     assert reply.status_code == 422 and "wrap" not in reply.get_data(as_text=True)
     assert [u["key"] for u in reply.get_json()["errors"]["unresolved"]] == ["MISSING"]

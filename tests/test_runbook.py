@@ -95,6 +95,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
             json={"parameters": [{"name": "db_password", "type": "SECRET", "value": KEY}]},
             headers={"Authorization": f"Bearer {hub_token}"},
         )
+        resolved.close()  # as a server does once the answer is sent: the use is recorded then
         assert resolved.status_code == 200 and resolved.get_json()["parameters"][0]["value"] == value
         yield Deployed(
             node, root, vault, app, tenant, writer, reader, admin, auditor, password, value, hub_token
@@ -181,7 +182,10 @@ def test_every_runbook_command_answers_its_question_and_no_value_is_shown(deploy
     assert f"created_by:{deployed.writer}" in metadata and "description:Primary database" in metadata
     assert re.search(r"current_version\s+1", metadata) and "Version 1" in metadata
     assert f"version_1_by:{deployed.writer}" in metadata
-    deleted = answer("detailed-metadata").splitlines()
+    # Last used (the Hub's resolve above, to the hour) and expiry; OLD_KEY is deleted but listed.
+    used = answer("last_used_time").splitlines()
+    assert re.fullmatch(rf"{KEY} 20[0-9-]{{8}}T[0-9]{{2}}:00:00Z -", used[0]) and used[1] == "OLD_KEY never -", used
+    deleted = answer("deletion_time").splitlines()
     assert len(deleted) == 1 and deleted[0].startswith("OLD_KEY 20") and deleted[0].endswith(f" {deployed.writer}")
     readers = answer("-readers")
     assert reader_id in readers and writer_id not in readers and f"nexo-tenant-{tenant}-read" in readers

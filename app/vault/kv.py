@@ -121,19 +121,29 @@ class KV:
 
     def read_value(self, token: str, tenant: str, key: str) -> str:
         """The current value of a key (only the Hub's policy allows this); NotFound if deleted."""
+        return self.read_current(token, tenant, key)[0]
+
+    def read_current(self, token: str, tenant: str, key: str) -> tuple[str, dict[str, Any]]:
+        """The current value of a key and its custom_metadata, from the one data read (KV v2
+        answers the metadata with the data); NotFound if deleted."""
         data = self.t.request("GET", self._path("data", tenant, key), token).get("data") or {}
         if data.get("data") is None:  # the current version was deleted
             raise errors.NotFound()
-        return str(data["data"]["value"])
+        return str(data["data"]["value"]), _custom(data)
 
     def has_value(self, token: str, tenant: str, key: str) -> bool:
         """Whether a key's current version holds a value, learnt without reading it (KV v2
         subkeys): False if never created, deleted or destroyed."""
+        return self.current_custom(token, tenant, key) is not None
+
+    def current_custom(self, token: str, tenant: str, key: str) -> dict[str, Any] | None:
+        """A key's custom_metadata if its current version holds a value, else None; learnt
+        without reading the value (KV v2 subkeys answers the metadata with the structure)."""
         try:
-            self.t.request("GET", self._path("subkeys", tenant, key), token, params={"depth": 1})
+            reply = self.t.request("GET", self._path("subkeys", tenant, key), token, params={"depth": 1})
         except errors.NotFound:  # Vault answers 404 for a deleted or destroyed current version too
-            return False
-        return True
+            return None
+        return _custom(reply.get("data") or {})
 
     def wrap_read(self, token: str, tenant: str, key: str, ttl_seconds: int) -> dict[str, Any]:
         """Have Vault wrap its own read of a key's value: wrap_info (token, accessor, ttl,
@@ -148,6 +158,13 @@ class KV:
         if not info or not info.get("token"):
             raise errors.Unavailable()  # Vault did not wrap: never hand on whatever this is
         return dict(info)
+
+
+def _custom(data: Mapping[str, Any]) -> dict[str, Any]:
+    """custom_metadata from a data or subkeys answer ({} when there is none)."""
+    meta = data.get("metadata")
+    custom = meta.get("custom_metadata") if isinstance(meta, dict) else None
+    return custom if isinstance(custom, dict) else {}
 
 
 def _page(after: str | None, limit: int | None) -> dict[str, Any]:

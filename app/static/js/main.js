@@ -12,6 +12,9 @@ import { cell, clampedText, iconButton, setBusy, showAlert, span, timeElement, t
 import { initDeleted, leaveDeleted, showDeleted } from "./deleted.js";
 import { openHistory } from "./history.js";
 import { initMembers, resetMembers, showMembers } from "./members.js";
+import {
+  EXPIRING_DAYS, dateField, expiresAtOf, expiryBadge, expiryHint, expiryState, lastUsedCell, nextSort, showSort, sortRows, usageSentence,
+} from "./usage.js";
 
 const PAGE_SIZE = 50;
 const SEARCH_DELAY_MS = 250;
@@ -29,6 +32,8 @@ const state = {
   editing: null, // the item being edited, or null when adding
   deleting: null, // the item awaiting confirmation
   view: "live", // "live" or "deleted": the tab shown
+  sort: "", // "" (key order), "desc" or "asc" by last use (usage.js)
+  expiring: false, // the Expiring filter: only secrets expiring within EXPIRING_DAYS or expired
 };
 
 // -- session ----------------------------------------------------------------------------
@@ -110,6 +115,8 @@ function signedOut(notice = "") {
   setCsrf("");
   $("rows").replaceChildren();
   $("search").value = "";
+  state.expiring = false;
+  $("expiring").setAttribute("aria-pressed", "false");
   $("boot").hidden = true;
   $("shell").hidden = true;
   $("signin").hidden = false;
@@ -291,6 +298,7 @@ async function loadList(reset) {
   state.listRequest = controller;
   const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
   if (state.q) params.set("q", state.q);
+  if (state.expiring) params.set("expiring_within_days", String(EXPIRING_DAYS));
   if (!reset && state.next) params.set("after", state.next);
   $("table").setAttribute("aria-busy", "true");
   $("more").disabled = true;
@@ -308,6 +316,7 @@ async function loadList(reset) {
       $("rows").replaceChildren();
     }
     for (const item of page.items) upsertRow(item);
+    if (state.sort) sortRows($("rows"), state.items, state.sort);
     state.next = page.next;
     $("list-error").hidden = true;
   } catch (error) {
@@ -332,6 +341,19 @@ async function loadList(reset) {
 }
 
 $("more").addEventListener("click", () => loadList(false));
+
+$("expiring").addEventListener("click", (event) => {
+  state.expiring = !state.expiring;
+  event.currentTarget.setAttribute("aria-pressed", String(state.expiring));
+  loadList(true);
+});
+
+// Sorts the rows loaded so far; "Load more" adds rows in their sorted place.
+$("sort-used").querySelector("button").addEventListener("click", () => {
+  state.sort = nextSort(state.sort);
+  showSort($("sort-used"), state.sort);
+  sortRows($("rows"), state.items, state.sort);
+});
 $("list-retry").addEventListener("click", () => loadList(true));
 
 let searchTimer = 0;
@@ -365,6 +387,9 @@ function renderEmpty() {
     $("empty-title").textContent = "No tenant";
     $("empty-text").textContent = noTenantText(state.session);
     $("empty-members").hidden = !(state.session && state.session.admin);
+  } else if (state.expiring) {
+    $("empty-title").textContent = "Nothing expiring";
+    $("empty-text").textContent = `No secret${state.q ? " matching your search" : ""} expires within ${EXPIRING_DAYS} days or has expired.`;
   } else if (state.q) {
     $("empty-title").textContent = "No matching secrets";
     $("empty-text").textContent = `No key or description contains “${state.q}”.`;
@@ -405,18 +430,22 @@ function buildRow(item) {
   keyText.title = item.key; // the pill stays on one line and ends in "…" when the key is long
   const key = cell("th", "Key", keyText);
   key.scope = "row";
+  if (expiryState(item)) row.dataset.expiry = expiryState(item);
   key.className = "cell-key";
 
   const description = item.description
     ? cell("td", "Description", clampedText(item.description))
     : cell("td", "Description", span("muted", "—"));
   description.className = "cell-desc";
+  // Beside the description, not in the key's cell: the row header's name stays the key.
+  const badge = expiryBadge(item);
+  if (badge) description.prepend(badge);
 
   const updated = cell("td", "Updated", timeElement(item.updated_time || item.created_time));
   updated.className = "cell-time";
   const by = cell("td", "By", span("who", item.updated_by || item.created_by || "—"));
   by.className = "cell-by";
-  row.append(key, description, updated, by);
+  row.append(key, description, updated, by, lastUsedCell(item));
 
   // History is for readers too; edit and delete only for writers.
   const buttons = [iconButton("history", `History of ${item.key}`, (event) => openHistory(state.tenant, item.key, event.currentTarget))];
@@ -446,6 +475,7 @@ function upsertRow(item, { highlight = false } = {}) {
   const ordered = new Map();
   for (const tr of rows.children) ordered.set(tr.dataset.key, tr.dataset.key === item.key ? item : state.items.get(tr.dataset.key));
   state.items = ordered;
+  if (state.sort) sortRows(rows, state.items, state.sort);
   if (highlight) {
     row.classList.add("flash");
     row.scrollIntoView({ block: "nearest" });
@@ -463,7 +493,7 @@ function removeRow(key) {
 
 const form = $("secret-form");
 const KEY_HINT = $("f-key-hint").textContent;
-const fields = { key: $("f-key"), description: $("f-description"), value: $("f-value") };
+const fields = { key: $("f-key"), description: $("f-description"), value: $("f-value"), expires_at: $("f-expires_at") };
 
 function clearFormErrors() {
   $("form-error").hidden = true;
@@ -493,6 +523,7 @@ function openAdd(event) {
   $("f-value-req").className = "req";
   $("f-value-hint").textContent = "Stored encrypted in Vault. It cannot be viewed again after saving.";
   $("secret-save").textContent = "Save";
+  $("f-expires_at-hint").textContent = expiryHint("");
   openDialog($("secret-dialog"), event && event.currentTarget, fields.key);
 }
 
@@ -515,6 +546,8 @@ function openEdit(key) {
   $("f-value-req").className = "opt";
   $("f-value-hint").textContent = "Leave empty to keep the current value. A new value replaces it for every Action that references this key.";
   $("secret-save").textContent = "Save changes";
+  fields.expires_at.value = dateField(item.expires_at);
+  $("f-expires_at-hint").textContent = expiryHint(fields.expires_at.value);
   const row = $("rows").querySelector(`tr[data-key="${CSS.escape(key)}"]`);
   openDialog($("secret-dialog"), rowButton(key, "Edit"), fields.description);
 }
@@ -539,12 +572,18 @@ fields.description.addEventListener("input", () => {
 fields.value.addEventListener("input", () => {
   if (fields.value.value) setFieldError("value", "");
 });
+fields.expires_at.addEventListener("input", () => {
+  setFieldError("expires_at", "");
+  $("f-expires_at-hint").textContent = expiryHint(fields.expires_at.value);
+});
 
 function validate() {
   const problems = {
     key: state.editing ? "" : keyProblem(fields.key.value),
     description: descriptionProblem(fields.description.value),
     value: !state.editing && fields.value.value === "" ? "Enter the value to store." : "",
+    // A date input holds "" for a partly typed date too: only the browser knows it is incomplete.
+    expires_at: fields.expires_at.validity.badInput ? "Enter a complete date, or clear the field." : "",
   };
   for (const [name, message] of Object.entries(problems)) setFieldError(name, message);
   const first = Object.keys(problems).find((name) => problems[name]);
@@ -560,15 +599,20 @@ form.addEventListener("submit", async (event) => {
   const tenant = state.tenant;
   const value = fields.value.value;
   const description = fields.description.value;
+  const expiresAt = expiresAtOf(fields.expires_at.value);
   setBusy($("secret-save"), true, "Saving…");
   try {
     let item;
     if (editing) {
       const body = { description, version: editing.version };
       if (value) body.value = value;
+      // Sent only when changed: the date field cannot show a time of day set through the API.
+      if (fields.expires_at.value !== dateField(editing.expires_at)) body.expires_at = expiresAt;
       item = await api("PATCH", paths.secret(tenant, editing.key), { body });
     } else {
-      item = await api("POST", paths.secrets(tenant), { body: { key: fields.key.value, description, value } });
+      const body = { key: fields.key.value, description, value };
+      if (expiresAt) body.expires_at = expiresAt;
+      item = await api("POST", paths.secrets(tenant), { body });
     }
     fields.value.value = "";
     closeDialog($("secret-dialog"));
@@ -644,6 +688,10 @@ function openDelete(key) {
   } else {
     what.replaceChildren("Delete ", code, " and all its versions? This cannot be undone.");
   }
+  const usedCode = document.createElement("code");
+  usedCode.className = "mono";
+  usedCode.textContent = item.key;
+  $("confirm-usage").replaceWith(usageSentence(item, usedCode));
   openDialog($("confirm-dialog"), rowButton(item.key, "Delete"), $("confirm-cancel"));
 }
 
