@@ -34,7 +34,7 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "TRUSTED_PROXIES": int(env.get("NEXO_TRUSTED_PROXIES", "0")),
         "SESSION_HOURS": float(env.get("NEXO_SESSION_HOURS", "8")),
         # Listings (the most expensive request) in flight at once, per worker process.
-        "MAX_LISTINGS_PER_CALLER": int(env.get("NEXO_MAX_LISTINGS_PER_CALLER", "2")),
+        "MAX_LISTINGS_PER_CALLER": int(env.get("NEXO_MAX_LISTINGS_PER_CALLER", "1")),
         "MAX_LISTINGS_PER_ADDRESS": int(env.get("NEXO_MAX_LISTINGS_PER_ADDRESS", "8")),
         "VAULT_TOKEN_PRESENT": bool(env.get("VAULT_TOKEN")),
         "RECOVERY_DAYS": _bounded(env, "NEXO_RECOVERY_DAYS", 30, 0, 3650),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -17,7 +18,9 @@ def test_a_caller_over_its_listings_in_flight_gets_429(app: Any, tenant: Tenant,
     client = app.test_client()
     held = app.extensions["nexo_listings"]
     # The reader already has as many listings in flight as it may (held here as a request would).
-    with held.hold(token, "10.0.0.1"), held.hold(token, "10.0.0.2"):
+    with ExitStack() as stack:
+        for i in range(held.per_caller):
+            stack.enter_context(held.hold(token, f"10.0.0.{i + 1}"))
         busy = client.get(url, headers={"Authorization": f"Bearer {token}"})
         assert busy.status_code == 429 and busy.headers["Retry-After"] == str(limits.RETRY_AFTER)
         assert busy.get_json()["code"] == 429 and "listings in progress" in busy.get_json()["message"]
