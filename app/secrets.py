@@ -111,8 +111,8 @@ def item_from_metadata(key: str, meta: dict[str, Any], recovery_days: int | None
     deleted = deleted_time(meta)
     if deleted is None:
         return item
-    when = _parse_time(deleted)
-    purge = _format_time(when + timedelta(days=recovery_days)) if when and recovery_days is not None else ""
+    when = usage.parse_time(deleted)
+    purge = usage.format_time(when + timedelta(days=recovery_days)) if when and recovery_days is not None else ""
     return replace(item, deleted_time=deleted, deleted_by=custom.get("deleted_by", ""), purge_time=purge)
 
 
@@ -124,8 +124,8 @@ def _updated_time(meta: dict[str, Any], custom: dict[str, Any]) -> str:
     recorded = str(custom.get(_UPDATED) or "")
     if not recorded and not custom.get(usage.LAST_USED):
         return str(meta.get("updated_time") or "")
-    times = [t for t in (recorded, version_time) if _parse_time(t) is not None]
-    return max(times, key=lambda t: _parse_time(t) or datetime.min.replace(tzinfo=UTC), default=version_time)
+    times = [t for t in (recorded, version_time) if usage.parse_time(t) is not None]
+    return max(times, key=lambda t: usage.parse_time(t) or datetime.min.replace(tzinfo=UTC), default=version_time)
 
 
 def _current(meta: dict[str, Any]) -> dict[str, Any] | None:
@@ -135,18 +135,20 @@ def _current(meta: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def deleted_time(meta: dict[str, Any]) -> str | None:
-    """When the key's current version was deleted or destroyed; None while it is live.
+    """When the key's current version was deleted or destroyed; None while it is live."""
+    return _deleted_at(_current(meta) or {}, datetime.now(UTC))
+
+
+def _deleted_at(version: dict[str, Any], now: datetime) -> str | None:
+    """When a version (its entry in the metadata) was deleted or destroyed; None while it is live.
 
     A deletion_time in the future (KV's delete_version_after) is not a deletion yet."""
-    current = _current(meta)
-    if not current:
-        return None
-    when = str(current.get("deletion_time") or "")
-    parsed = _parse_time(when)
-    if parsed is not None and parsed <= datetime.now(UTC):
+    when = str(version.get("deletion_time") or "")
+    parsed = usage.parse_time(when)
+    if parsed is not None and parsed <= now:
         return when
-    if current.get("destroyed"):
-        return when or str(current.get("created_time") or "")
+    if version.get("destroyed"):
+        return when or str(version.get("created_time") or "")
     return None
 
 
@@ -154,24 +156,8 @@ def is_deleted(meta: dict[str, Any]) -> bool:
     return deleted_time(meta) is not None
 
 
-def _parse_time(text: str) -> datetime | None:
-    """A Vault time (RFC 3339 with nanoseconds); None for an empty or odd one."""
-    if not text:
-        return None
-    trimmed = re.sub(r"(\.[0-9]{6})[0-9]+", r"\1", text).replace("Z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(trimmed)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _format_time(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _now() -> str:
-    return _format_time(datetime.now(UTC))
+    return usage.format_time(datetime.now(UTC))
 
 
 def _matches(item: Item, q: str | None) -> bool:
@@ -256,7 +242,7 @@ def list_secrets(
 
 
 def _past_window(item: Item) -> bool:
-    purge = _parse_time(item.purge_time or "")
+    purge = usage.parse_time(item.purge_time or "")
     return purge is not None and purge <= datetime.now(UTC)
 
 
@@ -496,7 +482,7 @@ def restore(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
     if current.get("destroyed"):
         raise errors.Conflict(f"The secret {key!r} was destroyed in Vault; it cannot be restored")
     claimed = (meta.get("custom_metadata") or {}).get("restored_by")
-    changed = _parse_time(str(meta.get("updated_time") or ""))
+    changed = usage.parse_time(str(meta.get("updated_time") or ""))
     if claimed and changed and datetime.now(UTC) - changed < _RESTORE_CLAIM:
         raise errors.Conflict(f"{claimed} is restoring the secret {key!r} right now; reload in a moment")
     version = int(meta.get("current_version") or 0)
@@ -540,17 +526,14 @@ def versions(vault: Vault, caller: Caller, tenant: str, key: str) -> tuple[list[
     now = datetime.now(UTC)
     found = []
     for number, info in (meta.get("versions") or {}).items():
-        deletion = str(info.get("deletion_time") or "")
-        parsed = _parse_time(deletion)
-        destroyed = bool(info.get("destroyed"))
         found.append(
             Version(
                 version=int(number),
                 created_time=str(info.get("created_time") or ""),
                 created_by=custom.get(_version_by(int(number)), ""),
-                deleted=destroyed or (parsed is not None and parsed <= now),
-                deletion_time=deletion,
-                destroyed=destroyed,
+                deleted=_deleted_at(info, now) is not None,
+                deletion_time=str(info.get("deletion_time") or ""),
+                destroyed=bool(info.get("destroyed")),
             )
         )
     found.sort(key=lambda v: v.version, reverse=True)
@@ -564,7 +547,6 @@ def purge(
     (or the given ones).
 
     Yields (tenant, key, deleted_time) for each one purged (or, with dry_run, due)."""
-    now = datetime.now(UTC)
     for tenant in [names.tenant(t) for t in tenants] or vault.kv.list_tenants(token):
         if not names.is_tenant(tenant):
             continue  # not a folder the service made; never touched
@@ -573,8 +555,7 @@ def purge(
             scanned, more = _scan(vault, token, tenant, after, SCAN_BUDGET)
             for key, meta in scanned:
                 item = item_from_metadata(key, meta, recovery_days)
-                due = _parse_time(item.purge_time or "")
-                if item.deleted_time is None or due is None or due > now:
+                if item.deleted_time is None or not _past_window(item):
                     continue
                 if not dry_run:
                     vault.kv.delete_all(token, tenant, key)
