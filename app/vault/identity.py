@@ -31,10 +31,6 @@ class Identity:
         reply = self.t.request("LIST", path("sys", "policies", "acl"), token)
         return [str(k) for k in (reply.get("data") or {}).get("keys") or []]
 
-    def read_policy(self, token: str, name: str) -> str | None:
-        found = self._read(token, path("sys", "policies", "acl", name))
-        return str(found["policy"]) if found else None
-
     # -- groups ------------------------------------------------------------------------------
 
     def read_group(self, token: str, name: str) -> dict[str, Any] | None:

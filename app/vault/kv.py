@@ -131,11 +131,6 @@ class KV:
             raise errors.NotFound()
         return str(data["data"]["value"]), _custom(data)
 
-    def has_value(self, token: str, tenant: str, key: str) -> bool:
-        """Whether a key's current version holds a value, learnt without reading it (KV v2
-        subkeys): False if never created, deleted or destroyed."""
-        return self.current_custom(token, tenant, key) is not None
-
     def current_custom(self, token: str, tenant: str, key: str) -> dict[str, Any] | None:
         """A key's custom_metadata if its current version holds a value, else None; learnt
         without reading the value (KV v2 subkeys answers the metadata with the structure)."""
@@ -150,7 +145,7 @@ class KV:
         creation_path = the key's data path). The caller never sees the value.
 
         NotFound if the key was never created or its metadata is gone (Vault answers that
-        plainly); a deleted current version is wrapped like a value (check has_value first)."""
+        plainly); a deleted current version is wrapped like a value (check current_custom first)."""
         # A GET is retried after a timeout or a 5xx: a token Vault made for a lost answer is never
         # handed out and expires with its TTL.
         reply = self.t.request("GET", self._path("data", tenant, key), token, wrap_ttl=ttl_seconds)
