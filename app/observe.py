@@ -82,14 +82,8 @@ def _tenant_label(tenant: str) -> str:
     return tenant
 
 
-_resolves: dict[str, Any] = {}  # tenant -> its counter child: labels() costs more than inc()
-
-
 def count_resolve(tenant: str) -> None:
-    child = _resolves.get(tenant)
-    if child is None:
-        child = _resolves[tenant] = RESOLVES.labels(_tenant_label(tenant))
-    child.inc()
+    RESOLVES.labels(_tenant_label(tenant)).inc()
 
 
 def count_unresolved(tenant: str, count: int) -> None:
