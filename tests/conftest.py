@@ -172,6 +172,19 @@ def app(bao: BaoServer) -> Any:
     return watched_app(bao, "t" * 48)
 
 
+def production_app(bao: BaoServer) -> Any:
+    """The app as it runs in production (Secure cookies, HSTS), with no Vault token of its own."""
+    return create_app(
+        {
+            "NEXO_ENV": "production",
+            "VAULT_ADDRS": [bao.addr],
+            "SECRET_KEY": "p" * 48,
+            "VAULT_TOKEN_PRESENT": False,
+            "NEXO_LOG_JSON": False,  # keep the suite's log collector on the root logger
+        }
+    )
+
+
 @dataclass
 class Tenant:
     name: str

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from app import config, create_app, names
-from tests.conftest import SEEN, BaoServer, Tenant, Users, free_port, planted
+from tests.conftest import SEEN, BaoServer, Tenant, Users, free_port, planted, production_app
 from tests.procs import descendants, start_serve, stop
 
 SHAPE = {"code", "status", "message"}
@@ -259,15 +259,7 @@ def test_service_runs_with_no_vault_token(bao: BaoServer, tenant: Tenant, tmp_pa
 
 
 def test_strict_transport_security_in_production_only(bao: BaoServer, app: Any) -> None:
-    prod = create_app(
-        {
-            "NEXO_ENV": "production",
-            "VAULT_ADDRS": [bao.addr],
-            "SECRET_KEY": "h" * 48,
-            "VAULT_TOKEN_PRESENT": False,
-            "NEXO_LOG_JSON": False,  # keep the suite's log collector on the root logger
-        }
-    )
+    prod = production_app(bao)
     for reply in (prod.test_client().get("/healthz"), prod.test_client().get("/api/v1/nothing")):
         assert reply.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
     assert "Strict-Transport-Security" not in app.test_client().get("/healthz").headers  # test: plain HTTP

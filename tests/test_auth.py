@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from app import create_app
-from tests.conftest import BaoServer, Tenant, Users, planted
+from tests.conftest import BaoServer, Tenant, Users, planted, production_app
 
 
 def test_login_sets_safe_cookie_and_hides_token(app: Any, tenant: Tenant, users: Users) -> None:
@@ -28,15 +28,7 @@ def test_login_sets_safe_cookie_and_hides_token(app: Any, tenant: Tenant, users:
 
 
 def test_cookie_is_secure_outside_dev(bao: BaoServer, tenant: Tenant) -> None:
-    prod = create_app(
-        {
-            "NEXO_ENV": "production",
-            "VAULT_ADDRS": [bao.addr],
-            "SECRET_KEY": "p" * 48,
-            "VAULT_TOKEN_PRESENT": False,
-            "NEXO_LOG_JSON": False,  # keep the suite's log collector on the root logger
-        }
-    )
+    prod = production_app(bao)
     reply = prod.test_client().post("/api/v1/session", json={"username": tenant.writer, "password": tenant.password})
     assert reply.status_code == 200 and "Secure" in reply.headers["Set-Cookie"]
 
