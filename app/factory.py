@@ -13,7 +13,10 @@ from app import config as settings
 
 
 class _JSON(DefaultJSONProvider):
-    """Deeply nested JSON is a bad request, not a RecursionError."""
+    """Deeply nested JSON is a bad request, not a RecursionError. Answers keep their schema's
+    field order (key first) instead of sorting every object's keys."""
+
+    sort_keys = False
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         try:

@@ -217,9 +217,12 @@ class SecretItem(ma.Schema):
         metadata={"description": "Deleted secrets only: when the recovery window ends and it may be purged."}
     )
 
-    @ma.post_dump
-    def _live_items_have_no_deletion(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        return {k: v for k, v in data.items() if v is not None or k in _ALWAYS}
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        # A field that does not apply is left out (None: a live secret's deletion fields), as it
+        # is read: null means something only for _ALWAYS. An item is a secrets.Item: its fields
+        # are attributes (marshmallow's general lookup also walks dotted names and mappings).
+        value = getattr(obj, attr, default)
+        return ma.missing if value is None and attr not in _ALWAYS else value
 
 
 _ALWAYS = ("last_used_time", "expires_at")  # null means something: never used, no expiry

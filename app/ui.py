@@ -20,35 +20,34 @@ def index() -> Response:
     return current_app.send_static_file("index.html")
 
 
-# On every answer, the API's included (app/hub.py sends them too).
+# On every answer, the API's included.
 SECURITY_HEADERS = (
     ("Content-Security-Policy", _CSP),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
     ("X-Frame-Options", "DENY"),
 )
-
-
-def _headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS:
-        response.headers.setdefault(name, value)
-    if response.mimetype == "application/json":
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response
-
-
 # Outside dev/test the service is served over TLS (the session cookie is Secure): browsers
 # must not fall back to plain HTTP for a year.
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+_NO_STORE = ("Cache-Control", "no-store")
 
 
-def _hsts(response: Response) -> Response:
-    response.headers.setdefault(*HSTS)
+def add_headers(response: Response, headers: tuple[tuple[str, str], ...]) -> Response:
+    """Add each header the response does not set itself (a view's own Cache-Control wins);
+    JSON answers are not stored unless they say otherwise."""
+    present = {name.lower() for name in response.headers.keys()}
+    if response.mimetype == "application/json":
+        headers += (_NO_STORE,)
+    for name, value in headers:
+        if name.lower() not in present:
+            response.headers.add(name, value)
     return response
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    app.after_request(_headers)
+    headers: tuple[tuple[str, str], ...] = SECURITY_HEADERS
     if app.config["NEXO_ENV"] not in config.SAFE_ENVS:
-        app.after_request(_hsts)
+        headers += (HSTS,)
+    app.after_request(lambda response: add_headers(response, headers))
