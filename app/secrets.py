@@ -144,6 +144,8 @@ def _deleted_at(version: dict[str, Any], now: datetime) -> str | None:
 
     A deletion_time in the future (KV's delete_version_after) is not a deletion yet."""
     when = str(version.get("deletion_time") or "")
+    if not when and not version.get("destroyed"):
+        return None  # live: the common case, no time to parse
     parsed = usage.parse_time(when)
     if parsed is not None and parsed <= now:
         return when
@@ -224,9 +226,9 @@ def list_secrets(
         raise _no_access(tenant) from None
     found = []
     for key, meta in scanned:
-        if is_deleted(meta) != deleted:
-            continue
         item = item_from_metadata(key, meta, recovery_days)
+        if (item.deleted_time is not None) != deleted:
+            continue
         if not _matches(item, q):
             continue
         if expiring_within_days is not None and not usage.expiring_within(
