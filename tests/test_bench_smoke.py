@@ -20,6 +20,7 @@ EXPECTED_ROWS = (
     "search 1 of 200: vs OpenBao's full LIST",
     "resolve 1 key: vs 1 hvac read",
     "floor: bare WSGI proxy vs 1 hvac read",
+    "floor: plain Flask view vs bare WSGI proxy",
     "resolve 1 key: 8 clients",
     "first page of 50, 50: vs OpenBao's page",
     "fallback: first page of 50, 200",
@@ -71,3 +72,38 @@ def test_benchmark_runs_small_and_reports_every_figure(tmp_path: Path) -> None:
     for route in ("/api/v1/tenants/<tenant>/resolve", "/api/v1/tenants/<tenant>/secrets"):
         assert f'"route": "{route}"' in service_log, route
     assert '"route": "/api/v1/tenants/<tenant>/secrets"' in logs["service-fallback.log"]
+
+
+def test_ab_sets_each_variant_against_the_floor() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "NEXO_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench.ab", "--rounds", "1", "--samples", "5", "observe+login", "headers"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    SEEN.append(("ab stdout", done.stdout))
+    SEEN.append(("ab stderr", done.stderr))
+    assert done.returncode == 0, done.stderr[-3000:]
+    ratios = {}
+    for line in done.stdout.strip().splitlines()[1:]:
+        name, ratio, rounds = line.rsplit(maxsplit=2)[0].strip(), *line.rsplit(maxsplit=2)[1:]
+        ratios[name] = float(ratio)
+        assert float(rounds) == ratios[name]  # one round: its ratio is the median
+    assert list(ratios) == [
+        "plain Flask view",
+        "service",
+        "service without observe+login",
+        "service without headers",
+    ]
+    assert all(r > 0 for r in ratios.values())
+
+
+def test_ab_refuses_a_rule_it_does_not_know() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench.ab", "observe+speed"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "unknown rule 'speed'" in done.stderr

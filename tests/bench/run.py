@@ -2,12 +2,13 @@
 
 Starts its own OpenBao dev server and, under the gunicorn settings of `nexo-secrets serve`
 (production settings, no Vault token): the service; the same service forced onto the HashiCorp
-Vault listing fallback (tests/bench/fallback_wsgi.py); and the floor, a bare WSGI proxy
-(tests/bench/bare_wsgi.py). It writes tenants of 1,000 and 10,000 secrets with descriptions
+Vault listing fallback (tests/bench/fallback_wsgi.py); the floor, a bare WSGI proxy
+(tests/bench/bare_wsgi.py); and a plain Flask view doing the same (tests/bench/flask_wsgi.py). It writes tenants of 1,000 and 10,000 secrets with descriptions
 straight into Vault (setup, not measured; nothing the service would have written), then
 measures each service call side by side with what it is held against:
 
-- a one-key resolve vs. the bare WSGI proxy (target), and vs. one direct hvac read;
+- a one-key resolve vs. the bare WSGI proxy (target), and vs. one direct hvac read; the bare
+  proxy vs. one hvac read and the plain Flask view vs. the bare proxy (the floors);
 - a 20-key resolve vs. 20 direct hvac reads one after another (target);
 - the first page of 50 of 10,000 secrets vs. OpenBao's own detailed-metadata LIST with
   limit=51 (target);
@@ -82,6 +83,7 @@ class Env:
     service: str
     fallback: str
     bare: str
+    flask: str
     hub: str
     reader: str
     writer: str
@@ -257,6 +259,7 @@ def setup(workdir: Path, sizes: Sizes, prefix: str) -> Env:
             ("service", None),
             ("fallback", "tests.bench.fallback_wsgi:app"),
             ("bare", "tests.bench.bare_wsgi:app"),
+            ("flask", "tests.bench.flask_wsgi:app"),
         ):
             urls[name], servers[name] = start_server(addr, workdir, name, wsgi)
             processes.append(servers[name])
@@ -267,7 +270,7 @@ def setup(workdir: Path, sizes: Sizes, prefix: str) -> Env:
     except BaseException:
         stop(processes)
         raise
-    return Env(addr, root, urls["service"], urls["fallback"], urls["bare"], hub, reader, writer, tenants, prefix,
+    return Env(addr, root, urls["service"], urls["fallback"], urls["bare"], urls["flask"], hub, reader, writer, tenants, prefix,
                servers, processes)  # fmt: skip
 
 
@@ -610,6 +613,8 @@ def plan(env: Env, sizes: Sizes) -> list[Step]:
          direct_read(env, t1k, one), resolve(svc, env, t1k, one), sizes.reads, 0),
         (Row("floor: bare WSGI proxy vs 1 hvac read", "ms", "1 hvac read"),
          direct_read(env, t1k, one), resolve(bare, env, t1k, one), sizes.reads, 0),
+        (Row("floor: plain Flask view vs bare WSGI proxy", "ms", "bare WSGI proxy, 1 key"),
+         resolve(bare, env, t1k, one), resolve(env.flask, env, t1k, one), sizes.reads, 0),
         (Row("resolve 1 key: 8 clients", "/s", "hvac reads/s, 8 clients"),
          direct_read(env, t1k, one), resolve(svc, env, t1k, one), 0, 8),
         (Row(f"first page of 50, {n1k}: vs OpenBao's page", "ms", "detailed-metadata LIST limit=51"),

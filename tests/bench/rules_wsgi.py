@@ -1,0 +1,53 @@
+"""The service with some of its per-request rules switched off, for `python -m tests.bench.ab`
+only: what each rule costs a one-key resolve. NEXO_BENCH_WITHOUT names them, comma-separated:
+
+- observe: the request id, the access line and the HTTP and Vault metrics;
+- headers: the security headers;
+- login: Flask-Login and the CSRF check (the view takes the Bearer token from the header);
+- session: the cookie session (Flask opens and saves it on every request);
+- guard: the body and CSRF guard of every API request.
+
+Never served outside that measurement: each switch takes away a rule every request must pass."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import request
+from flask.sessions import SecureCookieSessionInterface
+
+from app import api, auth, observe
+from app.wsgi import app
+
+_WITHOUT = set(filter(None, os.environ.get("NEXO_BENCH_WITHOUT", "").split(",")))
+
+
+class _NoCookieNoSession(SecureCookieSessionInterface):
+    def open_session(self, app: Any, request: Any) -> Any:
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
+def _bearer_only() -> auth.User:
+    token = auth.bearer_token(request.environ.get("HTTP_AUTHORIZATION", ""))
+    return auth.User(token or "", None, via_session=False)
+
+
+if "observe" in _WITHOUT:
+    app.before_request_funcs[None].remove(observe._start)
+    app.after_request_funcs[None].remove(observe._finish)
+    app.extensions["nexo_vault"].transport.observer = None
+if "headers" in _WITHOUT:
+    app.after_request_funcs[None] = [f for f in app.after_request_funcs[None] if f.__name__ != "<lambda>"]
+if "login" in _WITHOUT:
+    api.auth.require_user = _bearer_only  # type: ignore[assignment]
+    api.auth.check_csrf = lambda: None  # type: ignore[assignment]
+    app.after_request_funcs[None] = [
+        f for f in app.after_request_funcs[None] if getattr(f, "__self__", None) is not app.login_manager
+    ]
+if "session" in _WITHOUT:
+    app.session_interface = _NoCookieNoSession()
+if "guard" in _WITHOUT:
+    app.before_request_funcs.pop("api", None)
