@@ -77,7 +77,7 @@ def test_benchmark_runs_small_and_reports_every_figure(tmp_path: Path) -> None:
 def test_ab_sets_each_variant_against_the_floor() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "NEXO_"))}
     done = subprocess.run(
-        [sys.executable, "-m", "tests.bench.ab", "--rounds", "1", "--samples", "5", "observe+login", "headers"],
+        [sys.executable, "-m", "tests.bench.ab", "--rounds", "1", "--samples", "5", "metrics+login", "headers"],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -95,7 +95,7 @@ def test_ab_sets_each_variant_against_the_floor() -> None:
     assert list(ratios) == [
         "plain Flask view",
         "service",
-        "service without observe+login",
+        "service without metrics+login",
         "service without headers",
     ]
     assert all(r > 0 for r in ratios.values())
@@ -103,7 +103,7 @@ def test_ab_sets_each_variant_against_the_floor() -> None:
 
 def test_ab_refuses_a_rule_it_does_not_know() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "tests.bench.ab", "observe+speed"], cwd=REPO, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "tests.bench.ab", "access+speed"], cwd=REPO, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2
     assert "unknown rule 'speed'" in done.stderr

@@ -2,7 +2,7 @@
 
 Against the bare WSGI proxy (the floor), under the same gunicorn settings: a plain Flask view
 (tests/bench/flask_wsgi.py), the service, and the service without some of its per-request rules
-(tests/bench/rules_wsgi.py; a VARIANT names them, joined by '+', e.g. `observe+headers`). Each
+(tests/bench/rules_wsgi.py; a VARIANT names them, joined by '+', e.g. `access+metrics`). Each
 round measures every server against the floor, interleaved in blocks; the line gives the median
 of the rounds' ratios of p50s. Default variants: every rule off, then each rule alone off."""
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tests.bench import run
 
-RULES = ("observe", "headers", "login", "session", "guard")
+RULES = ("access", "metrics", "headers", "login", "session", "guard")
 DEFAULT = ("+".join(RULES), *RULES)
 
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         servers = {"plain Flask view": run.start_server(env.vault_addr, workdir, "flask", "tests.bench.flask_wsgi:app")}
         servers["service"] = (env.service, env.servers["service"])
         for variant in variants:
-            os.environ["NEXO_BENCH_WITHOUT"] = variant.replace("+", ",")
+            os.environ["BENCH_WITHOUT"] = variant.replace("+", ",")
             name = f"service without {variant}"
             servers[name] = run.start_server(env.vault_addr, workdir, variant, "tests.bench.rules_wsgi:app")
         env.processes.extend(process for _, process in servers.values() if process not in env.processes)
@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             for name, (url, _process) in servers.items():
                 left, right = run.latencies((floor, run.resolve(url, env, tenant, one)), args.samples)
                 ratios[name].append(statistics.median(right) / statistics.median(left))
-        print(f"{'one-key resolve vs bare WSGI proxy':<50} {'ratio':>6}  rounds")
+        print(f"{'one-key resolve vs bare WSGI proxy':<62} {'ratio':>6}  rounds")
         for name, values in ratios.items():
-            print(f"{name:<50} {statistics.median(values):>6.2f}  {', '.join(f'{v:.2f}' for v in values)}")
+            print(f"{name:<62} {statistics.median(values):>6.2f}  {', '.join(f'{v:.2f}' for v in values)}")
     finally:
         run.stop(env.processes)
         shutil.rmtree(workdir, ignore_errors=True)

@@ -1,7 +1,8 @@
 """The service with some of its per-request rules switched off, for `python -m tests.bench.ab`
-only: what each rule costs a one-key resolve. NEXO_BENCH_WITHOUT names them, comma-separated:
+only: what each rule costs a one-key resolve. BENCH_WITHOUT names them, comma-separated:
 
-- observe: the request id, the access line and the HTTP and Vault metrics;
+- access: the access line (the request id stays);
+- metrics: the HTTP and Vault metrics;
 - headers: the security headers;
 - login: Flask-Login and the CSRF check (the view takes the Bearer token from the header);
 - session: the cookie session (Flask opens and saves it on every request);
@@ -20,7 +21,10 @@ from flask.sessions import SecureCookieSessionInterface
 from app import api, auth, observe
 from app.wsgi import app
 
-_WITHOUT = set(filter(None, os.environ.get("NEXO_BENCH_WITHOUT", "").split(",")))
+# Not NEXO_*: the benchmark's servers start without the caller's NEXO_ settings.
+_WITHOUT = set(filter(None, os.environ.get("BENCH_WITHOUT", "").split(",")))
+if not _WITHOUT:
+    raise SystemExit("rules_wsgi: BENCH_WITHOUT names no rule; this would measure the service itself")
 
 
 class _NoCookieNoSession(SecureCookieSessionInterface):
@@ -35,9 +39,22 @@ def _bearer_only() -> auth.User:
     return auth.User(token or "", None, via_session=False)
 
 
-if "observe" in _WITHOUT:
-    app.before_request_funcs[None].remove(observe._start)
-    app.after_request_funcs[None].remove(observe._finish)
+class _NoMetric:
+    def labels(self, *labels: str) -> _NoMetric:
+        return self
+
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+    def observe(self, amount: float) -> None:
+        pass
+
+
+if "access" in _WITHOUT:
+    observe.access_log.disabled = True
+if "metrics" in _WITHOUT:
+    for metric in ("HTTP_REQUESTS", "HTTP_LATENCY", "RESOLVES", "UNRESOLVED_KEYS", "LOGINS"):
+        setattr(observe, metric, _NoMetric())
     app.extensions["nexo_vault"].transport.observer = None
 if "headers" in _WITHOUT:
     app.after_request_funcs[None] = [f for f in app.after_request_funcs[None] if f.__name__ != "<lambda>"]
