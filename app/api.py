@@ -6,7 +6,6 @@ import logging
 import re
 from typing import Any
 
-import marshmallow as ma
 from flask import Flask, Response, after_this_request, current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -70,14 +69,10 @@ def _document(*codes: int) -> Any:
     return wrap
 
 
-def _has_body() -> bool:
-    return bool(request.content_length) or "chunked" in request.environ.get("HTTP_TRANSFER_ENCODING", "")
-
-
 @blp.before_request
 def _guard() -> None:
     """CSRF for cookie sessions; JSON bodies only (also defeats cross-site form posts)."""
-    has_body = _has_body()
+    has_body = bool(request.content_length) or "chunked" in request.environ.get("HTTP_TRANSFER_ENCODING", "")
     if request.method == "PATCH" and not has_body:
         raise errors.Unprocessable("Send the changes as a JSON body", errors={"json": ["Missing request body."]})
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and has_body:
@@ -440,14 +435,9 @@ class UserEnable(MethodView):
 # -- resolve (the Hub) -------------------------------------------------------------------
 
 
-_RESOLVE_REQUEST = schemas.ResolveRequest()
-
-
 @blp.route("/tenants/<tenant:tenant>/resolve")
 class Resolve(MethodView):
-    # The body is validated inside the view with the same schema (issue 12): webargs' wrapper
-    # cost this one hot path more than its rules; the document says the same as @blp.arguments.
-    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": _RESOLVE_REQUEST}}})
+    @blp.arguments(schemas.ResolveRequest())
     @blp.response(200, schemas.ResolveResponse)
     @blp.alt_response(
         422,
@@ -455,11 +445,10 @@ class Resolve(MethodView):
         description="Invalid body, or SECRET parameters without a value: errors.unresolved names each one",
     )
     @_document(400, 401, 403, 503)
-    def post(self, tenant: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    def post(self, body: dict[str, Any], tenant: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Hub: give SECRET parameters their values, all or nothing; with wrap_ttl, wrapped reads of them.
 
         `warnings` names each parameter whose key has expired: it still resolves."""
-        body = _load(_RESOLVE_REQUEST)
         extensions = current_app.extensions  # one context lookup for both: this is the hot path
         vault, recorder, token = extensions["nexo_vault"], extensions["nexo_usage"], _user().token
         names.tenant(tenant)
@@ -477,15 +466,6 @@ class Resolve(MethodView):
             raise
         observe.count_resolve(tenant)
         return answer, 200, {"Cache-Control": "no-store"}
-
-
-def _load(schema: Any) -> dict[str, Any]:
-    """The JSON body (parsed once, by the guard) loaded by `schema`, as @blp.arguments loads it:
-    no body is an empty object, and a 422 names the fields under "json"."""
-    try:
-        return schema.load(request.get_json() if _has_body() else {})  # type: ignore[no-any-return]
-    except ma.ValidationError as invalid:
-        raise errors.Unprocessable(errors={"json": invalid.messages}) from None
 
 
 def _record_use(

@@ -170,8 +170,8 @@ def _why(parameter: Mapping[str, Any]) -> Unresolved:
 def _each(vault: Vault, keys: list[str], call: Callable[[str], T]) -> dict[str, T]:
     """call(key) for every key, concurrently on the shared reader pool. A failure is raised once
     the calls already running have ended, so that whatever they made is known to the caller."""
-    if len(keys) < 2:  # nothing to overlap: the request's own thread makes the call
-        return {key: call(key) for key in keys}
+    if not keys:
+        return {}
     readers = vault.readers("nexo-resolve", _READERS)
     futures: list[Future[T]] = [readers.submit(call, k) for k in keys]
     try:
