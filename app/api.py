@@ -72,7 +72,7 @@ def _document(*codes: int) -> Any:
 @blp.before_request
 def _guard() -> None:
     """CSRF for cookie sessions; JSON bodies only (also defeats cross-site form posts)."""
-    has_body = bool(request.content_length) or "chunked" in request.environ.get("HTTP_TRANSFER_ENCODING", "")
+    has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
     if request.method == "PATCH" and not has_body:
         raise errors.Unprocessable("Send the changes as a JSON body", errors={"json": ["Missing request body."]})
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and has_body:

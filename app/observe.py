@@ -219,10 +219,6 @@ def configure_logging(level: int = logging.INFO) -> None:
         root.removeHandler(handler)
     root.addHandler(json_handler())
     root.setLevel(level)
-    # A line holds none of the caller's source file, thread or process: logging need not look
-    # them up for every record (the logging HOWTO's "Optimization").
-    logging._srcfile = None
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 
 
 # -- the Flask side ------------------------------------------------------------------------------
@@ -260,7 +256,7 @@ def record(method: str, route: str, path: str, status: int, seconds: float, remo
 
 def _start() -> None:
     g.request_started = time.perf_counter()
-    g.request_id = request_id(request.environ.get("HTTP_X_REQUEST_ID", ""))
+    g.request_id = request_id(request.headers.get(REQUEST_ID_HEADER, ""))
 
 
 def _finish(response: Response) -> Response:

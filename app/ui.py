@@ -27,27 +27,28 @@ SECURITY_HEADERS = (
     ("Referrer-Policy", "no-referrer"),
     ("X-Frame-Options", "DENY"),
 )
+
+
+def _headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS:
+        response.headers.setdefault(name, value)
+    if response.mimetype == "application/json":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
 # Outside dev/test the service is served over TLS (the session cookie is Secure): browsers
 # must not fall back to plain HTTP for a year.
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-_NO_STORE = ("Cache-Control", "no-store")
 
 
-def add_headers(response: Response, headers: tuple[tuple[str, str], ...]) -> Response:
-    """Add each header the response does not set itself (a view's own Cache-Control wins);
-    JSON answers are not stored unless they say otherwise."""
-    present = {name.lower() for name in response.headers.keys()}
-    if response.mimetype == "application/json":
-        headers += (_NO_STORE,)
-    for name, value in headers:
-        if name.lower() not in present:
-            response.headers.add(name, value)
+def _hsts(response: Response) -> Response:
+    response.headers.setdefault(*HSTS)
     return response
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    headers: tuple[tuple[str, str], ...] = SECURITY_HEADERS
+    app.after_request(_headers)
     if app.config["NEXO_ENV"] not in config.SAFE_ENVS:
-        headers += (HSTS,)
-    app.after_request(lambda response: add_headers(response, headers))
+        app.after_request(_hsts)
