@@ -35,19 +35,7 @@ TARGET_ROWS = EXPECTED_ROWS[:4]
 def test_benchmark_runs_small_and_reports_every_figure(tmp_path: Path) -> None:
     # Every value the benchmark stores starts with this planted value: the suite's leak check
     # then covers the benchmark's servers' logs too.
-    prefix = planted("bench")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "NEXO_"))}
-    env["NEXO_BENCH_VALUE_PREFIX"] = prefix
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.bench", "--small", "--workdir", str(tmp_path)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    SEEN.append(("benchmark stdout", done.stdout))
-    SEEN.append(("benchmark stderr", done.stderr))
+    done = _module("tests.bench", "--small", "--workdir", str(tmp_path), NEXO_BENCH_VALUE_PREFIX=planted("bench"))
     logs = {p.name: p.read_text(errors="replace") for p in tmp_path.glob("*.log")}
     SEEN.extend((f"benchmark {name}", text) for name, text in logs.items())
     assert done.returncode == 0, done.stderr[-3000:]
@@ -75,23 +63,13 @@ def test_benchmark_runs_small_and_reports_every_figure(tmp_path: Path) -> None:
 
 
 def test_ab_sets_each_variant_against_the_floor() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "NEXO_"))}
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.bench.ab", "--rounds", "1", "--samples", "5", "metrics+login", "headers"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    SEEN.append(("ab stdout", done.stdout))
-    SEEN.append(("ab stderr", done.stderr))
+    done = _module("tests.bench.ab", "--rounds", "1", "--samples", "5", "metrics+login", "headers")
     assert done.returncode == 0, done.stderr[-3000:]
     ratios = {}
     for line in done.stdout.strip().splitlines()[1:]:
-        name, ratio, rounds = line.rsplit(maxsplit=2)[0].strip(), *line.rsplit(maxsplit=2)[1:]
-        ratios[name] = float(ratio)
-        assert float(rounds) == ratios[name]  # one round: its ratio is the median
+        name, ratio, rounds = line.rsplit(maxsplit=2)
+        ratios[name.strip()] = float(ratio)
+        assert float(rounds) == float(ratio)  # one round: its ratio is the median
     assert list(ratios) == [
         "plain Flask view",
         "service",
@@ -102,8 +80,23 @@ def test_ab_sets_each_variant_against_the_floor() -> None:
 
 
 def test_ab_refuses_a_rule_it_does_not_know() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.bench.ab", "access+speed"], cwd=REPO, capture_output=True, text=True, timeout=60
-    )
+    done = _module("tests.bench.ab", "access+speed")
     assert done.returncode == 2
     assert "unknown rule 'speed'" in done.stderr
+
+
+def _module(name: str, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """`python -m name args` from the checkout, without the caller's VAULT_ and NEXO_ settings
+    (plus `settings`); what it prints joins what the leak check searches."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "NEXO_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", name, *args],
+        cwd=REPO,
+        env={**env, **settings},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    SEEN.append((f"{name} stdout", done.stdout))
+    SEEN.append((f"{name} stderr", done.stderr))
+    return done

@@ -3,9 +3,10 @@
 Starts its own OpenBao dev server and, under the gunicorn settings of `nexo-secrets serve`
 (production settings, no Vault token): the service; the same service forced onto the HashiCorp
 Vault listing fallback (tests/bench/fallback_wsgi.py); the floor, a bare WSGI proxy
-(tests/bench/bare_wsgi.py); and a plain Flask view doing the same (tests/bench/flask_wsgi.py). It writes tenants of 1,000 and 10,000 secrets with descriptions
-straight into Vault (setup, not measured; nothing the service would have written), then
-measures each service call side by side with what it is held against:
+(tests/bench/bare_wsgi.py); and a plain Flask view doing the same (tests/bench/flask_wsgi.py).
+It writes tenants of 1,000 and 10,000 secrets with descriptions straight into Vault (setup, not
+measured; nothing the service would have written), then measures each service call side by
+side with what it is held against:
 
 - a one-key resolve vs. the bare WSGI proxy (target), and vs. one direct hvac read; the bare
   proxy vs. one hvac read and the plain Flask view vs. the bare proxy (the floors);
