@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import marshmallow as ma
@@ -219,9 +219,9 @@ class SecretItem(ma.Schema):
 
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         # A field that does not apply is left out (None: a live secret's deletion fields), as it
-        # is read: null means something only for _ALWAYS. An item is a secrets.Item: its fields
-        # are attributes (marshmallow's general lookup also walks dotted names and mappings).
-        value = getattr(obj, attr, default)
+        # is read: null means something only for _ALWAYS. An item is a secrets.Item or its JSON
+        # (no dotted names for marshmallow's general lookup to walk).
+        value = obj.get(attr, default) if isinstance(obj, Mapping) else getattr(obj, attr, default)
         return ma.missing if value is None and attr not in _ALWAYS else value
 
 
