@@ -805,6 +805,35 @@ def test_delete_restore_and_delete_permanently(
     assert_no_values(ui, suite)
 
 
+def test_a_deletion_someone_else_made_first_closes_the_confirm_and_says_so(
+    ui: Watched, tenant: Any, login: Any, planted: Callable[[str], str]
+) -> None:
+    """Both confirm dialogs: a 404 on confirming means done, with its own toast (dialogs.onConfirm)."""
+    client = login(tenant.writer, tenant.password)
+    url = SEARCH_PATH.format(tenant.name)
+    for key in ("RACED", "PURGED"):
+        assert client.post(url, json={"key": key, "value": planted("ui")}).status_code == 201
+    assert client.delete(f"{url}/PURGED").status_code == 204
+    page = sign_in(ui, tenant.writer, tenant.password)
+
+    row(page, "RACED").get_by_role("button", name="Delete RACED").click()
+    confirm = page.get_by_role("alertdialog", name="Delete RACED?")
+    assert client.delete(f"{url}/RACED", query_string={"permanent": "true"}).status_code == 204
+    confirm.get_by_role("button", name="Delete secret").click()
+    expect(confirm).to_be_hidden()
+    expect(page.get_by_role("status").filter(has_text="Secret RACED was already deleted.")).to_be_visible()
+    expect(row(page, "RACED")).to_have_count(0)
+
+    page.get_by_role("tab", name="Recently deleted").click()
+    row(page, "PURGED").get_by_role("button", name="Delete PURGED permanently").click()
+    confirm = page.get_by_role("alertdialog", name="Delete PURGED permanently?")
+    assert client.delete(f"{url}/PURGED", query_string={"permanent": "true"}).status_code == 204
+    confirm.get_by_role("button", name="Delete permanently").click()
+    expect(confirm).to_be_hidden()
+    expect(page.get_by_role("status").filter(has_text="Secret PURGED was already gone.")).to_be_visible()
+    expect(row(page, "PURGED")).to_have_count(0)
+
+
 def test_reader_sees_recently_deleted_without_buttons(
     ui: Watched, tenant: Any, login: Any, planted: Callable[[str], str]
 ) -> None:

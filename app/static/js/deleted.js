@@ -2,9 +2,9 @@
 // writers. A restore is Vault's undelete: the same value comes back and nobody reads it.
 
 import { api, paths } from "./api.js";
-import { closeDialog, openDialog } from "./dialogs.js";
+import { closeDialog, onConfirm, openDialog } from "./dialogs.js";
 import { openHistory } from "./history.js";
-import { cell, iconButton, setBusy, showAlert, span, timeElement, toast } from "./parts.js";
+import { cell, iconButton, span, timeElement, toast } from "./parts.js";
 
 const PAGE_SIZE = 50;
 const EMPTY_PAGE_HOPS = 20;
@@ -190,27 +190,18 @@ $("purge-dialog").addEventListener("closing", () => {
   state.purging = null;
 });
 
-$("purge-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const item = state.purging;
-  if (!item) return;
-  const tenant = screen.tenant();
-  setBusy($("purge-confirm"), true, "Deleting…");
-  try {
-    await api("DELETE", `${paths.secret(tenant, item.key)}?permanent=true`);
-    toast(`Secret ${item.key} deleted permanently.`);
-  } catch (error) {
-    if (error.status === 401) return;
-    if (error.status !== 404) {
-      showAlert($("purge-error"), error.message);
-      if (error.status === 403) screen.permissionsChanged();
-      return;
-    }
-    toast(`Secret ${item.key} was already gone.`);
-  } finally {
-    setBusy($("purge-confirm"), false);
-  }
-  closeDialog($("purge-dialog"), { restoreFocus: false });
-  removeRow(item.key);
-  $("tab-deleted").focus();
+onConfirm($("purge-form"), {
+  dialog: $("purge-dialog"),
+  button: $("purge-confirm"),
+  alert: $("purge-error"),
+  busy: "Deleting…",
+  subject: () => state.purging,
+  remove: (item) => api("DELETE", `${paths.secret(screen.tenant(), item.key)}?permanent=true`),
+  done: (item) => `Secret ${item.key} deleted permanently.`,
+  gone: (item) => `Secret ${item.key} was already gone.`,
+  refused: () => screen.permissionsChanged(),
+  after: (item) => {
+    removeRow(item.key);
+    $("tab-deleted").focus();
+  },
 });

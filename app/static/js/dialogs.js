@@ -3,6 +3,8 @@
 // A "closing" event fires synchronously before every close ("close" itself comes a task later),
 // so listeners can wipe typed input at once.
 
+import { setBusy, showAlert, toast } from "./parts.js";
+
 const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 const openers = new WeakMap();
 
@@ -54,4 +56,33 @@ export function closeDialog(dialog, { restoreFocus = true } = {}) {
   if (!restoreFocus) dialog.dataset.restore = "no";
   dialog.dispatchEvent(new Event("closing"));
   dialog.close();
+}
+
+// The submit of a dialog that confirms a deletion. Its button is busy while remove(subject)
+// runs. Done, or a 404 (someone else was first: gone() says so), closes the dialog and runs
+// after(subject); any other failure shows in the dialog's alert and keeps it open (refused()
+// hears of a 403). A 401 is left to the sign-in screen.
+export function onConfirm(form, { dialog, button, alert, busy, subject, remove, done, gone, refused, after }) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const what = subject();
+    if (!what) return;
+    setBusy(button, true, busy);
+    try {
+      await remove(what);
+      toast(done(what));
+    } catch (error) {
+      if (error.status === 401) return;
+      if (error.status !== 404) {
+        showAlert(alert, error.message);
+        if (error.status === 403 && refused) refused();
+        return;
+      }
+      toast(gone(what));
+    } finally {
+      setBusy(button, false);
+    }
+    closeDialog(dialog, { restoreFocus: false });
+    await after(what);
+  });
 }

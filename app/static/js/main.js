@@ -5,7 +5,7 @@
 // Values only ever travel from the Value field into a request body; nothing keeps them.
 
 import { api, ApiError, paths, setCsrf, whenUnauthorized } from "./api.js";
-import { openDialog, closeDialog } from "./dialogs.js";
+import { openDialog, closeDialog, onConfirm } from "./dialogs.js";
 import { initBulkTools, showBulkTools } from "./import.js";
 import { descriptionProblem, keyProblem, loadRules, printable } from "./rules.js";
 import { cell, clampedText, iconButton, setBusy, showAlert, span, timeElement, toast } from "./parts.js";
@@ -699,29 +699,20 @@ $("confirm-dialog").addEventListener("closing", () => {
   state.deleting = null;
 });
 
-$("confirm-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const item = state.deleting;
-  if (!item) return;
-  const tenant = state.tenant;
-  setBusy($("confirm-delete"), true, "Deleting…");
-  try {
-    await api("DELETE", paths.secret(tenant, item.key));
-    toast(state.session.recovery_days > 0 ? `Secret ${item.key} deleted. Restore it from Recently deleted.` : `Secret ${item.key} deleted.`);
-  } catch (error) {
-    if (error.status === 401) return;
-    if (error.status !== 404) {
-      showAlert($("confirm-error"), error.message);
-      if (error.status === 403) refreshPermissionsQuietly();
-      return;
-    }
-    toast(`Secret ${item.key} was already deleted.`);
-  } finally {
-    setBusy($("confirm-delete"), false);
-  }
-  closeDialog($("confirm-dialog"), { restoreFocus: false });
-  removeRow(item.key);
-  (canWrite() ? $("add") : $("search")).focus();
+onConfirm($("confirm-form"), {
+  dialog: $("confirm-dialog"),
+  button: $("confirm-delete"),
+  alert: $("confirm-error"),
+  busy: "Deleting…",
+  subject: () => state.deleting,
+  remove: (item) => api("DELETE", paths.secret(state.tenant, item.key)),
+  done: (item) => (state.session.recovery_days > 0 ? `Secret ${item.key} deleted. Restore it from Recently deleted.` : `Secret ${item.key} deleted.`),
+  gone: (item) => `Secret ${item.key} was already deleted.`,
+  refused: refreshPermissionsQuietly,
+  after: (item) => {
+    removeRow(item.key);
+    (canWrite() ? $("add") : $("search")).focus();
+  },
 });
 
 initMembers({ toast, setBusy, showAlert, onAccessChanged: refreshPermissionsQuietly });

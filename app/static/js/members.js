@@ -4,7 +4,7 @@
 // A new account's first password is shown once in a dialog and wiped from the page when it closes.
 
 import { api } from "./api.js";
-import { openDialog, closeDialog } from "./dialogs.js";
+import { openDialog, closeDialog, onConfirm } from "./dialogs.js";
 
 const $ = (id) => document.getElementById(id);
 const USER_RE = /^[a-z0-9][a-z0-9._@-]{0,63}$/;
@@ -303,28 +303,20 @@ $("revoke-dialog").addEventListener("closing", () => {
   state.revoking = null;
 });
 
-$("revoke-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const member = state.revoking;
-  if (!member) return;
-  ui.setBusy($("revoke-confirm"), true, "Revoking…");
-  try {
-    await api("DELETE", paths.member(member.tenant, member.user));
-    ui.toast(`${member.user} no longer has access to ${member.tenant}. This takes effect on their next request.`);
-  } catch (error) {
-    if (error.status === 401) return;
-    if (error.status !== 404) {
-      ui.showAlert($("revoke-error"), error.message);
-      return;
-    }
-    ui.toast(`${member.user} had no access to ${member.tenant} any more.`);
-  } finally {
-    ui.setBusy($("revoke-confirm"), false);
-  }
-  closeDialog($("revoke-dialog"), { restoreFocus: false });
-  if (member.user === state.session.user) ui.onAccessChanged();
-  if (member.tenant === state.tenant) await loadMembers();
-  $("grant-user").focus();
+onConfirm($("revoke-form"), {
+  dialog: $("revoke-dialog"),
+  button: $("revoke-confirm"),
+  alert: $("revoke-error"),
+  busy: "Revoking…",
+  subject: () => state.revoking,
+  remove: (member) => api("DELETE", paths.member(member.tenant, member.user)),
+  done: (member) => `${member.user} no longer has access to ${member.tenant}. This takes effect on their next request.`,
+  gone: (member) => `${member.user} had no access to ${member.tenant} any more.`,
+  after: async (member) => {
+    if (member.user === state.session.user) ui.onAccessChanged();
+    if (member.tenant === state.tenant) await loadMembers();
+    $("grant-user").focus();
+  },
 });
 
 // -- accounts ---------------------------------------------------------------------------
