@@ -299,11 +299,6 @@ def roster(vault: Vault, token: str, tenant: str) -> Roster:
     return Roster([Member(user=u, permission=p) for u, p in sorted(found.items())], len(unnamed))
 
 
-def members(vault: Vault, token: str, tenant: str) -> list[Member]:
-    """Who holds read or write permission on a tenant (by name)."""
-    return roster(vault, token, tenant).members
-
-
 # -- tenants and accounts -----------------------------------------------------------------
 
 _GROUP_PREFIX, _READERS_SUFFIX = "nexo-tenant-", "-readers"

@@ -474,7 +474,7 @@ def _record_use(
     """Have last_used_time written with the Hub's token once the answer has been sent."""
     try:
         due, when = recorder.due(tenant, customs)
-    except Exception as exc:  # noqa: BLE001 - recording a use must never fail the resolve
+    except Exception as exc:  # recording a use must never fail the resolve
         log.warning("could not record a use in tenant %s (%s)", tenant, type(exc).__name__)
         return
     if not due:

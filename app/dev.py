@@ -124,7 +124,7 @@ class Children:
             env=env,
             cwd=cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509
+            preexec_fn=_die_with_parent,
         )
         self.processes.append((name, process))
 
@@ -293,17 +293,13 @@ def set_up_demo(vault: Vault, token: str, folder: Path) -> list[tuple[str, str, 
             access.grant(vault, token, DEMO_TENANT, user, permission)
         lines.append((role, user, password))
     write_private(users_file, json.dumps(passwords, indent=1))
-    hub = hub_credentials(vault, token, folder)
-    if hub:
-        lines.append(("hub", hub[0], hub[1]))
+    role_id, secret_id = hub_credentials(vault, token, folder)
+    lines.append(("hub", role_id, secret_id))
     return lines
 
 
-def hub_credentials(vault: Vault, token: str, folder: Path) -> tuple[str, str] | None:
+def hub_credentials(vault: Vault, token: str, folder: Path) -> tuple[str, str]:
     """The Hub's AppRole role_id and secret_id, kept in the folder while they still log in."""
-    issue = getattr(access, "hub_credentials", None)
-    if issue is None:  # the Hub's AppRole is not part of this version
-        return None
     file = folder / "hub-approle.json"
     saved = read_json(file)
     if saved:
@@ -313,7 +309,7 @@ def hub_credentials(vault: Vault, token: str, folder: Path) -> tuple[str, str] |
             return str(saved["role_id"]), str(saved["secret_id"])
         except errors.ServiceError:
             pass  # expired or from an older Vault: issue new ones
-    creds = issue(vault, token, issued_by="nexo-secrets dev")
+    creds = access.hub_credentials(vault, token, issued_by="nexo-secrets dev")
     write_private(file, json.dumps({"role_id": creds.role_id, "secret_id": creds.secret_id}))
     return str(creds.role_id), str(creds.secret_id)
 
@@ -362,7 +358,7 @@ def run(folder: Path, port: int | None) -> None:
     folder = folder.resolve()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
-    lock = open(folder / ".lock", "w")  # noqa: SIM115 - held while this command runs
+    lock = open(folder / ".lock", "w")  # held while this command runs
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -96,7 +96,7 @@ class StrictString(ma.fields.String):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-def Key(**kwargs: Any) -> StrictString:  # noqa: N802 - reads like a field type
+def Key(**kwargs: Any) -> StrictString:
     return StrictString(
         validate=_matching(names.KEY_RE, "Invalid key: " + names.KEY_RULE + "."),
         metadata={
@@ -108,7 +108,7 @@ def Key(**kwargs: Any) -> StrictString:  # noqa: N802 - reads like a field type
     )
 
 
-def Description(**kwargs: Any) -> StrictString:  # noqa: N802
+def Description(**kwargs: Any) -> StrictString:
     return StrictString(
         validate=[validate.Length(max=MAX_DESCRIPTION), _description],
         # Vault counts bytes: the page reads x-max-bytes from this document and counts the same way.

@@ -165,13 +165,13 @@ def test_grant_and_revoke_take_effect_on_next_request(bao: BaoServer, users: Use
     access.grant(bao.vault, bao.root_token, tenant.name, name, "write")
     assert client.post(url, json={"key": "K", "value": planted()}, headers=csrf).status_code == 201
     assert client.get("/api/v1/session").get_json()["tenants"] == {tenant.name: "write"}
-    members = access.members(bao.vault, bao.root_token, tenant.name)
+    members = access.roster(bao.vault, bao.root_token, tenant.name).members
     assert access.Member(name, "write") in members
 
     assert access.revoke(bao.vault, bao.root_token, tenant.name, name)
     assert client.get(url).status_code == 403
     assert client.get("/api/v1/session").get_json()["tenants"] == {}
-    assert access.Member(name, "write") not in access.members(bao.vault, bao.root_token, tenant.name)
+    assert access.Member(name, "write") not in access.roster(bao.vault, bao.root_token, tenant.name).members
 
 
 def test_grant_before_first_login_and_after(bao: BaoServer, users: Users, app: Any) -> None:

@@ -79,7 +79,7 @@ def test_admin_grants_and_the_member_signs_in_to_the_tenant(
     token = users.token(newcomer, newcomer_pw)
     data = f"secret/data/tenants/{tenant.name}/K"
     assert bao.api("POST", "/v1/sys/capabilities-self", token, json={"paths": [data]}).json()[data] == ["deny"]
-    assert access.Member(newcomer, "read") in access.members(bao.vault, bao.root_token, tenant.name)
+    assert access.Member(newcomer, "read") in access.roster(bao.vault, bao.root_token, tenant.name).members
 
 
 def test_admin_revokes_after_confirming_and_the_members_next_request_is_refused(
@@ -238,7 +238,7 @@ def test_a_non_admin_trying_the_admin_calls_from_the_page_is_refused(ui: Watched
         [tenant.name, tenant.reader],
     )
     assert calls == [403, 403, 403, 403, 403]
-    assert access.Member(tenant.reader, "read") in access.members(bao.vault, bao.root_token, tenant.name)
+    assert access.Member(tenant.reader, "read") in access.roster(bao.vault, bao.root_token, tenant.name).members
 
 
 def test_members_on_a_narrow_screen(browser: Browser, base_url: str, users: Any, suite: ModuleType) -> None:

@@ -120,7 +120,7 @@ class _FakeHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_LIST = _answer  # noqa: N815
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_LIST = _answer
 
     def log_message(self, *args: Any) -> None:
         pass

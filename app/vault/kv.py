@@ -119,10 +119,6 @@ class KV:
             return []
         return [k.rstrip("/") for k in reply["data"].get("keys", []) if k.endswith("/")]
 
-    def read_value(self, token: str, tenant: str, key: str) -> str:
-        """The current value of a key (only the Hub's policy allows this); NotFound if deleted."""
-        return self.read_current(token, tenant, key)[0]
-
     def read_current(self, token: str, tenant: str, key: str) -> tuple[str, dict[str, Any]]:
         """The current value of a key and its custom_metadata, from the one data read (KV v2
         answers the metadata with the data); NotFound if deleted."""

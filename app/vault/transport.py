@@ -64,7 +64,10 @@ Observer = Callable[[str, str, "int | None", float], None]
 
 
 def path(*segments: str) -> str:
-    """A Vault API path from segments, each quoted: '/', '..', '?' and '%' never change the path."""
+    """A Vault API path from segments, each quoted: '/', '?' and '%' never change the path.
+
+    A '..' or '.' segment is not quoted (it needs no quoting) and HTTP clients and servers collapse
+    it: only the naming rules (app/names.py), checked before a path is built, keep it out."""
     return "/v1/" + "/".join(quote(s, safe="") for s in segments)
 
 
