@@ -227,12 +227,13 @@ class SecretExport(MethodView):
     @blp.doc(
         responses={
             "200": {
+                "description": "The inventory: a JSON list of items, or CSV",
                 "content": {
                     "application/json": {
                         "schema": {"type": "array", "items": {"$ref": "#/components/schemas/SecretItem"}}
                     },
                     "text/csv": {"schema": {"type": "string", "description": "A header row, then one row per secret"}},
-                }
+                },
             }
         }
     )
