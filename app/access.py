@@ -17,6 +17,7 @@ from typing import Any
 
 from app import errors, names
 from app.vault import Vault
+from app.vault import errors as vault_errors
 
 PERMISSIONS = ("read", "write")
 STATIC_POLICIES = ("nexo-admin", "nexo-hub", "nexo-auditor")
@@ -91,7 +92,7 @@ def provision(vault: Vault, token: str, tenant: str) -> bool:
             # Re-running it names the members of groups made before names were kept (see _names).
             known = _resolve_names(vault, token, ids, _names(found))
             vault.identity.write_group(token, group, [policy], ids, _metadata(found, ids, known))
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise errors.PermissionDenied(OPERATOR_ONLY) from None
     return new
 
@@ -285,7 +286,7 @@ def roster(vault: Vault, token: str, tenant: str) -> Roster:
     ids = [str(i) for p in PERMISSIONS for i in groups[p].get("member_entity_ids") or []]
     try:
         known = _resolve_names(vault, token, ids, known)
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         pass  # a reader or writer: entities are not theirs to read
     found: dict[str, str] = {}
     unnamed: set[str] = set()

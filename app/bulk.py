@@ -20,6 +20,7 @@ from dotenv.parser import parse_stream
 
 from app import errors, names, secrets
 from app.vault import Vault
+from app.vault import errors as vault_errors
 
 log = logging.getLogger(__name__)
 
@@ -215,9 +216,10 @@ def import_entries(
     for number, entry in enumerate(entries):
         try:
             results.append(_write(vault, caller, tenant, entry, entry.key in existing, on_conflict))
-        except errors.ServiceError as exc:
+        except (errors.ServiceError, vault_errors.VaultError) as failed:
             # Vault (or the caller's token) failed: stop, and say exactly what was written.
             # Vault may have taken this key's write before failing to answer: say so.
+            exc = failed if isinstance(failed, errors.ServiceError) else errors.from_vault(failed)
             results.append(Result(entry.key, "failed", f"{exc.message} (it may have been written: check it)"))
             results += [Result(e.key, "failed", "not attempted") for e in entries[number + 1 :]]
             raise _stopped(tenant, entry.key, exc, results) from None
@@ -241,11 +243,11 @@ def _write(vault: Vault, caller: secrets.Caller, tenant: str, entry: Entry, exis
             return Result(entry.key, "skipped", "exists")
         secrets.update(vault, caller, tenant, entry.key, description=entry.description, value=entry.value)
         return Result(entry.key, "updated")
-    except errors.Conflict:
+    except (errors.Conflict, vault_errors.Conflict):
         if on_conflict == "skip":  # created by someone else since the check: skip it like the others
             return Result(entry.key, "skipped", "exists")
         return Result(entry.key, "failed", "changed by someone else during the import; import it again")
-    except errors.NotFound:
+    except (errors.NotFound, vault_errors.NotFound):
         return Result(entry.key, "failed", "deleted by someone else during the import; import it again")
 
 
@@ -278,7 +280,7 @@ def _check_may_write(vault: Vault, caller: secrets.Caller, tenant: str) -> None:
     """Refuse a reader before any work: Vault's own answer for the tenant's data path."""
     try:
         capabilities = vault.sys.capabilities(caller.token, vault.kv.data_path(tenant, "_"))
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         capabilities = []
     if not {"create", "update", "root"} & set(capabilities):
         raise errors.PermissionDenied(f"You do not have write permission on tenant {tenant!r}")
@@ -291,9 +293,9 @@ def _existing(vault: Vault, caller: secrets.Caller, tenant: str, keys: list[str]
     def exists(key: str) -> bool:
         try:
             meta = vault.kv.read_metadata(caller.token, tenant, key)
-        except errors.NotFound:
+        except vault_errors.NotFound:
             return False
-        except errors.PermissionDenied:
+        except vault_errors.Denied:
             raise errors.PermissionDenied(f"You have no access to tenant {tenant!r}") from None
         current = (meta.get("versions") or {}).get(str(meta.get("current_version"))) or {}
         return bool(current) and not current.get("deletion_time") and not current.get("destroyed")

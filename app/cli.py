@@ -11,6 +11,7 @@ import click
 
 from app import access, config, errors, names, vault
 from app.vault import Vault
+from app.vault import errors as vault_errors
 
 
 def _vault() -> Vault:
@@ -28,19 +29,20 @@ def _run(action: Any) -> Any:
     """Run a domain action; its errors become one line in the operator's terms (not the web UI's)."""
     try:
         return action()
-    except errors.Unavailable:
-        raise click.ClickException(_unavailable()) from None
-    except errors.NotAuthenticated:  # TokenInvalid included: the CLI signs in with VAULT_TOKEN only
+    except (errors.ServiceError, vault_errors.VaultError) as failed:
+        exc = failed if isinstance(failed, errors.ServiceError) else errors.from_vault(failed)
+    if isinstance(exc, errors.Unavailable):
+        raise click.ClickException(_unavailable())
+    if isinstance(exc, errors.NotAuthenticated):  # TokenInvalid included: the CLI signs in with VAULT_TOKEN only
         raise click.ClickException(
             f"VAULT_TOKEN was refused by Vault at {_addresses()}: it is wrong, expired or revoked; "
             "set it to a valid operator or admin token"
-        ) from None
-    except errors.PermissionDenied as exc:
+        )
+    if isinstance(exc, errors.PermissionDenied):
         generic = "Vault denied this to the token in VAULT_TOKEN: use an operator (bootstrap) or admin token"
-        raise click.ClickException(generic if exc.message == errors.PermissionDenied.message else exc.message) from None
-    except errors.ServiceError as exc:
-        rules = [rule for found in (exc.errors or {}).values() for rule in found]
-        raise click.ClickException(": ".join([exc.message, *rules])) from None
+        raise click.ClickException(generic if exc.message == errors.PermissionDenied.message else exc.message)
+    rules = [rule for found in (exc.errors or {}).values() for rule in found]
+    raise click.ClickException(": ".join([exc.message, *rules]))
 
 
 def _addresses() -> str:

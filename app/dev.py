@@ -41,6 +41,7 @@ import urllib3
 
 from app import access, config, errors
 from app.vault import Vault
+from app.vault import errors as vault_errors
 
 DEMO_TENANT = "demo"
 # (role shown to the newcomer, user name, tenant permission or None, extra token policies)
@@ -271,7 +272,7 @@ def _retry(action: Callable[[], Any], attempts: int = 20) -> Any:
     for attempt in range(attempts):
         try:
             return action()
-        except errors.Unavailable:
+        except vault_errors.Unavailable:
             if attempt == attempts - 1:
                 raise
             time.sleep(0.5)
@@ -307,7 +308,7 @@ def hub_credentials(vault: Vault, token: str, folder: Path) -> tuple[str, str]:
             auth = vault.auth.login_approle(saved["role_id"], saved["secret_id"])
             vault.auth.revoke_self(str(auth["client_token"]))
             return str(saved["role_id"]), str(saved["secret_id"])
-        except errors.ServiceError:
+        except vault_errors.VaultError:
             pass  # expired or from an older Vault: issue new ones
     creds = access.hub_credentials(vault, token, issued_by="nexo-secrets dev")
     write_private(file, json.dumps({"role_id": creds.role_id, "secret_id": creds.secret_id}))
@@ -387,8 +388,8 @@ def run(folder: Path, port: int | None) -> None:
                 token = init_and_unseal(vault, folder, children)
             try:
                 demo = set_up_demo(vault, token, folder)
-            except errors.ServiceError as exc:
-                raise click.ClickException(f"setting up the demo failed: {exc.status}: {exc.message}") from None
+            except (errors.ServiceError, vault_errors.VaultError) as exc:
+                raise click.ClickException(f"setting up the demo failed: {_said(exc)}") from None
             finally:
                 vault.close()
             del token  # the root token stays with this command; the service never sees it
@@ -401,8 +402,8 @@ def run(folder: Path, port: int | None) -> None:
                 time.sleep(0.5)
     except Stop:
         click.echo("stopping")
-    except errors.ServiceError as exc:
-        raise click.ClickException(f"Vault answered {exc.status}: {exc.message}") from None
+    except (errors.ServiceError, vault_errors.VaultError) as exc:
+        raise click.ClickException(f"Vault answered: {_said(exc)}") from None
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
@@ -410,6 +411,11 @@ def run(folder: Path, port: int | None) -> None:
         for sig, handler in old.items():
             signal.signal(sig, handler)
         lock.close()  # releases the folder
+
+
+def _said(exc: errors.ServiceError | vault_errors.VaultError) -> str:
+    """What went wrong, in the domain's words."""
+    return (errors.from_vault(exc) if isinstance(exc, vault_errors.VaultError) else exc).message
 
 
 def service_port(requested: int | None) -> int:

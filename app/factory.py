@@ -27,7 +27,7 @@ class _JSON(DefaultJSONProvider):
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the service: settings, Vault adapter, sessions, API, UI, error handlers."""
-    from app import api, auth, errors, limits, ui, vault
+    from app import api, auth, http_errors, limits, ui, vault
 
     app = Flask("app")
     # werkzeug answers a path with '//' by a 308 to the merged path, built from the request's
@@ -70,7 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register(app, spec)
     spec.spec.options["security"] = [{"bearer": []}, {"session": []}]
     ui.init_app(app)
-    errors.init_app(app)  # after Api: our handlers replace flask-smorest's
+    http_errors.init_app(app)  # after Api: our handlers replace flask-smorest's
 
     from app import observe
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from app import errors, names, usage
 from app.vault import Vault
+from app.vault import errors as vault_errors
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -185,16 +186,16 @@ def _each(vault: Vault, keys: list[str], call: Callable[[str], T]) -> dict[str, 
 def _read(vault: Vault, token: str, tenant: str, key: str) -> tuple[str, dict[str, Any]] | None:
     try:
         return vault.kv.read_current(token, tenant, key)
-    except errors.NotFound:  # never created, or deleted
+    except vault_errors.NotFound:  # never created, or deleted
         return None
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise errors.PermissionDenied(_NOT_HUB) from None
 
 
 def _present(vault: Vault, token: str, tenant: str, key: str) -> dict[str, Any] | None:
     try:
         return vault.kv.current_custom(token, tenant, key)
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise errors.PermissionDenied(_NOT_HUB) from None
 
 
@@ -203,9 +204,9 @@ def _wrap_read(
 ) -> dict[str, Any] | None:
     try:
         info = vault.kv.wrap_read(token, tenant, key, ttl)
-    except errors.NotFound:  # gone since the check
+    except vault_errors.NotFound:  # gone since the check
         return None
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise errors.PermissionDenied(_NOT_HUB) from None
     made[key] = info  # before anything else can fail: a token made is a token to revoke
     return info

@@ -17,6 +17,7 @@ from typing import Any
 
 from app import errors, names, usage
 from app.vault import Vault
+from app.vault import errors as vault_errors
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def _scan(
 def _metadata_or_none(vault: Vault, token: str, tenant: str, key: str) -> dict[str, Any] | None:
     try:
         return vault.kv.read_metadata(token, tenant, key)
-    except errors.NotFound:  # deleted between LIST and read
+    except vault_errors.NotFound:  # deleted between LIST and read
         return None
 
 
@@ -222,7 +223,7 @@ def list_secrets(
         else:
             budget = limit
         scanned, more = _scan(vault, caller.token, tenant, after, budget)
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise _no_access(tenant) from None
     found = []
     for key, meta in scanned:
@@ -252,7 +253,7 @@ def _purge_quietly(vault: Vault, token: str, tenant: str, key: str) -> bool:
     """Purge a deleted key past its window with the caller's token; False if they may not."""
     try:
         vault.kv.delete_all(token, tenant, key)
-    except (errors.PermissionDenied, errors.NotFound):
+    except (vault_errors.Denied, vault_errors.NotFound):
         return False
     return True
 
@@ -275,9 +276,9 @@ def _metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> dict[str, 
     names.key(key)
     try:
         return vault.kv.read_metadata(caller.token, tenant, key)
-    except errors.NotFound:
+    except vault_errors.NotFound:
         raise _not_found(tenant, key) from None
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise _no_access(tenant) from None
 
 
@@ -286,7 +287,7 @@ def _record_version(vault: Vault, caller: Caller, tenant: str, key: str, meta: d
     value is written by then: a failure here loses only the history's author, so it is logged."""
     try:
         vault.kv.patch_metadata(caller.token, tenant, key, _version_entries(vault, meta, written, caller.name))
-    except errors.ServiceError as error:
+    except vault_errors.VaultError as error:
         log.warning("author of version %s not recorded (tenant %s): %s", written, tenant, type(error).__name__)
 
 
@@ -316,11 +317,11 @@ def create(
         custom["description"] = description
     try:
         version = vault.kv.write_value(caller.token, tenant, key, value, cas=0)
-    except errors.Conflict:
+    except vault_errors.Conflict:
         if not _recreate(vault, caller, tenant, key, value, description, expires_at):
             raise _exists(key) from None
         return _changed(vault, caller, tenant, key)
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise _no_write(tenant) from None
     custom[_version_by(version)] = who
     custom[_UPDATED] = _now()
@@ -328,7 +329,7 @@ def create(
         custom[usage.EXPIRES_AT] = expires_at
     try:
         vault.kv.write_metadata(caller.token, tenant, key, custom)
-    except errors.ServiceError:
+    except vault_errors.VaultError:
         _undo(lambda: vault.kv.delete_all(caller.token, tenant, key), "create")
         raise
     return _changed(vault, caller, tenant, key)
@@ -372,12 +373,12 @@ def update(
             try:
                 # cas pins the write to the version just read: a concurrent change makes this 409.
                 written = vault.kv.write_value(caller.token, tenant, key, value, cas=current.version)
-            except errors.ServiceError:
+            except vault_errors.VaultError:
                 before = {k: ((meta.get("custom_metadata") or {}).get(k) or None) for k in custom}
                 _undo(lambda: vault.kv.patch_metadata(caller.token, tenant, key, before), "update")
                 raise
             _record_version(vault, caller, tenant, key, meta, written)
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise _no_write(tenant) from None
     return _changed(vault, caller, tenant, key)
 
@@ -386,7 +387,7 @@ def _undo(action: Callable[[], None], what: str) -> None:
     """Take back the first half of a failed two-write change; the caller gets the first error."""
     try:
         action()
-    except errors.ServiceError as exc:
+    except vault_errors.VaultError as exc:
         log.warning("could not undo a failed %s: %s", what, type(exc).__name__)
 
 
@@ -410,9 +411,9 @@ def _recreate(
     try:
         # Pinned to the deleted version just read: a concurrent re-create or restore makes this 409.
         written = vault.kv.write_value(caller.token, tenant, key, value, cas=int(meta.get("current_version") or 0))
-    except errors.Conflict:
+    except vault_errors.Conflict:
         raise _exists(key) from None
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise _no_write(tenant) from None
     who = caller.name
     custom: dict[str, str | None] = {
@@ -455,7 +456,7 @@ def delete(vault: Vault, caller: Caller, tenant: str, key: str, *, recovery_days
         # Pinned to the version just read: a version written meanwhile stays live.
         vault.kv.delete_versions(caller.token, tenant, key, [version])
         vault.kv.patch_metadata(caller.token, tenant, key, {"deleted_by": caller.name, "restored_by": None})
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise _no_write(tenant) from None
     return None
 
@@ -465,7 +466,7 @@ def delete_permanently(vault: Vault, caller: Caller, tenant: str, key: str) -> N
     _metadata(vault, caller, tenant, key)
     try:
         vault.kv.delete_all(caller.token, tenant, key)
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise _no_write(tenant) from None
 
 
@@ -496,16 +497,16 @@ def restore(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
             {"deleted_by": None, "restored_by": caller.name},
             metadata_cas=meta.get("current_metadata_version"),
         )
-    except errors.Conflict:
+    except vault_errors.Conflict:
         raise errors.Conflict(
             f"The secret {key!r} was changed by someone else meanwhile (restored, re-created or deleted "
             "again); nothing was restored. Reload and check."
         ) from None
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise _no_write(tenant) from None
     try:
         vault.kv.undelete_versions(caller.token, tenant, key, [version])
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise _no_write(tenant) from None
     return get(vault, caller, tenant, key)
 

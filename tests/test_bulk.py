@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from app import bulk, errors
+from app import bulk
+from app.vault import errors
 from tests.conftest import BaoServer, Tenant, Users, planted
 
 

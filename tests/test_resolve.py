@@ -17,6 +17,7 @@ import requests
 
 from app import access, errors, resolve
 from app.client import SecretsClient, UnwrapError
+from app.vault import errors as vault_errors
 from tests.conftest import BaoServer, Tenant, Users, planted, watch_resolve_answer
 
 SECRET_ROOT = "/v1/secret/data/tenants"
@@ -454,7 +455,7 @@ def test_wrapped_resolve_failing_midway_revokes_what_it_made(
 
     def flaky(token: str, tenant_name: str, key: str, ttl: int) -> dict[str, Any]:
         if key == "TWO":
-            raise errors.Unavailable()
+            raise vault_errors.Unavailable()
         info = dict(real_wrap_read(token, tenant_name, key, ttl))
         made.append(info)
         return info

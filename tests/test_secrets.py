@@ -189,14 +189,14 @@ def test_a_create_whose_metadata_write_fails_leaves_nothing(
     app: Any, bao: BaoServer, tenant: Tenant, login: Any, monkeypatch: Any
 ) -> None:
     """A fault after the value write (Vault refusing or failing the metadata write) is undone."""
-    from app import errors
+    from app.vault import errors
 
     client = login(tenant.writer, tenant.password)
     url = f"/api/v1/tenants/{tenant.name}/secrets"
     kv = app.extensions["nexo_vault"].kv
 
     def refuse(*args: Any, **kwargs: Any) -> None:
-        raise errors.BadRequest("Vault refused the request")
+        raise errors.Invalid()
 
     with monkeypatch.context() as patch:
         patch.setattr(kv, "write_metadata", refuse)
@@ -212,7 +212,7 @@ def test_an_update_that_fails_halfway_changes_nothing(
     failing: str, app: Any, bao: BaoServer, tenant: Tenant, login: Any, monkeypatch: Any
 ) -> None:
     """Value and description change together or not at all, whichever of the two writes fails."""
-    from app import errors
+    from app.vault import errors
 
     client = login(tenant.writer, tenant.password)
     url = f"/api/v1/tenants/{tenant.name}/secrets"
@@ -221,7 +221,7 @@ def test_an_update_that_fails_halfway_changes_nothing(
     kv = app.extensions["nexo_vault"].kv
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise errors.Conflict("The secret was changed by someone else; reload and try again")
+        raise errors.Conflict()
 
     with monkeypatch.context() as patch:
         patch.setattr(kv, failing, refuse)

@@ -177,7 +177,7 @@ def test_reader_downloads_the_inventory_and_cannot_import(
 def test_an_import_stopped_half_way_says_what_was_written(
     ui: Watched, app: Any, tenant: Any, planted: Callable[[str], str], suite: ModuleType, monkeypatch: Any
 ) -> None:
-    from app import errors
+    from app.vault import errors
 
     kv = app.extensions["nexo_vault"].kv
     real_write = kv.write_value

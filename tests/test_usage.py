@@ -113,7 +113,7 @@ def test_a_refused_usage_write_still_resolves_and_is_logged_without_value(
         reply = resolve(app, token, tenant.name, ["K"])
     assert reply.status_code == 200 and reply.get_json()["parameters"][0]["value"] == value
     refused = [r.getMessage() for r in caplog.records if r.name == "app.usage"]
-    assert refused == [f"could not record the use of key K in tenant {tenant.name} (403)"]
+    assert refused == [f"could not record the use of key K in tenant {tenant.name} (Denied)"]
     assert writer.get(f"/api/v1/tenants/{tenant.name}/secrets/K").get_json()["last_used_time"] is None
 
 
