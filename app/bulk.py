@@ -15,23 +15,18 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import marshmallow as ma
 from dotenv.parser import parse_stream
 
-from app import errors, names, secrets
+from app import errors, names, rules, secrets
 from app.vault import Vault
 from app.vault import errors as vault_errors
 
 log = logging.getLogger(__name__)
 
-MAX_IMPORT_KEYS = 500
-MAX_EXPORT_ITEMS = 20_000
 EXPORT_PAGE = 1000
 # Problems listed in one refusal: enough to fix a file in one go, bounded however bad the file.
 _MAX_PROBLEMS = 50
 _EXISTENCE_READERS = 8
-FORMATS = ("dotenv", "json")
-ON_CONFLICT = ("skip", "overwrite", "fail")
 EXPORT_FIELDS = (
     "key", "description", "version", "created_time", "updated_time", "created_by", "updated_by",
     "last_used_time", "expires_at",
@@ -77,17 +72,40 @@ class _Problems:
             )
 
 
-def _value_rule(key: str, value: str) -> str | None:
+def _value_rule(value: str) -> str | None:
     """Why a value cannot be stored (the API's own rules for a value), or None."""
-    from app import schemas  # schemas imports this module for its limits
-
     if not value:  # decided: an empty line value is refused, never stored or skipped silently
         return "the value is empty (a secret needs a value)"
-    try:
-        schemas.ImportItem().load({"key": key, "value": value})
-    except ma.ValidationError as exc:
-        return _field_errors(exc.messages)
-    return None
+    problem = rules.text_problem(value) or rules.value_problem(value)
+    return f"value: {problem}" if problem else None
+
+
+_FIELDS = ("key", "value", "description")
+
+
+def _item_problems(item: dict[str, Any]) -> str | None:
+    """Why a JSON item is not a secret to create (the rules of a create), or None. An unknown
+    field is not named: its name may be a value."""
+    found: list[str] = []
+    for field in _FIELDS:
+        if field not in item:
+            if field != "description":
+                found.append(f"{field}: Missing data for required field.")
+            continue
+        text = item[field]
+        problem = "Field may not be null." if text is None else rules.text_problem(text)
+        if problem is None:
+            if field == "key":
+                problem = rules.key_problem(text)
+            elif field == "value":
+                problem = rules.EMPTY_RULE if not text else rules.value_problem(text)
+            else:
+                problem = rules.description_problem(text)
+        if problem:
+            found.append(f"{field}: {problem}")
+    if any(field not in _FIELDS for field in item):
+        found.append("unknown field (only key, value, description)")
+    return "; ".join(found) or None
 
 
 def parse_dotenv(content: str) -> list[Entry]:
@@ -117,7 +135,7 @@ def parse_dotenv(content: str) -> list[Entry]:
             problems.add(where, f"{binding.key} is already on line {first_line[binding.key]} (each key once)")
         else:
             first_line[binding.key] = line
-            rule = _value_rule(binding.key, binding.value)
+            rule = _value_rule(binding.value)
             if rule:
                 problems.add(where, f"{binding.key}: {rule}")
             else:
@@ -129,8 +147,6 @@ def parse_dotenv(content: str) -> list[Entry]:
 
 def parse_json(content: str) -> list[Entry]:
     """Parse the JSON text of a list of {key, value, description?}; items are counted from 1."""
-    from app import schemas
-
     problems = _Problems()
     try:
         items = json.loads(content)
@@ -144,40 +160,29 @@ def parse_json(content: str) -> list[Entry]:
         problems.raise_if_any("import")
     entries: list[Entry] = []
     first_item: dict[str, int] = {}
-    schema = schemas.ImportItem()
     for number, item in enumerate(items, start=1):
         where = f"item {number}"
         if not isinstance(item, dict):
             problems.add(where, "must be an object {key, value, description?}")
             continue
-        try:
-            loaded = schema.load(item)
-        except ma.ValidationError as exc:
-            problems.add(where, _field_errors(exc.messages))
+        problem = _item_problems(item)
+        if problem:
+            problems.add(where, problem)
             continue
-        key = loaded["key"]
+        key = item["key"]
         if key in first_item:
             problems.add(where, f"{key} is already item {first_item[key]} (each key once)")
             continue
         first_item[key] = number
-        entries.append(Entry(key, loaded["value"], loaded.get("description"), where))
+        entries.append(Entry(key, item["value"], item.get("description"), where))
     _check_count(problems, len(items))
     problems.raise_if_any("import")
     return entries
 
 
-def _field_errors(messages: Any) -> str:
-    """Marshmallow's messages for one item; an unknown field is not named (its name may be a value)."""
-    known = ("key", "value", "description")
-    parts = [f"{field}: {' '.join(map(str, found))}" for field, found in messages.items() if field in known]
-    if any(field not in known for field in messages):
-        parts.append("unknown field (only key, value, description)")
-    return "; ".join(parts)
-
-
 def _check_count(problems: _Problems, count: int) -> None:
-    if count > MAX_IMPORT_KEYS:
-        problems.add("content", f"at most {MAX_IMPORT_KEYS} keys per import (this has {count})")
+    if count > rules.MAX_IMPORT_KEYS:
+        problems.add("content", f"at most {rules.MAX_IMPORT_KEYS} keys per import (this has {count})")
     elif count == 0 and not problems.found:
         problems.add("content", "no KEY=value to import")
 
@@ -309,15 +314,15 @@ def _existing(vault: Vault, caller: secrets.Caller, tenant: str, keys: list[str]
 
 def inventory(vault: Vault, caller: secrets.Caller, tenant: str) -> list[secrets.Item]:
     """Every secret of a tenant without values, in key order, read in pages of EXPORT_PAGE;
-    a tenant with more than MAX_EXPORT_ITEMS is refused rather than cut short."""
+    a tenant with more than rules.MAX_EXPORT_ITEMS is refused rather than cut short."""
     items: list[secrets.Item] = []
     after: str | None = None
     while True:
         page, after = secrets.list_secrets(vault, caller, tenant, limit=EXPORT_PAGE, after=after)
         items += page
-        if len(items) > MAX_EXPORT_ITEMS:
+        if len(items) > rules.MAX_EXPORT_ITEMS:
             raise errors.Unprocessable(
-                f"Tenant {tenant!r} has more than {MAX_EXPORT_ITEMS} secrets, too many for one export; "
+                f"Tenant {tenant!r} has more than {rules.MAX_EXPORT_ITEMS} secrets, too many for one export; "
                 "page through GET .../secrets instead"
             )
         if after is None:

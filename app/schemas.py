@@ -9,65 +9,18 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
-from app import bulk, names, resolve, usage
-
-MAX_VALUE_BYTES = 64 * 1024
-MAX_DESCRIPTION = 512
-_SURROGATE = re.compile("[\ud800-\udfff]")
+from app import rules, usage
 
 
-def _printable_class() -> str:
-    """A regex character class of what Vault accepts in custom_metadata.
+def _rule(problem: Callable[[str], str | None]) -> Callable[[str], None]:
+    """A validator from one of the product's rules (app/rules.py)."""
 
-    OpenBao (like Vault) refuses any value that is not `strutil.Printable`: every rune must be
-    Go's `unicode.IsPrint`, that is a letter, mark, number, punctuation, symbol or the ASCII
-    space (builtin/logical/kv/path_metadata.go, validateCustomMetadata). Python's
-    str.isprintable() is the same definition. Planes 4-13 are unassigned and 15-16 private use,
-    so only the others are scanned (tests/test_secrets.py checks against a full scan)."""
-    flags = bytearray(0x110000)
-    for start, stop in ((0, 0x40000), (0xE0000, 0xF0000)):
-        flags[start:stop] = bytes(map(str.isprintable, map(chr, range(start, stop))))
-    parts = []
-    for run in re.finditer(rb"\x01+", bytes(flags)):
-        first, last = _class_char(run.start()), _class_char(run.end() - 1)
-        parts.append(first if first == last else f"{first}-{last}")
-    return "[" + "".join(parts) + "]"
+    def check(text: str) -> None:
+        found = problem(text)
+        if found:
+            raise ma.ValidationError(found)
 
-
-def _class_char(code: int) -> str:
-    char = chr(code)
-    return "\\" + char if char in "\\]^-[" else char
-
-
-PRINTABLE_CLASS = _printable_class()
-# The one rule for descriptions (and searches): the server checks this very regex, the OpenAPI
-# document carries it as the pattern, so fuzzers and generated clients agree with the server.
-PRINTABLE_RE = re.compile(rf"^{PRINTABLE_CLASS}*\Z")
-PRINTABLE_RULE = "Only printable characters: no control, format or separator characters other than the space."
-
-
-def _description(text: str) -> None:
-    # Checked before Vault is called: a refusal after a value was written would leave half a secret.
-    if not PRINTABLE_RE.match(text):
-        raise ma.ValidationError(PRINTABLE_RULE)
-    # Vault caps custom_metadata values at 512 bytes, not characters.
-    if len(text.encode("utf-8")) > MAX_DESCRIPTION:
-        raise ma.ValidationError(f"Must be at most {MAX_DESCRIPTION} bytes in UTF-8.")
-
-
-def _search(text: str) -> None:
-    if not PRINTABLE_RE.match(text):
-        raise ma.ValidationError(PRINTABLE_RULE)
-
-
-_NO_NUL = "^[^\\u0000]*$"  # the value's one character rule, as the document states it
-
-
-def _value(text: str) -> None:
-    if "\x00" in text:
-        raise ma.ValidationError("Must not contain NUL characters.")
-    if len(text.encode("utf-8")) > MAX_VALUE_BYTES:
-        raise ma.ValidationError(f"Must be at most {MAX_VALUE_BYTES} bytes.")
+    return check
 
 
 def _matching(regex: re.Pattern[str], message: str) -> Callable[[str], None]:
@@ -83,26 +36,22 @@ def _matching(regex: re.Pattern[str], message: str) -> Callable[[str], None]:
 class StrictString(ma.fields.String):
     """A string that refuses numbers, booleans, lists and objects instead of coercing them."""
 
-    default_error_messages = {
-        "invalid": "Must be a string.",
-        "surrogate": "Must be valid Unicode (a lone surrogate such as \\ud800 is not a character).",
-    }
+    default_error_messages = {"invalid": rules.NOT_A_STRING}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, str):
-            raise self.make_error("invalid")
-        if _SURROGATE.search(value):  # JSON can carry one; UTF-8 cannot encode it
-            raise self.make_error("surrogate")
+        problem = rules.text_problem(value)
+        if problem:
+            raise ma.ValidationError(problem)
         return super()._deserialize(value, attr, data, **kwargs)
 
 
 def Key(**kwargs: Any) -> StrictString:
     return StrictString(
-        validate=_matching(names.KEY_RE, "Invalid key: " + names.KEY_RULE + "."),
+        validate=_rule(rules.key_problem),
         metadata={
             "example": "DATABASE_PASSWORD",
-            "pattern": names.documented(names.KEY_RE),
-            "description": names.KEY_RULE[0].upper() + names.KEY_RULE[1:] + ".",
+            "pattern": rules.documented(rules.KEY_RE),
+            "description": rules.KEY_RULE[0].upper() + rules.KEY_RULE[1:] + ".",
         },
         **kwargs,
     )
@@ -110,13 +59,13 @@ def Key(**kwargs: Any) -> StrictString:
 
 def Description(**kwargs: Any) -> StrictString:
     return StrictString(
-        validate=[validate.Length(max=MAX_DESCRIPTION), _description],
+        validate=[validate.Length(max=rules.MAX_DESCRIPTION), _rule(rules.description_problem)],
         # Vault counts bytes: the page reads x-max-bytes from this document and counts the same way.
         metadata={
             "example": "Primary database password",
-            "x-max-bytes": MAX_DESCRIPTION,
-            "pattern": f"^{PRINTABLE_CLASS}*$",
-            "description": f"At most {MAX_DESCRIPTION} bytes in UTF-8. {PRINTABLE_RULE}",
+            "x-max-bytes": rules.MAX_DESCRIPTION,
+            "pattern": f"^{rules.PRINTABLE_CLASS}*$",
+            "description": f"At most {rules.MAX_DESCRIPTION} bytes in UTF-8. {rules.PRINTABLE_RULE}",
         },
         **kwargs,
     )
@@ -162,14 +111,14 @@ class SecretCreate(Strict):
     description = Description(load_default="")
     value = StrictString(
         required=True,
-        validate=[validate.Length(min=1, error="Must not be empty."), _value],
+        validate=[validate.Length(min=1, error=rules.EMPTY_RULE), _rule(rules.value_problem)],
         load_only=True,
         metadata={
             "format": "password",
             "writeOnly": True,
-            "pattern": _NO_NUL,
-            "x-max-bytes": MAX_VALUE_BYTES,
-            "description": f"The secret; at most {MAX_VALUE_BYTES} bytes in UTF-8, no NUL character.",
+            "pattern": rules.NO_NUL,
+            "x-max-bytes": rules.MAX_VALUE_BYTES,
+            "description": f"The secret; at most {rules.MAX_VALUE_BYTES} bytes in UTF-8, no NUL character.",
         },
     )
     expires_at = _expires_at()
@@ -178,13 +127,13 @@ class SecretCreate(Strict):
 class SecretUpdate(Strict):
     description = Description()
     value = StrictString(
-        validate=_value,
+        validate=_rule(rules.value_problem),
         load_only=True,
         metadata={
             "format": "password",
             "writeOnly": True,
-            "pattern": _NO_NUL,
-            "x-max-bytes": MAX_VALUE_BYTES,
+            "pattern": rules.NO_NUL,
+            "x-max-bytes": rules.MAX_VALUE_BYTES,
             "description": "New value; empty or absent keeps the current value. As on create: no NUL.",
         },
     )
@@ -229,19 +178,19 @@ _ALWAYS = ("last_used_time", "expires_at")  # null means something: never used, 
 
 
 class SecretListArgs(Strict):
-    limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    limit = ma.fields.Integer(load_default=rules.PAGE_DEFAULT, validate=validate.Range(min=1, max=rules.PAGE_MAX))
     after = StrictString(
-        validate=_matching(names.KEY_RE, "Must be a key returned as 'next'."),
+        validate=_matching(rules.KEY_RE, "Must be a key returned as 'next'."),
         metadata={
             "description": "Return keys after this one (the 'next' of the previous page).",
-            "pattern": names.documented(names.KEY_RE),
+            "pattern": rules.documented(rules.KEY_RE),
         },
     )
     q = StrictString(
-        validate=[validate.Length(max=200), _search],
+        validate=[validate.Length(max=rules.MAX_SEARCH), _rule(rules.search_problem)],
         metadata={
-            "description": f"Case-insensitive filter on key and description. {PRINTABLE_RULE}",
-            "pattern": f"^{PRINTABLE_CLASS}*$",
+            "description": f"Case-insensitive filter on key and description. {rules.PRINTABLE_RULE}",
+            "pattern": f"^{rules.PRINTABLE_CLASS}*$",
         },
     )
     deleted = ma.fields.Boolean(
@@ -250,7 +199,7 @@ class SecretListArgs(Strict):
     )
     expiring_within_days = ma.fields.Integer(
         strict=False,
-        validate=validate.Range(min=0, max=3650),
+        validate=validate.Range(min=0, max=rules.EXPIRING_DAYS_MAX),
         metadata={"description": "Only secrets that expire within this many days, or have expired."},
     )
 
@@ -317,12 +266,12 @@ class MemberList(ma.Schema):
 
 
 class TenantListArgs(Strict):
-    limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    limit = ma.fields.Integer(load_default=rules.PAGE_DEFAULT, validate=validate.Range(min=1, max=rules.PAGE_MAX))
     after = StrictString(
-        validate=_matching(names.TENANT_RE, "Must be a tenant returned as 'next'."),
+        validate=_matching(rules.TENANT_RE, "Must be a tenant returned as 'next'."),
         metadata={
             "description": "Return tenants after this one (the 'next' of the previous page).",
-            "pattern": names.documented(names.TENANT_RE),
+            "pattern": rules.documented(rules.TENANT_RE),
         },
     )
 
@@ -344,8 +293,8 @@ class TenantPage(ma.Schema):
 class UserCreate(Strict):
     username = StrictString(
         required=True,
-        validate=_matching(names.USER_RE, "Invalid user name: " + names.USER_RULE + "."),
-        metadata={"example": "erin", "pattern": names.documented(names.USER_RE)},
+        validate=_matching(rules.USER_RE, "Invalid user name: " + rules.USER_RULE + "."),
+        metadata={"example": "erin", "pattern": rules.documented(rules.USER_RE)},
     )
 
 
@@ -383,35 +332,31 @@ class ApiError(ma.Schema):
 
 # -- resolve (the Hub) --------------------------------------------------------------------
 
-# A duration string within WRAP_TTL_MIN..WRAP_TTL_MAX (10 s to 15 min), exactly: the server
-# checks this regex and the OpenAPI document carries it, so no string the document allows is refused.
-_DURATION = re.compile(r"^(?:(?:[1-9][0-9]|[1-8][0-9]{2}|900)s?|(?:[1-9]|1[0-5])m)\Z")
-_UNIT_SECONDS = {"s": 1, "m": 60}
-
-
 class Duration(ma.fields.Field):  # type: ignore[type-arg]
     """Seconds as an integer, or a Vault-style duration string: "90s", "5m"."""
 
-    default_error_messages = {
-        "invalid": 'Must be 10 to 900 seconds, as a number or a duration like "90s" or "5m" (at most "15m").'
-    }
+    default_error_messages = {"invalid": rules.DURATION_RULE}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, float) and value.is_integer():
             value = int(value)  # JSON Schema's integer: 60.0 is 60
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, str) and _DURATION.match(value):
-            unit = value[-1] if value[-1] in _UNIT_SECONDS else "s"
-            return int(value.rstrip("sm")) * _UNIT_SECONDS[unit]
-        raise self.make_error("invalid")
+        seconds = rules.duration_seconds(value) if isinstance(value, str) else None
+        if seconds is None:
+            raise self.make_error("invalid")
+        return seconds
 
 
 class ResolveParameter(Strict):
-    name = StrictString(required=True, validate=validate.Length(min=1, max=256), metadata={"example": "db_password"})
+    name = StrictString(
+        required=True,
+        validate=validate.Length(min=1, max=rules.MAX_PARAMETER_NAME),
+        metadata={"example": "db_password"},
+    )
     type = StrictString(
         required=True,
-        validate=validate.Length(min=1, max=64),
+        validate=validate.Length(min=1, max=rules.MAX_PARAMETER_TYPE),
         metadata={"example": "SECRET", "description": "SECRET parameters carry a key and get its value."},
     )
     value = ma.fields.Raw(
@@ -425,18 +370,18 @@ class ResolveRequest(Strict):
     parameters = ma.fields.List(
         ma.fields.Nested(ResolveParameter),
         required=True,
-        validate=validate.Length(max=resolve.MAX_PARAMETERS, error="At most {max} parameters per call."),
+        validate=validate.Length(max=rules.MAX_PARAMETERS, error="At most {max} parameters per call."),
     )
     wrap_ttl = Duration(
         validate=validate.Range(
-            min=resolve.WRAP_TTL_MIN, max=resolve.WRAP_TTL_MAX, error="Must be {min} to {max} seconds."
+            min=rules.WRAP_TTL_MIN, max=rules.WRAP_TTL_MAX, error="Must be {min} to {max} seconds."
         ),
         metadata={
             "description": "Deliver by Vault response wrapping: every SECRET parameter gets a single-use token "
             "of Vault's own read of its key, valid this long, instead of its value.",
             "oneOf": [
-                {"type": "integer", "minimum": resolve.WRAP_TTL_MIN, "maximum": resolve.WRAP_TTL_MAX},
-                {"type": "string", "pattern": names.documented(_DURATION), "example": "5m", "maxLength": 4},
+                {"type": "integer", "minimum": rules.WRAP_TTL_MIN, "maximum": rules.WRAP_TTL_MAX},
+                {"type": "string", "pattern": rules.documented(rules.DURATION), "example": "5m", "maxLength": 4},
             ],
         },
     )
@@ -490,18 +435,10 @@ class ResolveResponse(ma.Schema):
 # -- import and export --------------------------------------------------------------------
 
 
-class ImportItem(Strict):
-    """One secret in a JSON import: the rules of a create."""
-
-    key = Key(required=True)
-    value = SecretCreate._declared_fields["value"]  # the very rules of a create's value, kept in step
-    description = Description()
-
-
 class ImportRequest(Strict):
     format = StrictString(
         required=True,
-        validate=validate.OneOf(bulk.FORMATS),
+        validate=validate.OneOf(rules.IMPORT_FORMATS),
         metadata={
             "description": "dotenv: the text of a .env file; json: the JSON text of a list of "
             "{key, value, description?}."
@@ -509,18 +446,18 @@ class ImportRequest(Strict):
     )
     content = StrictString(
         required=True,
-        validate=validate.Length(min=1, error="Must not be empty."),
+        validate=validate.Length(min=1, error=rules.EMPTY_RULE),
         load_only=True,
         metadata={
             "format": "password",
             "writeOnly": True,
-            "description": f"The file's text: at most {bulk.MAX_IMPORT_KEYS} keys; the whole request body is "
+            "description": f"The file's text: at most {rules.MAX_IMPORT_KEYS} keys; the whole request body is "
             "capped at 256 KiB (413).",
         },
     )
     on_conflict = StrictString(
         load_default="fail",
-        validate=validate.OneOf(bulk.ON_CONFLICT),
+        validate=validate.OneOf(rules.ON_CONFLICT),
         metadata={
             "description": "Keys that exist: skip them, overwrite them (a new version), or fail "
             "(nothing is written if any exists, 409)."
@@ -546,4 +483,4 @@ class ImportResponse(ma.Schema):
 
 
 class ExportArgs(Strict):
-    format = StrictString(load_default="json", validate=validate.OneOf(["json", "csv"]))
+    format = StrictString(load_default="json", validate=validate.OneOf(rules.EXPORT_FORMATS))

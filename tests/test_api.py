@@ -155,7 +155,7 @@ def test_openapi_says_what_the_server_enforces(app: Any) -> None:
     """The rules a fuzzer found missing: patterns, bounds, which operations need no credentials."""
     import re
 
-    from app import schemas
+    from app import rules
 
     doc = app.test_client().get("/api/openapi.json").get_json()
     paths = doc["paths"]
@@ -169,7 +169,7 @@ def test_openapi_says_what_the_server_enforces(app: Any) -> None:
         assert rule.match("Primary DB: café, 中文, \U0001f511")
         for char in ("\t", "\x7f", "\x85", "\u200b", "\u2028", "\u202e", "\u00ad", "\ufeff", "\U000e0041"):
             assert not rule.match(f"a{char}"), hex(ord(char))
-    assert description["pattern"] == f"^{schemas.PRINTABLE_CLASS}*$"
+    assert description["pattern"] == f"^{rules.PRINTABLE_CLASS}*$"
     for name in ("SecretCreate", "SecretUpdate"):
         value = re.compile(doc["components"]["schemas"][name]["properties"]["value"]["pattern"])
         assert value.match("any\nline \u200b") and not value.match("a\x00b"), name

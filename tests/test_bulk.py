@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app import bulk
+from app import bulk, rules
 from app.vault import errors
 from tests.conftest import BaoServer, Tenant, Users, planted
 
@@ -120,7 +120,7 @@ def test_every_problem_is_listed_at_once(tenant: Tenant, login: Any) -> None:
     reply = do_import(client, tenant.name, "A=1\n2B=x\nA=2\nC=\nD=4\n")
     found = reply.get_json()["errors"]["json"]["content"]
     assert found == [
-        "line 2: invalid key: " + bulk.names.KEY_RULE,
+        "line 2: invalid key: " + rules.KEY_RULE,
         "line 3: A is already on line 1 (each key once)",
         "line 4: C: the value is empty (a secret needs a value)",
     ]
@@ -223,11 +223,11 @@ def test_import_body_validation(body: dict[str, Any], tenant: Tenant, login: Any
 
 def test_limits(bao: BaoServer, tenant: Tenant, login: Any) -> None:
     client = login(tenant.writer, tenant.password)
-    too_many = "".join(f"K{i}=v\n" for i in range(bulk.MAX_IMPORT_KEYS + 1))
+    too_many = "".join(f"K{i}=v\n" for i in range(rules.MAX_IMPORT_KEYS + 1))
     reply = do_import(client, tenant.name, too_many)
     assert reply.status_code == 422
     assert (
-        f"content: at most {bulk.MAX_IMPORT_KEYS} keys per import (this has 501)"
+        f"content: at most {rules.MAX_IMPORT_KEYS} keys per import (this has 501)"
         in reply.get_json()["errors"]["json"]["content"]
     )
     huge = do_import(client, tenant.name, "A=" + "x" * (300 * 1024))
@@ -330,7 +330,7 @@ def test_export_pages_through_a_large_tenant(
     monkeypatch.setattr(bulk, "EXPORT_PAGE", 10)
     items = writer.get(f"/api/v1/tenants/{tenant.name}/secrets/export").get_json()
     assert [i["key"] for i in items] == [f"K{i:03d}" for i in range(25)]
-    monkeypatch.setattr(bulk, "MAX_EXPORT_ITEMS", 20)
+    monkeypatch.setattr(rules, "MAX_EXPORT_ITEMS", 20)
     refused = writer.get(f"/api/v1/tenants/{tenant.name}/secrets/export?format=csv")
     assert refused.status_code == 422 and "more than 20 secrets" in refused.get_json()["message"]
 

@@ -236,7 +236,7 @@ def test_the_printable_rule_is_pythons_isprintable_over_every_code_point() -> No
     """The class is built from a partial scan (planes 4-13 unassigned, 15-16 private use)."""
     import sys
 
-    from app import schemas
+    from app import rules
 
-    allowed = schemas.PRINTABLE_RE
+    allowed = rules.PRINTABLE_RE
     assert all(bool(allowed.match(c)) == c.isprintable() for c in map(chr, range(sys.maxunicode + 1)))
