@@ -81,7 +81,6 @@ def provision(vault: Vault, token: str, tenant: str) -> bool:
     Writing a policy is the operator's power alone (no admin may grant one), so Vault refuses
     any other token; the refusal says so instead of a bare "Permission denied".
     """
-    names.tenant(tenant)
     try:
         new = vault.identity.read_group(token, group_name(tenant, "read")) is None
         for permission in PERMISSIONS:
@@ -190,7 +189,6 @@ def _set_members(
 
 
 def _groups(vault: Vault, token: str, tenant: str) -> dict[str, dict[str, Any]]:
-    names.tenant(tenant)
     groups = {}
     for permission in PERMISSIONS:
         group = vault.identity.read_group(token, group_name(tenant, permission))
@@ -202,7 +200,6 @@ def _groups(vault: Vault, token: str, tenant: str) -> dict[str, dict[str, Any]]:
 
 def entity_of(vault: Vault, token: str, user: str, *, create: bool) -> str | None:
     """The Vault entity id of a userpass user; created with its alias if asked and absent."""
-    names.user(user)
     accessor = vault.sys.auth_accessor(token, vault.auth.userpass_mount)
     found = vault.identity.lookup_entity_by_alias(token, user, accessor)
     if found or not create:
@@ -235,7 +232,7 @@ def delete_user(vault: Vault, token: str, user: str) -> bool:
 
 def user_exists(vault: Vault, token: str, user: str) -> bool:
     """Whether the userpass account exists (`grant` alone would make an entity for any name)."""
-    return vault.auth.user_exists(token, names.user(user))
+    return vault.auth.user_exists(token, user)
 
 
 def grant(vault: Vault, token: str, tenant: str, user: str, permission: str) -> Member:

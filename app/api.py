@@ -3,44 +3,20 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from flask import Flask, Response, after_this_request, current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from werkzeug.routing import BaseConverter
 
-from app import access, auth, bulk, errors, names, observe, resolve, schemas, secrets, usage
+from app import access, auth, bulk, converters, errors, observe, resolve, schemas, secrets, usage
 
 log = logging.getLogger(__name__)
 
 
-class _Name(BaseConverter):
-    """A path segment named by a product rule. Any segment matches, so that a bad name reaches
-    the view and gets a 400 naming the rule; the OpenAPI document carries the rule's pattern."""
-
-    regex = "[^/]+"
-    rule: re.Pattern[str]
-
-
-class _Tenant(_Name):
-    rule = names.TENANT_RE
-
-
-class _Key(_Name):
-    rule = names.KEY_RE
-
-
-class _User(_Name):
-    rule = names.USER_RE
-
-
 def register(app: Flask, spec: Any) -> None:
     """Attach the API: path converters (documented with their patterns), then the blueprints."""
-    for name, converter in (("tenant", _Tenant), ("key", _Key), ("user", _User)):
-        app.url_map.converters[name] = converter
-        spec.register_converter(converter, lambda c: {"type": "string", "pattern": names.documented(c.rule)})
+    converters.init_app(app, spec)
     spec.register_blueprint(blp)
     spec.register_blueprint(ops)
     app.extensions["nexo_usage"] = usage.Recorder()  # per worker process: hourly last-used writes
@@ -165,7 +141,7 @@ class SecretList(MethodView):
             items, next_key = secrets.list_secrets(
                 _vault(),
                 user.caller(),
-                names.tenant(tenant),
+                tenant,
                 limit=args["limit"],
                 after=args.get("after"),
                 q=args.get("q"),
@@ -183,7 +159,7 @@ class SecretList(MethodView):
         return secrets.create(
             _vault(),
             _user().caller(),
-            names.tenant(tenant),
+            tenant,
             body["key"],
             body["value"],
             body["description"],
@@ -216,7 +192,7 @@ class SecretImport(MethodView):
         caller = _user().caller()  # signed in before the content is looked at
         entries = bulk.parse(body["format"], body["content"])
         results = bulk.import_entries(
-            _vault(), caller, names.tenant(tenant), entries, body["on_conflict"], dry_run=body["dry_run"]
+            _vault(), caller, tenant, entries, body["on_conflict"], dry_run=body["dry_run"]
         )
         return {"results": results, "dry_run": body["dry_run"]}
 
@@ -247,7 +223,7 @@ class SecretExport(MethodView):
         a header row. At most 20,000 secrets (more is a 422)."""
         user = _user()
         with current_app.extensions["nexo_listings"].hold(user.token, request.remote_addr or "-"):
-            items = bulk.inventory(_vault(), user.caller(), names.tenant(tenant))
+            items = bulk.inventory(_vault(), user.caller(), tenant)
         filename = f"{tenant}-secrets.{args['format']}"
         if args["format"] == "json":
             return items, 200, {"Content-Disposition": f'attachment; filename="{filename}"'}
@@ -264,7 +240,7 @@ class SecretOne(MethodView):
     @_document(400, 401, 403, 404)
     def get(self, tenant: str, key: str) -> secrets.Item:
         """One secret, without its value."""
-        return secrets.get(_vault(), _user().caller(), names.tenant(tenant), names.key(key))
+        return secrets.get(_vault(), _user().caller(), tenant, key)
 
     @blp.arguments(schemas.SecretUpdate())
     @blp.response(200, schemas.SecretItem)
@@ -275,8 +251,8 @@ class SecretOne(MethodView):
         return secrets.update(
             _vault(),
             _user().caller(),
-            names.tenant(tenant),
-            names.key(key),
+            tenant,
+            key,
             description=body.get("description"),
             value=body.get("value") or None,
             version=body.get("version"),
@@ -292,9 +268,9 @@ class SecretOne(MethodView):
         `permanent=true` deletes a live or deleted secret for good: every version and its metadata."""
         vault, caller = _vault(), _user().caller()
         if args["permanent"]:
-            secrets.delete_permanently(vault, caller, names.tenant(tenant), names.key(key))
+            secrets.delete_permanently(vault, caller, tenant, key)
         else:
-            secrets.delete(vault, caller, names.tenant(tenant), names.key(key), recovery_days=_recovery_days())
+            secrets.delete(vault, caller, tenant, key, recovery_days=_recovery_days())
 
 
 @blp.route("/tenants/<tenant:tenant>/secrets/<key:key>/restore")
@@ -305,7 +281,7 @@ class SecretRestore(MethodView):
         """Restore a deleted secret (KV undelete): the same value is live again, nobody reads it.
 
         409 when it is not deleted: restored by someone else, or re-created meanwhile."""
-        return secrets.restore(_vault(), _user().caller(), names.tenant(tenant), names.key(key))
+        return secrets.restore(_vault(), _user().caller(), tenant, key)
 
 
 @blp.route("/tenants/<tenant:tenant>/secrets/<key:key>/versions")
@@ -316,7 +292,7 @@ class SecretVersions(MethodView):
         """A live or deleted secret's versions, newest first: when and by whom, deleted or not.
 
         Values are write-only: no version's value is ever answered, so there is no rollback."""
-        found, keep = secrets.versions(_vault(), _user().caller(), names.tenant(tenant), names.key(key))
+        found, keep = secrets.versions(_vault(), _user().caller(), tenant, key)
         return {"items": found, "max_versions": keep}
 
 
@@ -346,7 +322,7 @@ class Tenant(MethodView):
     @_document(400, 401, 403)
     def put(self, tenant: str) -> tuple[dict[str, Any], int]:
         """Provision a tenant: its policies and groups (idempotent; the operator's token only, an admin gets 403)."""
-        new = access.provision(_vault(), _user().token, names.tenant(tenant))
+        new = access.provision(_vault(), _user().token, tenant)
         info = {
             "tenant": tenant,
             "policies": [access.policy_name(tenant, p) for p in access.PERMISSIONS],
@@ -362,7 +338,7 @@ class Members(MethodView):
     def get(self, tenant: str) -> dict[str, Any]:
         """Who may read or write a tenant: for an admin, and read-only for the tenant's own readers
         and writers (so they know whom to ask); anyone else gets 403."""
-        found = access.roster(_vault(), _user().token, names.tenant(tenant))
+        found = access.roster(_vault(), _user().token, tenant)
         return {
             "items": [{"user": m.user, "permission": m.permission} for m in found.members],
             "unnamed": found.unnamed,
@@ -378,16 +354,16 @@ class MemberOne(MethodView):
         """Grant a user read or write permission (admin only); effective on their next request.
         The account must exist (404 otherwise), as for `nexo-secrets grant`: a typo grants nobody."""
         token = _user().token
-        if not access.user_exists(_vault(), token, names.user(user)):
+        if not access.user_exists(_vault(), token, user):
             raise errors.NotFound(f"No account named {user!r}", errors={"user": ["No such account."]})
-        member = access.grant(_vault(), token, names.tenant(tenant), user, body["permission"])
+        member = access.grant(_vault(), token, tenant, user, body["permission"])
         return {"user": member.user, "permission": member.permission}
 
     @blp.response(204)
     @_document(400, 401, 403, 404)
     def delete(self, tenant: str, user: str) -> None:
         """Revoke a user's permission on a tenant (admin only)."""
-        if not access.revoke(_vault(), _user().token, names.tenant(tenant), names.user(user)):
+        if not access.revoke(_vault(), _user().token, tenant, user):
             raise errors.NotFound(f"{user!r} has no permission on tenant {tenant!r}")
 
 
@@ -402,14 +378,14 @@ class Users(MethodView):
     def post(self, body: dict[str, str]) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Create a user account without policies (admin); the answer carries its generated first
         password, once: hand it over, it is kept nowhere."""
-        user = names.user(body["username"])
+        user = body["username"]  # the schema checked the naming rule
         password = access.create_user(_vault(), _user().token, user)
         return {"user": user, "password": password}, 201, {"Cache-Control": "no-store"}
 
 
 def _set_disabled(user: str, disabled: bool) -> dict[str, Any]:
     token = _user().token
-    if not access.user_exists(_vault(), token, names.user(user)):
+    if not access.user_exists(_vault(), token, user):
         raise errors.NotFound(f"No account named {user!r}")
     access.set_disabled(_vault(), token, user, disabled)
     return {"user": user, "disabled": disabled}
@@ -452,7 +428,6 @@ class Resolve(MethodView):
         `warnings` names each parameter whose key has expired: it still resolves."""
         extensions = current_app.extensions  # one context lookup for both: this is the hot path
         vault, recorder, token = extensions["nexo_vault"], extensions["nexo_usage"], _user().token
-        names.tenant(tenant)
         try:
             answer = resolve.resolve(
                 vault,

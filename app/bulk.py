@@ -205,7 +205,6 @@ def import_entries(
     new version) or, with "fail", refuse the whole import before anything is written (409).
 
     A dry run answers the statuses the import would produce and writes nothing."""
-    names.tenant(tenant)
     _check_may_write(vault, caller, tenant)
     existing = _existing(vault, caller, tenant, [e.key for e in entries])
     if on_conflict == "fail" and existing:

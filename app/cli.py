@@ -77,24 +77,36 @@ def bootstrap() -> None:
     click.echo("bootstrap done")
 
 
+def _tenant_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A tenant name from the command line, checked here, where it comes in (the services trust it)."""
+    if not names.is_tenant(value):
+        raise click.BadParameter(names.TENANT_RULE)
+    return value
+
+
+def _user_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A user name from the command line, checked here, where it comes in (the services trust it)."""
+    if not names.is_user(value):
+        raise click.BadParameter(names.USER_RULE)
+    return value
+
+
 @main.group()
 def tenant() -> None:
     """Tenants."""
 
 
 @tenant.command("create")
-@click.argument("name")
+@click.argument("name", callback=_tenant_name)
 def tenant_create(name: str) -> None:
     """Provision tenant NAME: its policies and groups (idempotent)."""
-    if not names.is_tenant(name):
-        raise click.BadParameter(names.TENANT_RULE, param_hint="NAME")
     new = _run(lambda: access.provision(_vault(), _token(), name))
     click.echo(f"tenant {name} {'created' if new else 'updated'}")
 
 
 @main.command()
-@click.argument("user")
-@click.argument("tenant_name", metavar="TENANT")
+@click.argument("user", callback=_user_name)
+@click.argument("tenant_name", metavar="TENANT", callback=_tenant_name)
 @click.argument("permission", type=click.Choice(access.PERMISSIONS))
 def grant(user: str, tenant_name: str, permission: str) -> None:
     """Give USER (an existing account) read or write permission on TENANT."""
@@ -107,8 +119,8 @@ def grant(user: str, tenant_name: str, permission: str) -> None:
 
 
 @main.command()
-@click.argument("user")
-@click.argument("tenant_name", metavar="TENANT")
+@click.argument("user", callback=_user_name)
+@click.argument("tenant_name", metavar="TENANT", callback=_tenant_name)
 def revoke(user: str, tenant_name: str) -> None:
     """Take away USER's permission on TENANT."""
     changed = _run(lambda: access.revoke(_vault(), _token(), tenant_name, user))
@@ -121,7 +133,7 @@ def user() -> None:
 
 
 @user.command("add")
-@click.argument("name")
+@click.argument("name", callback=_user_name)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--policy", "policies", multiple=True, help="Extra policy, e.g. nexo-admin (operator token only).")
 def user_add(name: str, password: str, policies: tuple[str, ...]) -> None:
@@ -129,8 +141,6 @@ def user_add(name: str, password: str, policies: tuple[str, ...]) -> None:
 
     An admin token may only create a new account without policies; updating an account or
     giving it a policy takes the operator's token."""
-    if not names.is_user(name):
-        raise click.BadParameter(names.USER_RULE, param_hint="NAME")
     vault = _vault()
     _run(lambda: vault.auth.write_user(_token(), name, password, policies))
     click.echo(f"user {name} saved")
@@ -144,7 +154,7 @@ def user_add(name: str, password: str, policies: tuple[str, ...]) -> None:
 
 
 @user.command("delete")
-@click.argument("name")
+@click.argument("name", callback=_user_name)
 def user_delete(name: str) -> None:
     """Delete user NAME and its Vault entity (operator token; an admin disables instead)."""
     found = _run(lambda: access.delete_user(_vault(), _token(), name))
@@ -152,7 +162,7 @@ def user_delete(name: str) -> None:
 
 
 @user.command("disable")
-@click.argument("name")
+@click.argument("name", callback=_user_name)
 def user_disable(name: str) -> None:
     """Disable user NAME: it can no longer sign in, and its tokens stop working."""
     _run(lambda: access.set_disabled(_vault(), _token(), name, True))
@@ -160,7 +170,7 @@ def user_disable(name: str) -> None:
 
 
 @user.command("enable")
-@click.argument("name")
+@click.argument("name", callback=_user_name)
 def user_enable(name: str) -> None:
     """Enable user NAME again."""
     _run(lambda: access.set_disabled(_vault(), _token(), name, False))

@@ -61,7 +61,6 @@ def resolve(
     (it still resolves). With wrap_ttl, each SECRET parameter comes back with "value": None,
     its "key" and "wrap": {"token", "ttl", "creation_path"} (see wrapped()). On success,
     used({key: custom_metadata}) learns which keys were resolved (for last_used_time)."""
-    names.tenant(tenant)
     if len(parameters) > rules.MAX_PARAMETERS:
         raise errors.Unprocessable(errors={"parameters": [f"At most {rules.MAX_PARAMETERS} parameters per call."]})
     if wrap_ttl is not None and not rules.WRAP_TTL_MIN <= wrap_ttl <= rules.WRAP_TTL_MAX:

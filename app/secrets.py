@@ -216,7 +216,6 @@ def list_secrets(
     the recovery window, when the caller may (a writer's own token; a reader's is refused).
     With expiring_within_days, only secrets expiring within that many days or expired (a scan,
     like a search)."""
-    names.tenant(tenant)
     try:
         if q or deleted or expiring_within_days is not None:
             budget = SCAN_BUDGET if vault.kv.detailed is not False else _FALLBACK_SCAN_BUDGET
@@ -272,8 +271,6 @@ def _live_metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> dict[
 
 
 def _metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> dict[str, Any]:
-    names.tenant(tenant)
-    names.key(key)
     try:
         return vault.kv.read_metadata(caller.token, tenant, key)
     except vault_errors.NotFound:
@@ -309,8 +306,6 @@ def create(
 
     All or nothing as the caller sees it: if the metadata write fails after the value was
     written, the new key is deleted again before the error is answered."""
-    names.tenant(tenant)
-    names.key(key)
     who = caller.name  # before any write: a Bearer caller's name is one more Vault call
     custom = {"created_by": who, "updated_by": who}
     if description:  # Vault refuses empty custom_metadata values: no description = no entry

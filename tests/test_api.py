@@ -319,3 +319,29 @@ def test_gunicorns_own_errors_use_the_shape(bao: BaoServer, tmp_path: Path) -> N
     finally:
         stop(proc)
         SEEN.append(("gunicorn log (raw requests)", log.read_text()))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field", "message", "rule"),
+    [
+        ("get", "/api/v1/tenants/Bad_Tenant/secrets", "tenant", "Invalid tenant name", names.TENANT_RULE),
+        ("patch", "/api/v1/tenants/{t}/secrets/1KEY", "key", "Invalid key", names.KEY_RULE),
+        ("put", "/api/v1/tenants/{t}/members/-bob", "user", "Invalid user name", names.USER_RULE),
+    ],
+)
+def test_a_bad_name_in_the_path_is_refused_where_it_comes_in(
+    method: str, path: str, field: str, message: str, rule: str, app: Any, tenant: Tenant, login: Any
+) -> None:
+    """The route converters check each name once: the same 400 for every route, before any Vault call."""
+    client = login(tenant.writer, tenant.password)
+    adapter = app.extensions["nexo_vault"].transport
+    seen: list[str] = []
+    before = adapter.observer
+    adapter.observer = lambda method, url, status, seconds: seen.append(url)
+    try:
+        reply = getattr(client, method)(path.format(t=tenant.name), json={"value": planted("refused-name")})
+    finally:
+        adapter.observer = before
+    assert reply.status_code == 400
+    assert reply.get_json() == {"code": 400, "status": "Bad Request", "message": message, "errors": {field: [rule]}}
+    assert seen == []
