@@ -68,7 +68,7 @@ class _Problems:
             count = len(self.found)
             raise errors.Unprocessable(
                 f"The {what} was refused ({count} problem{'s' if count > 1 else ''}); nothing was written",
-                errors={"json": {"content": self.found[:_MAX_PROBLEMS]}},
+                errors={"content": self.found[:_MAX_PROBLEMS]},
             )
 
 

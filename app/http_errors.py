@@ -3,12 +3,19 @@
 Every failure is answered as {code, status, message, errors?}: the service's domain errors
 (app/errors.py), Vault errors no service turned into one (app/vault/errors.py), Flask's and
 webargs' own, and anything unexpected (500, its text never shown).
+
+`errors`, when present, maps each field to the list of its messages: a body or query field by
+its name (a nested one dotted: `parameters.0.name`), a name in the path by its parameter
+(`tenant`, `key`, `user`). Three members hold lists of another kind, each documented where it is
+answered: resolve's `unresolved` (the parameters without a value), an import's `existing` (the
+keys that exist, 409) and `results` (what an import that stopped half way wrote).
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Mapping
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -72,10 +79,30 @@ def _from_vault(error: vault.VaultError) -> Response:
     return _from_service(errors.from_vault(error))
 
 
+# webargs files its messages under where it read them ({"json": {"key": [...]}}): one shape drops that.
+_LOCATIONS = ("json", "query", "form", "path", "headers", "cookies")
+
+
+def field_errors(found: Mapping[str, Any], prefix: str = "") -> dict[str, list[str]]:
+    """webargs' (or marshmallow's) nested messages as field -> list of messages."""
+    flat: dict[str, list[str]] = {}
+    for name, detail in found.items():
+        if not prefix and name in _LOCATIONS and isinstance(detail, Mapping):
+            flat.update(field_errors(detail))
+        elif isinstance(detail, Mapping):
+            flat.update(field_errors(detail, f"{prefix}{name}."))
+        else:
+            messages = detail if isinstance(detail, list) else [detail]
+            flat.setdefault(f"{prefix}{name}", []).extend(str(m) for m in messages)
+    return flat
+
+
 def _from_http(error: HTTPException) -> Response:
     code = error.code or 500
     data = getattr(error, "data", None) or {}
     found = data.get("errors") or data.get("messages")
+    if isinstance(found, Mapping):
+        found = field_errors(found)
     message = data.get("message")
     if not message:
         message = {

@@ -327,7 +327,17 @@ class ApiError(ma.Schema):
     code = ma.fields.Integer(required=True)
     status = ma.fields.String(required=True)
     message = ma.fields.String(required=True)
-    errors = ma.fields.Dict(metadata={"description": "Field errors (422) or unresolved parameters"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.Raw()),
+        metadata={
+            "description": "Each field with the list of its messages: a body or query field by name (nested: "
+            "dotted, `parameters.0.name`), a path name by its parameter (`tenant`, `key`, `user`). Lists of "
+            "another kind: resolve's `unresolved` ({name, key, reason} per parameter), an import's `existing` "
+            "(keys, 409) and `results` (per key, when it stopped half way).",
+            "example": {"key": ["Invalid key: starts with a letter or '_'."]},
+        },
+    )
 
 
 # -- resolve (the Hub) --------------------------------------------------------------------

@@ -70,8 +70,7 @@ def _message(status: int, payload: Any) -> str:
     lines = [str(payload["message"])]
     found = payload.get("errors")
     found = found if isinstance(found, dict) else {}
-    fields = found.get("json", found)
-    for field, rules in fields.items():
+    for field, rules in found.items():
         if field in ("results", "existing", "unresolved"):
             continue
         for rule in rules if isinstance(rules, list) else [rules]:

@@ -78,7 +78,7 @@ def test_unexpected_error_is_a_clean_500(bao: BaoServer, tenant: Tenant) -> None
 def test_create_validation(body: dict[str, Any], field: str, bao: BaoServer, tenant: Tenant, login: Any) -> None:
     client = login(tenant.writer, tenant.password)
     reply = client.post(f"/api/v1/tenants/{tenant.name}/secrets", json=body)
-    errors = assert_error(reply, 422)["errors"]["json"]
+    errors = assert_error(reply, 422)["errors"]
     assert field in errors
     assert bao.api("LIST", f"/v1/secret/metadata/tenants/{tenant.name}/").status_code == 404  # nothing written
 
@@ -93,7 +93,7 @@ def test_update_validation(tenant: Tenant, login: Any) -> None:
         ({"version": 0}, "version"),
         ({"key": "X"}, "key"),
     ):
-        assert field in assert_error(client.patch(f"{url}/K", json=body), 422)["errors"]["json"]
+        assert field in assert_error(client.patch(f"{url}/K", json=body), 422)["errors"]
     assert client.get(f"{url}/K").get_json()["description"] == "d"
     cleared = client.patch(f"{url}/K", json={"description": ""})
     assert cleared.status_code == 200 and cleared.get_json()["description"] == ""
@@ -345,3 +345,28 @@ def test_a_bad_name_in_the_path_is_refused_where_it_comes_in(
     assert reply.status_code == 400
     assert reply.get_json() == {"code": 400, "status": "Bad Request", "message": message, "errors": {field: [rule]}}
     assert seen == []
+
+
+def test_every_errors_detail_maps_fields_to_messages(tenant: Tenant, login: Any) -> None:
+    """One shape for `errors` whichever layer refused: webargs, a route converter, a service."""
+    client = login(tenant.writer, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    assert client.post(url, json={"key": "TAKEN", "value": planted("shape")}).status_code == 201
+    answers = {
+        "body": (client.post(url, json={"key": "1BAD", "value": planted("shape")}), "key"),
+        "query": (client.get(f"{url}?limit=0"), "limit"),
+        "nested": (
+            client.post(
+                f"/api/v1/tenants/{tenant.name}/resolve",
+                json={"parameters": [{"name": "", "type": "SECRET", "value": "TAKEN"}]},
+            ),
+            "parameters.0.name",
+        ),
+        "path": (client.get("/api/v1/tenants/Not_A_Tenant/secrets"), "tenant"),
+        "exists": (client.post(url, json={"key": "TAKEN", "value": planted("shape")}), "key"),
+        "version": (client.patch(f"{url}/TAKEN", json={"version": 7, "description": "d"}), "version"),
+    }
+    for what, (reply, field) in answers.items():
+        found = reply.get_json()["errors"]
+        assert field in found, (what, found)
+        assert all(isinstance(m, str) for messages in found.values() for m in messages), (what, found)
