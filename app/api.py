@@ -179,7 +179,7 @@ class SecretImport(MethodView):
     @blp.alt_response(
         422,
         schema=schemas.ApiError,
-        description="Invalid body, or problems in the content: errors.json.content names each line (or item) "
+        description="Invalid body, or problems in the content: errors.content names each line (or item) "
         "and rule, never a value; nothing written",
     )
     @_document(400, 401, 403, 503)
