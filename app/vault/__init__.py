@@ -1,8 +1,8 @@
 """The only package that talks to Vault (or OpenBao).
 
 `transport` is the one road (pool, failover, retries, redirects; every answer a payload or one
-domain error); `kv`, `identity`, `auth` and `sys` are thin classes per Vault API on top of it.
-Every call carries the caller's own token.
+Vault error of `errors`, which carry no HTTP status); `kv`, `identity`, `auth` and `sys` are thin
+classes per Vault API on top of it. Every call carries the caller's own token.
 """
 
 from __future__ import annotations
