@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -196,6 +197,15 @@ def test_a_sparse_search_past_the_budget_answers_what_it_found_and_next(
     # request that spends the budget answers what it found, even nothing, and its last key.
     assert [len(page["items"]) for page in pages] == [2, 1, 2, 0, 1]
     assert [page["next"] for page in pages] == ["K03", "K13", "K23", "K33", None]
+
+
+def test_the_scan_budget_is_documented(app: Any) -> None:
+    spec = app.test_client().get("/api/openapi.json").get_json()
+    listing = spec["paths"]["/api/v1/tenants/{tenant}/secrets"]["get"]["description"]
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for text in (listing, readme):
+        assert f"at most {secrets.SCAN_BUDGET:,} keys (500 on HashiCorp Vault" in text
+    assert secrets._FALLBACK_SCAN_BUDGET == 500
 
 
 def test_a_page_is_filled_past_deleted_keys(tenant: Tenant, login: Any) -> None:
