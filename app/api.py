@@ -130,12 +130,14 @@ class SecretList(MethodView):
     def get(self, args: dict[str, Any], tenant: str) -> dict[str, Any]:
         """List a tenant's secrets (keys and descriptions, never values), in key order.
 
-        Every listing is read from Vault with the caller's token. Deleted secrets are left out
-        (a page may then be short; `next` continues); `deleted=true` lists only them, with
-        `deleted_time`, `deleted_by` and `purge_time`, and purges those past the recovery window
-        when the caller may write. A search (`q`) or the deleted listing scans at most 10,000
-        keys per request: when it stops there, the page may hold fewer than `limit` items and
-        `next` continues the scan. A caller has at most a few listings in flight (429 beyond)."""
+        Every listing is read from Vault with the caller's token. The server fills the page: up
+        to `limit` items, and `next` (pass it as `after`) whenever more may exist. Deleted
+        secrets are left out; `deleted=true` lists only them, with `deleted_time`, `deleted_by`
+        and `purge_time`, and purges those past the recovery window when the caller may write.
+        Scan budget: one request reads at most 10,000 keys (500 on HashiCorp Vault). A search
+        (`q`), the Expiring filter or the deleted listing that reaches it answers the items
+        found, maybe none, and a `next` that continues the scan; never an error. A caller has
+        at most a few listings in flight (429 beyond)."""
         user = _user()
         with current_app.extensions["nexo_listings"].hold(user.token, request.remote_addr or "-"):
             items, next_key = secrets.list_secrets(

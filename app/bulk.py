@@ -301,8 +301,7 @@ def _existing(vault: Vault, caller: secrets.Caller, tenant: str, keys: list[str]
             return False
         except vault_errors.Denied:
             raise errors.PermissionDenied(f"You have no access to tenant {tenant!r}") from None
-        current = (meta.get("versions") or {}).get(str(meta.get("current_version"))) or {}
-        return bool(current) and not current.get("deletion_time") and not current.get("destroyed")
+        return meta.current.holds_value
 
     readers = vault.readers("nexo-import", _EXISTENCE_READERS)
     return {key for key, found in zip(keys, readers.map(exists, keys), strict=True) if found}

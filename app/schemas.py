@@ -229,7 +229,13 @@ class VersionList(ma.Schema):
 
 class SecretPage(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(SecretItem), required=True)
-    next = ma.fields.String(allow_none=True, metadata={"description": "Pass as 'after' for the next page."})
+    next = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Pass as 'after' for the next page; null when nothing more exists. Set whenever more "
+            "may exist, also after a page that the scan budget left short or empty."
+        },
+    )
 
 
 class Login(Strict):

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
-from app import auth
+from app import auth, secrets
 from tests.ui_server import CHROMIUM, launch, serve
 
 SEARCH_PATH = "/api/v1/tenants/{}/secrets"
@@ -898,3 +898,54 @@ def test_a_page_of_only_deleted_secrets_is_followed(
     expect(row(page, "Z_LIVE")).to_be_visible()
     expect(page.locator("#rows tr")).to_have_count(1)
     expect(page.get_by_role("heading", name="No secrets yet")).to_be_hidden()
+    assert len(listings(ui, tenant.name)) == 1  # the server filled the page past the 51 deleted
+
+
+def listings(ui: Watched, tenant: str) -> list[str]:
+    """The query strings of the page's listing requests for the tenant, in order."""
+    path = SEARCH_PATH.format(tenant)
+    found = [url.split("?", 1) for method, url, _ in ui.requests if method == "GET" and path in url]
+    return [parts[1] if len(parts) > 1 else "" for parts in found if parts[0].endswith(path)]
+
+
+def test_each_page_is_one_request_even_when_the_scan_budget_stops_it(
+    ui: Watched, tenant: Any, login: Any, planted: Callable[[str], str], monkeypatch: Any
+) -> None:
+    """A sparse search (or Recently deleted) past the scan budget: the page shows what one request
+    found, says more may follow, and Load more is one more request."""
+    monkeypatch.setattr(secrets, "SCAN_BUDGET", 20)
+    client = login(tenant.writer, tenant.password)
+    url = SEARCH_PATH.format(tenant.name)
+    for n in range(30):
+        body = {"key": f"K_{n:02d}", "description": "the needle" if n == 25 else "hay", "value": planted("ui-budget")}
+        assert client.post(url, json=body).status_code == 201
+    assert client.delete(f"{url}/K_27").status_code == 204
+
+    page = sign_in(ui, tenant.writer, tenant.password)
+    rows = page.locator("#rows tr")
+    expect(rows).to_have_count(20)  # the budget (20 keys) is below the page size here
+    assert len(listings(ui, tenant.name)) == 1
+    page.get_by_role("searchbox", name="Search secrets by key or description").fill("needle")
+    expect(page.get_by_role("heading", name="No matches yet")).to_be_visible()
+    expect(page.get_by_role("heading", name="No matching secrets")).to_be_hidden()
+    searches = [q for q in listings(ui, tenant.name) if "q=needle" in q]
+    assert len(searches) == 1 and "after" not in searches[0]
+    page.get_by_role("button", name="Load more").click()
+    expect(row(page, "K_25")).to_be_visible()
+    expect(rows).to_have_count(1)
+    expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+    searches = [q for q in listings(ui, tenant.name) if "q=needle" in q]
+    assert len(searches) == 2 and "after=K_19" in searches[1]
+
+    before = len(listings(ui, tenant.name))
+    page.get_by_role("tab", name="Recently deleted").click()
+    deleted = page.get_by_role("tabpanel", name="Recently deleted")
+    expect(deleted.get_by_role("heading", name="No deleted secrets found yet")).to_be_visible()
+    opened = listings(ui, tenant.name)[before:]
+    assert len(opened) == 1 and "deleted=true" in opened[0]
+    deleted.get_by_role("button", name="Load more").click()
+    expect(page.locator("#deleted-rows tr")).to_have_count(1)
+    expect(page.locator("#deleted-rows")).to_contain_text("K_27")
+    expect(deleted.get_by_role("heading", name="Nothing recently deleted")).to_be_hidden()
+    opened = listings(ui, tenant.name)[before:]
+    assert len(opened) == 2 and "deleted=true" in opened[1] and "after=K_19" in opened[1]
