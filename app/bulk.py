@@ -95,6 +95,8 @@ def parse_dotenv(content: str) -> list[Entry]:
 
     Values are taken as written: `${VAR}` is not expanded (dotenv_values would expand it from
     the service's own environment)."""
+    if _is_inventory_csv(content):
+        raise errors.Unprocessable(INVENTORY_GIVEN)
     problems = _Problems()
     entries: list[Entry] = []
     first_line: dict[str, int] = {}
@@ -141,6 +143,8 @@ def parse_json(content: str) -> list[Entry]:
     if not isinstance(items, list):
         problems.add("content", "must be a JSON list of {key, value, description?}")
         problems.raise_if_any("import")
+    if _is_inventory(items):
+        raise errors.Unprocessable(INVENTORY_GIVEN)
     entries: list[Entry] = []
     first_item: dict[str, int] = {}
     schema = schemas.ImportItem()
@@ -165,13 +169,36 @@ def parse_json(content: str) -> list[Entry]:
     return entries
 
 
+INVENTORY_GIVEN = (
+    "This is an inventory export (Download), which lists keys and descriptions but holds no values, "
+    "so there is nothing to import: import a .env file or a JSON list of {key, value, description?}"
+)
+_INVENTORY_ONLY = set(EXPORT_FIELDS) - {"key", "description"}
+
+
+def _is_inventory(items: list[Any]) -> bool:
+    """Whether a JSON list is this service's own export: objects with its fields and no value."""
+    return bool(items) and all(
+        isinstance(item, dict) and "value" not in item and _INVENTORY_ONLY & item.keys() for item in items
+    )
+
+
+def _is_inventory_csv(content: str) -> bool:
+    """Whether the text is the CSV export: its first line is the export's header."""
+    return content.lstrip("\ufeff").split("\n", 1)[0].strip() == ",".join(EXPORT_FIELDS)
+
+
 def _field_errors(messages: Any) -> str:
     """Marshmallow's messages for one item; an unknown field is not named (its name may be a value)."""
     known = ("key", "value", "description")
-    parts = [f"{field}: {' '.join(map(str, found))}" for field, found in messages.items() if field in known]
+    parts = [f"{field}: {' '.join(map(_rule, found))}" for field, found in messages.items() if field in known]
     if any(field not in known for field in messages):
         parts.append("unknown field (only key, value, description)")
     return "; ".join(parts)
+
+
+def _rule(message: Any) -> str:
+    return "required, and missing" if str(message) == "Missing data for required field." else str(message)
 
 
 def _check_count(problems: _Problems, count: int) -> None:

@@ -120,7 +120,7 @@ def main(out: Path) -> None:
                     page.screenshot(path=str(out / "screenshot-edit.png"))
                     page.keyboard.press("Escape")
                     page.get_by_role("button", name="Delete SMTP_API_KEY").click()
-                    expect(page.get_by_role("alertdialog", name="Delete SMTP_API_KEY?")).to_be_visible()
+                    expect(page.get_by_role("alertdialog", name="Delete secret?")).to_be_visible()
                     page.screenshot(path=str(out / "screenshot-delete.png"))
                     page.keyboard.press("Escape")
                     page.get_by_role("button", name="Import", exact=True).click()

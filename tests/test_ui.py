@@ -170,8 +170,10 @@ def test_writer_adds_edits_changes_value_and_deletes(
     expect(dialog).to_be_visible()
     expect(field(dialog, "Key")).to_be_focused()
     value = field(dialog, "Value")
-    expect(value).to_have_attribute("type", "password")
-    expect(value).to_have_attribute("autocomplete", "new-password")
+    # Several lines, masked as a password field is (test_ui_values covers PEM and JSON files)
+    assert value.evaluate("e => e.tagName") == "TEXTAREA"
+    assert value.evaluate("e => getComputedStyle(e).webkitTextSecurity") == "disc"
+    expect(value).to_have_attribute("spellcheck", "false")
     expect(value).to_have_value("")
     field(dialog, "Key").fill("DATABASE_PASSWORD")
     field(dialog, "Description").fill("Primary Postgres")
@@ -227,7 +229,7 @@ def test_writer_adds_edits_changes_value_and_deletes(
     # Cancel a delete (button, then Escape): the row and the secret stay
     for dismiss in ("button", "escape"):
         the_row.get_by_role("button", name="Delete DATABASE_PASSWORD").click()
-        confirm = page.get_by_role("alertdialog", name="Delete DATABASE_PASSWORD?")
+        confirm = page.get_by_role("alertdialog", name="Delete secret?")
         expect(confirm).to_be_visible()
         expect(confirm).to_contain_text("will stop resolving")
         expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
@@ -242,7 +244,7 @@ def test_writer_adds_edits_changes_value_and_deletes(
 
     # Delete after confirming
     the_row.get_by_role("button", name="Delete DATABASE_PASSWORD").click()
-    confirm = page.get_by_role("alertdialog", name="Delete DATABASE_PASSWORD?")
+    confirm = page.get_by_role("alertdialog", name="Delete secret?")
     confirm.get_by_role("button", name="Delete secret").click()
     expect(confirm).to_be_hidden()
     expect(the_row).to_have_count(0)
@@ -743,13 +745,13 @@ def test_delete_restore_and_delete_permanently(
     page = sign_in(ui, tenant.writer, tenant.password)
     for key in ("SMTP_API_KEY", "OLD_TOKEN"):
         row(page, key).get_by_role("button", name=f"Delete {key}").click()
-        confirm = page.get_by_role("alertdialog", name=f"Delete {key}?")
+        confirm = page.get_by_role("alertdialog", name="Delete secret?")
         expect(confirm).to_contain_text("moves to Recently deleted")
         expect(confirm).to_contain_text("within 30 days")
         confirm.get_by_role("button", name="Delete secret").click()
         expect(confirm).to_be_hidden()
         expect(row(page, key)).to_have_count(0)
-    expect(page.get_by_role("status").filter(has_text="Restore it from Recently deleted")).to_be_visible()
+    expect(page.get_by_role("button", name="Undo the delete of OLD_TOKEN")).to_be_visible()  # the last toast
     assert hub_resolves(app, bao, tenant.name, "SMTP_API_KEY", suite).status_code == 422
 
     # Recently deleted: both, with who deleted them and when they will be purged
@@ -779,7 +781,8 @@ def test_delete_restore_and_delete_permanently(
     page.get_by_role("tab", name="Recently deleted").click()
     old = row(page, "OLD_TOKEN")
     old.get_by_role("button", name="Delete OLD_TOKEN permanently").click()
-    confirm = page.get_by_role("alertdialog", name="Delete OLD_TOKEN permanently?")
+    confirm = page.get_by_role("alertdialog", name="Delete permanently?")
+    expect(confirm.locator("code")).to_have_text("OLD_TOKEN")  # named once, in the sentence
     expect(confirm).to_contain_text("cannot be restored")
     expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
     confirm.get_by_role("button", name="Cancel").click()
@@ -817,7 +820,7 @@ def test_a_deletion_someone_else_made_first_closes_the_confirm_and_says_so(
     page = sign_in(ui, tenant.writer, tenant.password)
 
     row(page, "RACED").get_by_role("button", name="Delete RACED").click()
-    confirm = page.get_by_role("alertdialog", name="Delete RACED?")
+    confirm = page.get_by_role("alertdialog", name="Delete secret?")
     assert client.delete(f"{url}/RACED", query_string={"permanent": "true"}).status_code == 204
     confirm.get_by_role("button", name="Delete secret").click()
     expect(confirm).to_be_hidden()
@@ -826,7 +829,7 @@ def test_a_deletion_someone_else_made_first_closes_the_confirm_and_says_so(
 
     page.get_by_role("tab", name="Recently deleted").click()
     row(page, "PURGED").get_by_role("button", name="Delete PURGED permanently").click()
-    confirm = page.get_by_role("alertdialog", name="Delete PURGED permanently?")
+    confirm = page.get_by_role("alertdialog", name="Delete permanently?")
     assert client.delete(f"{url}/PURGED", query_string={"permanent": "true"}).status_code == 204
     confirm.get_by_role("button", name="Delete permanently").click()
     expect(confirm).to_be_hidden()
