@@ -58,6 +58,13 @@ def assert_clickable(page: Page, buttons: Any, width: int) -> None:
         button.scroll_into_view_if_needed()
         box = button.bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, (button.get_attribute("aria-label"), box)
+        # Not cut off by its card either (a card clips what overflows it).
+        inside = button.evaluate(
+            """b => { const card = b.closest(".card"); if (!card) return true;
+                      const c = card.getBoundingClientRect(), r = b.getBoundingClientRect();
+                      return r.left >= c.left && r.right <= c.right; }"""
+        )
+        assert inside, (button.get_attribute("aria-label"), "cut off by its card")
         button.click(trial=True)
 
 
@@ -94,7 +101,11 @@ def test_every_width_keeps_every_control_in_reach(
         assert search and search["width"] >= 200, search  # room for its placeholder, not just the icon
         assert_clickable(page, page.locator("#rows .cell-actions button"), width)
         assert page.locator("#rows .cell-actions button").count() == 9
-        # A 128-character key squeezes no description: each shows two lines (the clamp), not more.
+        # Each key shows a good part of itself (the rest ends in "…")...
+        for pill in page.locator("#rows .key-text").all():
+            box = pill.bounding_box()
+            assert box and box["width"] >= min(180, width - 100), box
+        # ...and a 128-character key squeezes no description: two lines at most (the clamp).
         for i in range(3):
             lines = row(page, long_key(i)).locator(".desc").evaluate(
                 "e => Math.round(e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight))"
