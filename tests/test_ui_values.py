@@ -12,21 +12,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.test_ui import (  # noqa: F401 - fixtures
-    Watched,
-    add_dialog,
-    assert_no_values,
-    base_url,
-    browser,
-    field,
-    planted,
-    row,
-    secret_dialog,
-    sign_in,
-    suite,
-    ui,
-    vault_value,
-)
+from tests import test_ui as screen
+from tests.test_ui import Watched, add_dialog, assert_no_values, row, secret_dialog, sign_in, vault_value
+
+# The Secrets screen's browser fixtures, shared (assigned, so that they are this module's fixtures too).
+suite, planted, browser, base_url, ui = screen.suite, screen.planted, screen.browser, screen.base_url, screen.ui
 
 pytestmark = pytest.mark.ui
 
