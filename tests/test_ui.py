@@ -459,6 +459,8 @@ def test_user_without_tenants_gets_a_clear_empty_state(ui: Watched, users: Any) 
     expect(page.get_by_role("searchbox")).to_be_hidden()
     expect(page.get_by_role("button", name=re.compile("Add"))).to_have_count(0)
     assert not [u for _, u, _ in ui.requests if "/tenants/" in u]
+    expect(page.locator("#tenant-box")).to_be_hidden()  # no "TENANT None" in the sidebar
+    assert "None" not in page.locator(".sidebar").inner_text()
     # The session cannot tell an auditor from anyone else: the same text tells them where to look.
     expect(page.get_by_text("Auditors: you review keys, metadata and the audit log with the bao CLI")).to_be_visible()
 
@@ -838,6 +840,37 @@ def test_a_deletion_someone_else_made_first_closes_the_confirm_and_says_so(
     expect(confirm).to_be_hidden()
     expect(page.get_by_role("status").filter(has_text="Secret PURGED was already gone.")).to_be_visible()
     expect(row(page, "PURGED")).to_have_count(0)
+
+
+def test_the_delete_toast_offers_undo_while_the_secret_is_restorable(
+    ui: Watched, app: Any, bao: Any, tenant: Any, login: Any, planted: Callable[[str], str], suite: ModuleType
+) -> None:
+    client = login(tenant.writer, tenant.password)
+    value = planted("ui-undo")
+    body = {"key": "UNDO_ME", "description": "Comes back", "value": value}
+    assert client.post(SEARCH_PATH.format(tenant.name), json=body).status_code == 201
+    page = sign_in(ui, tenant.writer, tenant.password)
+    row(page, "UNDO_ME").get_by_role("button", name="Delete UNDO_ME").click()
+    page.get_by_role("alertdialog", name="Delete secret?").get_by_role("button", name="Delete secret").click()
+    expect(row(page, "UNDO_ME")).to_have_count(0)
+    assert hub_resolves(app, bao, tenant.name, "UNDO_ME", suite).status_code == 422
+    undo = page.locator("#toast").get_by_role("button", name="Undo the delete of UNDO_ME")
+    expect(undo).to_have_text("Undo")
+    undo.click()
+    expect(page.get_by_role("status").filter(has_text="Secret UNDO_ME restored.")).to_be_visible()
+    expect(row(page, "UNDO_ME")).to_contain_text("Comes back")
+    answer = hub_resolves(app, bao, tenant.name, "UNDO_ME", suite)
+    assert answer.status_code == 200 and answer.get_json()["parameters"][0]["value"] == value
+    assert_no_values(ui, suite)
+
+
+def test_restore_is_labelled_in_words(ui: Watched, tenant: Any, login: Any, planted: Callable[[str], str]) -> None:
+    client = login(tenant.writer, tenant.password)
+    assert client.post(SEARCH_PATH.format(tenant.name), json={"key": "GONE", "value": planted("ui")}).status_code == 201
+    assert client.delete(f"{SEARCH_PATH.format(tenant.name)}/GONE").status_code == 204
+    page = sign_in(ui, tenant.writer, tenant.password)
+    page.get_by_role("tab", name="Recently deleted").click()
+    expect(row(page, "GONE").get_by_role("button", name="Restore GONE")).to_have_text("Restore")
 
 
 def test_reader_sees_recently_deleted_without_buttons(
