@@ -188,7 +188,7 @@ def at_a_terminal(script: str, typed: str, env: dict[str, str]) -> str:
         os.execve("/bin/bash", ["bash", "--norc", "--noprofile", "-c", script], env)
     shown = b""
 
-    def read(until: float) -> bool:
+    def read(until: float, prompt: bool) -> bool:
         nonlocal shown
         while time.monotonic() < until:
             if select.select([fd], [], [], 0.1)[0]:
@@ -199,13 +199,13 @@ def at_a_terminal(script: str, typed: str, env: dict[str, str]) -> str:
                 if not chunk:
                     return False
                 shown += chunk
-                if b"Password for" in shown and typed:
+                if prompt and b"Password for" in shown:
                     return True
         return True
 
-    read(time.monotonic() + 20)  # until the prompt
+    read(time.monotonic() + 20, prompt=True)
     os.write(fd, typed.encode() + b"\r")
-    read(time.monotonic() + 30)  # until bash ends
+    read(time.monotonic() + 30, prompt=False)  # until bash ends
     os.waitpid(pid, 0)
     os.close(fd)
     return shown.decode(errors="replace")
@@ -294,11 +294,12 @@ def test_dev_runs_everything_and_keeps_secrets_across_restarts(tmp_path: Path) -
         # another login's ~/.vault-token lying around.
         home = tmp_path / "home"
         home.mkdir()
+        other = {k: v for k, v in bare.items() if k != "VAULT_TOKEN"}  # another shell, bao not on its PATH
         (home / ".vault-token").write_text("s.left-behind-by-another-login")
         check = 'echo "hub=$HUB_TOKEN token=${VAULT_TOKEN-unset} addr=$VAULT_ADDR url=$NEXO_URL bao=$(command -v bao)"'
         pasted = subprocess.run(
             ["bash", "-c", dev.paste + "\n" + check],
-            env={**bare, "HOME": str(home)},
+            env={**other, "HOME": str(home)},
             capture_output=True,
             text=True,
             timeout=60,
@@ -315,14 +316,15 @@ def test_dev_runs_everything_and_keeps_secrets_across_restarts(tmp_path: Path) -
         # one Enter ends it; a wrong password exports nothing.
         auditor, auditor_password = accounts["auditor"]
         sign = dev.paste + "\n" + dev.auditor_line + '\necho "token=${VAULT_TOKEN-unset}"'
-        shown = at_a_terminal(sign, auditor_password, {**bare, "HOME": str(home)})
+        shown = at_a_terminal(sign, auditor_password, {**other, "HOME": str(home)})
         assert f"Password for {auditor}:" in shown and auditor_password not in shown, shown
+        assert "token=" in shown, shown
         token = re.findall(r"token=(\S+)", shown)[-1]
         listed = requests.request(
             "LIST", said["addr"] + "/v1/secret/metadata/tenants/demo", headers={"X-Vault-Token": token}, timeout=10
         )
         assert listed.status_code == 200 and "DEV_RESTART_CHECK" in listed.json()["data"]["keys"]  # dave's token
-        shown = at_a_terminal(sign, "not-his-password", {**bare, "HOME": str(home), "VAULT_TOKEN": "kept"})
+        shown = at_a_terminal(sign, "not-his-password", {**other, "HOME": str(home), "VAULT_TOKEN": "kept"})
         assert re.findall(r"token=(\S+)", shown)[-1] == "kept"  # a failed sign-in changes nothing
         SEEN.append(("the auditor's sign-in at a terminal", shown))
         hub_token = said["hub"]
