@@ -473,6 +473,9 @@ def test_admin_without_tenants_is_told_what_an_admin_can_do(ui: Watched, users: 
     expect(text).to_contain_text("You are an administrator: you grant people read or write on tenants")
     expect(text).to_contain_text("on the Members page")
     expect(text).not_to_contain_text("Ask an administrator")
+    link = page.get_by_role("link", name="Open Members")
+    expect(link).to_be_visible()
+    assert link.evaluate("e => getComputedStyle(e).textDecorationLine") == "none"  # a button, not underlined
 
 
 # -- search and paging ------------------------------------------------------------------
