@@ -365,7 +365,10 @@ class UserListArgs(Strict):
     limit = ma.fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     after = StrictString(
         validate=_matching(names.USER_RE, "Must be a user returned as 'next'."),
-        metadata={"description": "Return accounts after this one (the 'next' of the previous page)."},
+        metadata={
+            "description": "Return accounts after this one (the 'next' of the previous page).",
+            "pattern": names.documented(names.USER_RE),
+        },
     )
 
 

@@ -9,7 +9,7 @@
 
 const $ = (id) => document.getElementById(id);
 const MAX_FILE_BYTES = 64 * 1024; // far above any PEM or service-account file, far below the request limit
-const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }); // a BOM is kept: byte for byte
 
 let field = null;
 let exact = null; // the text as pasted or loaded, while the field still shows it
