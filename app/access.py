@@ -297,6 +297,44 @@ def roster(vault: Vault, token: str, tenant: str) -> Roster:
     return Roster([Member(user=u, permission=p) for u, p in sorted(found.items())], len(unnamed))
 
 
+@dataclass(frozen=True)
+class Account:
+    """A userpass account as the admin's Accounts list shows it."""
+
+    user: str
+    disabled: bool
+    tenants: dict[str, str]  # {tenant: "read" | "write"}
+
+
+def accounts(vault: Vault, token: str, *, limit: int, after: str | None = None) -> tuple[list[Account], str | None]:
+    """The userpass accounts in name order, a page at a time, each with whether it is disabled
+    and the tenants it belongs to (an admin's token: Vault refuses the listing to anyone else)."""
+    users = sorted(u for u in vault.auth.list_users(token) if names.is_user(u) and (after is None or u > after))
+    page = users[:limit]
+    next_user = page[-1] if len(users) > limit else None
+    if not page:
+        return [], None
+    accessor = vault.sys.auth_accessor(token, vault.auth.userpass_mount)
+    held: dict[str, dict[str, str]] = {}  # entity id -> {tenant: permission}
+    for name in vault.identity.list_groups(token):
+        for permission in PERMISSIONS:
+            suffix = group_name("", permission).removeprefix(_GROUP_PREFIX)  # "-readers", "-writers"
+            tenant = name.removeprefix(_GROUP_PREFIX).removesuffix(suffix)
+            if name == group_name(tenant, permission) and names.is_tenant(tenant):
+                for entity_id in (vault.identity.read_group(token, name) or {}).get("member_entity_ids") or []:
+                    mine = held.setdefault(str(entity_id), {})
+                    if mine.get(tenant) != "write":
+                        mine[tenant] = permission
+    found = []
+    for user in page:
+        # An account that never signed in nor was granted has no entity yet: enabled, no tenant.
+        entity_id = vault.identity.lookup_entity_by_alias(token, user, accessor)
+        entity = vault.identity.read_entity_by_id(token, entity_id) if entity_id else None
+        tenants = dict(sorted(held.get(entity_id or "", {}).items()))
+        found.append(Account(user, bool(entity and entity.get("disabled")), tenants))
+    return found, next_user
+
+
 # -- tenants and accounts -----------------------------------------------------------------
 
 _GROUP_PREFIX, _READERS_SUFFIX = "nexo-tenant-", "-readers"

@@ -374,6 +374,15 @@ class MemberOne(MethodView):
 
 @blp.route("/users")
 class Users(MethodView):
+    @blp.arguments(schemas.UserListArgs(), location="query")
+    @blp.response(200, schemas.AccountPage)
+    @_document(400, 401, 403)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The accounts (admin), in name order: whether each is disabled, and its tenants."""
+        found, next_user = access.accounts(_vault(), _user().token, limit=args["limit"], after=args.get("after"))
+        items = [{"user": a.user, "disabled": a.disabled, "tenants": a.tenants} for a in found]
+        return {"items": items, "next": next_user}
+
     @blp.arguments(schemas.UserCreate())
     @blp.response(201, schemas.UserCreated)
     @_document(401, 403, 409)

@@ -90,7 +90,7 @@ def _item_problems(item: dict[str, Any]) -> str | None:
     for field in _FIELDS:
         if field not in item:
             if field != "description":
-                found.append(f"{field}: Missing data for required field.")
+                found.append(f"{field}: required, and missing")
             continue
         text = item[field]
         problem = "Field may not be null." if text is None else rules.text_problem(text)
@@ -114,6 +114,8 @@ def parse_dotenv(content: str) -> list[Entry]:
 
     Values are taken as written: `${VAR}` is not expanded (dotenv_values would expand it from
     the service's own environment)."""
+    if _is_inventory_csv(content):
+        raise errors.Unprocessable(INVENTORY_GIVEN)
     problems = _Problems()
     entries: list[Entry] = []
     first_line: dict[str, int] = {}
@@ -158,6 +160,8 @@ def parse_json(content: str) -> list[Entry]:
     if not isinstance(items, list):
         problems.add("content", "must be a JSON list of {key, value, description?}")
         problems.raise_if_any("import")
+    if _is_inventory(items):
+        raise errors.Unprocessable(INVENTORY_GIVEN)
     entries: list[Entry] = []
     first_item: dict[str, int] = {}
     for number, item in enumerate(items, start=1):
@@ -178,6 +182,25 @@ def parse_json(content: str) -> list[Entry]:
     _check_count(problems, len(items))
     problems.raise_if_any("import")
     return entries
+
+
+INVENTORY_GIVEN = (
+    "This is an inventory export (Download), which lists keys and descriptions but holds no values, "
+    "so there is nothing to import: import a .env file or a JSON list of {key, value, description?}"
+)
+_INVENTORY_ONLY = set(EXPORT_FIELDS) - {"key", "description"}
+
+
+def _is_inventory(items: list[Any]) -> bool:
+    """Whether a JSON list is this service's own export: objects with its fields and no value."""
+    return bool(items) and all(
+        isinstance(item, dict) and "value" not in item and _INVENTORY_ONLY & item.keys() for item in items
+    )
+
+
+def _is_inventory_csv(content: str) -> bool:
+    """Whether the text is the CSV export: its first line is the export's header."""
+    return content.lstrip("\ufeff").split("\n", 1)[0].strip() == ",".join(EXPORT_FIELDS)
 
 
 def _check_count(problems: _Problems, count: int) -> None:

@@ -448,26 +448,38 @@ def _banner(url: str, addr: str, folder: Path, demo: list[tuple[str, str, str]],
     if not external:
         click.echo(f"  data, audit log (logs/audit.log) and service.log are in {folder}")
         click.echo(f"  the unseal key and root token are in {folder / 'init.json'}, readable by you only")
-    # By name when the shell finds a bao; else by its path (a venv used without activating it).
-    bao = "bao" if shutil.which("bao") else shlex.quote(bao_binary() or "bao")
-    click.echo("Paste into another shell:")
+    # The paste block works in any shell, the venv active or not: bao by its full path, and the
+    # venv's bin/ added at the end of PATH when the shell finds no bao (for the README's commands).
+    # It signs the shell in as nobody: a VAULT_TOKEN exported here would win over `bao login`.
+    bao = shlex.quote(bao_binary() or "bao")
+    bin_dir = shlex.quote(str(Path(bao_binary() or "bao").parent))
+    click.echo("Paste into another shell (with the venv active or not; it signs you in as nobody):")
     # One address: the CLI takes a single VAULT_ADDR (an external Vault may list several).
-    click.echo(f"  export VAULT_ADDR={addr.split(',')[0]}")
+    click.echo(f"  export VAULT_ADDR={addr.split(',')[0]} NEXO_URL={url.rstrip('/')}")
+    click.echo(f'  command -v bao >/dev/null || export PATH="$PATH:"{bin_dir}')
     if "hub" in accounts:
         role_id, secret_id = accounts["hub"]
         click.echo("  # the Hub's AppRole credentials, and a Hub token from them (1 h)")
         click.echo(f"  export NEXO_HUB_ROLE_ID={role_id} NEXO_HUB_SECRET_ID={secret_id}")
         click.echo(
-            f"  export HUB_TOKEN=$({bao} write -field=token auth/approle/login"
-            " role_id=$NEXO_HUB_ROLE_ID secret_id=$NEXO_HUB_SECRET_ID)"
+            f"  HUB_TOKEN=$({bao} write -field=token auth/approle/login"
+            " role_id=$NEXO_HUB_ROLE_ID secret_id=$NEXO_HUB_SECRET_ID) && export HUB_TOKEN"
         )
     if "auditor" in accounts:
-        user, password = accounts["auditor"]
-        click.echo(f"  # the auditor's sign-in for the bao CLI (README: For auditors); {user} never reads a value")
-        click.echo(
-            f"  export VAULT_TOKEN=$({bao} login -token-only -method=userpass username={user} password={password})"
-        )
+        auditor = accounts["auditor"][0]
+        click.echo(f"  # to act as the auditor {auditor} in that shell, when you want to (README: For auditors):")
+        click.echo(f"  #   {auditor_sign_in(auditor)}")
     click.echo("Press Ctrl-C to stop.")
+
+
+def auditor_sign_in(user: str) -> str:
+    """The shell line that signs in as an auditor: the password asked with hidden input (Enter or
+    Ctrl-D ends it), never on the command line; VAULT_TOKEN exported only if the sign-in worked."""
+    return (
+        f'IFS= read -rsp "Password for {user}: " pw; echo >&2; '
+        f"t=$(printf %s \"$pw\" | bao login -token-only -method=userpass username={user} password=-) "
+        "&& export VAULT_TOKEN=$t; unset pw t"
+    )
 
 
 @click.command("dev")

@@ -316,6 +316,30 @@ class UserState(ma.Schema):
     disabled = ma.fields.Boolean(required=True)
 
 
+class UserListArgs(Strict):
+    limit = ma.fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    after = StrictString(
+        validate=_matching(rules.USER_RE, "Must be a user returned as 'next'."),
+        metadata={
+            "description": "Return accounts after this one (the 'next' of the previous page).",
+            "pattern": rules.documented(rules.USER_RE),
+        },
+    )
+
+
+class Account(ma.Schema):
+    user = ma.fields.String(required=True)
+    disabled = ma.fields.Boolean(required=True)
+    tenants = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.String(), metadata={"description": "{tenant: read | write}"}
+    )
+
+
+class AccountPage(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(Account), required=True)
+    next = ma.fields.String(allow_none=True, metadata={"description": "Pass as 'after' for the next page."})
+
+
 class TenantInfo(ma.Schema):
     tenant = ma.fields.String(required=True)
     policies = ma.fields.List(ma.fields.String())

@@ -108,6 +108,14 @@ class Auth:
             return False
         return True
 
+    def list_users(self, token: str) -> list[str]:
+        """The userpass accounts' names (none yet: an empty list)."""
+        try:
+            reply = self.t.request("LIST", path("auth", self.userpass_mount, "users"), token)
+        except errors.NotFound:
+            return []
+        return [str(k) for k in (reply.get("data") or {}).get("keys") or []]
+
     def delete_user(self, token: str, user: str) -> bool:
         """Delete a userpass account; False if there was none."""
         if not self.user_exists(token, user):

@@ -4,7 +4,7 @@
 import { api, paths } from "./api.js";
 import { closeDialog, onConfirm, openDialog } from "./dialogs.js";
 import { openHistory } from "./history.js";
-import { cell, iconButton, span, timeElement, toast } from "./parts.js";
+import { cell, icon, iconButton, span, timeElement, toast } from "./parts.js";
 
 const PAGE_SIZE = 50;
 const $ = (id) => document.getElementById(id);
@@ -126,7 +126,7 @@ function buildRow(item) {
   const buttons = [iconButton("history", `History of ${item.key}`, (event) => openHistory(screen.tenant(), item.key, event.currentTarget))];
   if (screen.canWrite()) {
     buttons.push(
-      iconButton("restore", `Restore ${item.key}`, (event) => restore(item, event.currentTarget)),
+      restoreButton(item),
       iconButton("trash", `Delete ${item.key} permanently`, (event) => openPurge(item, event.currentTarget), "danger-hover"),
     );
   }
@@ -134,6 +134,17 @@ function buildRow(item) {
   actions.className = "cell-actions";
   row.append(actions);
   return row;
+}
+
+/** Restore, labelled in words: an arrow icon alone next to the trash reads as Undo. */
+function restoreButton(item) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "btn small";
+  button.setAttribute("aria-label", `Restore ${item.key}`);
+  button.append(icon("restore"), "Restore");
+  button.addEventListener("click", (event) => restore(item, event.currentTarget));
+  return button;
 }
 
 const day = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
@@ -183,7 +194,7 @@ async function restore(item, button) {
 function openPurge(item, opener) {
   state.purging = item;
   $("purge-key").textContent = item.key;
-  $("purge-title").textContent = `Delete ${item.key} permanently?`;
+  $("purge-title").textContent = "Delete permanently?";
   $("purge-error").hidden = true;
   openDialog($("purge-dialog"), opener, $("purge-cancel"));
 }
