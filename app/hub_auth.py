@@ -10,6 +10,7 @@ The AppRole nexo-hub (app/access.py) stays, for `nexo-secrets dev` and small ins
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -19,13 +20,19 @@ from app.vault import Vault
 RUN_ROLE = "nexo-hub-run"
 RUN_POLICY = "nexo-hub-run"
 MOUNT = "hub-jwt"  # a mount of its own: the Hub's issuer is not the people's identity provider
+_MOUNT_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 TENANT_CLAIM = "tenant"
 TTL_DEFAULT = 5 * 60
 TTL_MIN = 60
 TTL_MAX = 15 * 60
 
 
-def role_settings(audience: str, tenants: Iterable[str], ttl: int) -> dict[str, Any]:
+def run_policy(mount: str) -> str:
+    """The run policy of a jwt mount: it names that mount's accessor, so each mount has its own."""
+    return RUN_POLICY if mount == MOUNT else f"{RUN_POLICY}-{mount}"
+
+
+def role_settings(audience: str, tenants: Iterable[str], ttl: int, mount: str = MOUNT) -> dict[str, Any]:
     """The nexo-hub-run role: who may sign in (audience, tenants) and what the token is."""
     return {
         "role_type": "jwt",
@@ -38,7 +45,7 @@ def role_settings(audience: str, tenants: Iterable[str], ttl: int) -> dict[str, 
         # An empty list refuses every claim.
         "bound_claims_type": "string",
         "bound_claims": {TENANT_CLAIM: sorted(set(tenants))},
-        "token_policies": [RUN_POLICY],
+        "token_policies": [run_policy(mount)],
         "token_type": "service",  # revocable: a worker may end its token with its run
         "token_ttl": ttl,
         "token_explicit_max_ttl": ttl,  # renewing cannot stretch a run token's life
@@ -72,6 +79,8 @@ def configure(
         raise errors.Unprocessable(f"The run token TTL must be {TTL_MIN} to {TTL_MAX} seconds")
     if not issuer or not audience:
         raise errors.Unprocessable("Give the issuer and the audience the Hub's JWTs carry")
+    if not _MOUNT_RE.match(mount):
+        raise errors.Unprocessable("The mount path: 1-63 lowercase letters, digits or '-'")
     done = []
     found = vault.sys.auth_methods(token).get(f"{mount}/")
     if found is None:
@@ -85,10 +94,11 @@ def configure(
     vault.auth.write_jwt_config(token, mount, {**other, **keys, "bound_issuer": issuer})
     done.append(f"wrote jwt config at {mount}/ (issuer {issuer})")
     accessor = vault.sys.auth_accessor(token, mount)
-    vault.identity.put_policy(token, RUN_POLICY, access.render(RUN_POLICY, vault, jwt_accessor=accessor))
-    done.append(f"wrote policy {RUN_POLICY}")
+    policy = run_policy(mount)
+    vault.identity.put_policy(token, policy, access.render(RUN_POLICY, vault, jwt_accessor=accessor))
+    done.append(f"wrote policy {policy}")
     tenants = provisioned_tenants(vault, token)
-    vault.auth.write_jwt_role(token, mount, RUN_ROLE, role_settings(audience, tenants, ttl))
+    vault.auth.write_jwt_role(token, mount, RUN_ROLE, role_settings(audience, tenants, ttl, mount))
     done.append(f"wrote jwt role {RUN_ROLE} at {mount}/ ({len(tenants)} tenants, token ttl {ttl}s)")
     return done
 
@@ -110,6 +120,7 @@ def allow_tenant(vault: Vault, token: str, tenant: str) -> bool:
         tenants = list((role.get("bound_claims") or {}).get(TENANT_CLAIM) or [])
         if tenant not in tenants:
             bound = {**(role.get("bound_claims") or {}), TENANT_CLAIM: sorted({*tenants, tenant})}
-            vault.auth.write_jwt_role(token, mount, RUN_ROLE, {"bound_claims": bound})
+            # Vault updates the fields sent and keeps the others; it checks role_type on every write.
+            vault.auth.write_jwt_role(token, mount, RUN_ROLE, {"role_type": "jwt", "bound_claims": bound})
             added = True
     return added
