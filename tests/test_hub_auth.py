@@ -26,7 +26,7 @@ from tests.test_metrics import samples, value
 from tests.test_usage import this_hour
 from tests.ui_server import serve
 
-ISSUER, AUDIENCE = "https://hub.nexomatic.test", "nexo-secrets"
+ISSUER, AUDIENCE = "https://hub.internal", "nexo-secrets"  # the README's
 
 
 def pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
@@ -87,7 +87,7 @@ def raw_jwt(key: rsa.RSAPrivateKey, claims: dict[str, Any]) -> str:
 @pytest.fixture(scope="module")
 def runs(bao: BaoServer) -> Iterator[Runs]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    mount = "hub-jwt-" + uuid.uuid4().hex[:6]
+    mount = hub_auth.MOUNT  # as shipped (the README's example uses it)
     hub_auth.configure(bao.vault, bao.root_token, issuer=ISSUER, audience=AUDIENCE, pubkeys=[pem(key)], mount=mount)
     yield Runs(bao, key, mount)
     # Later tests' `tenant create` would keep this mount's role up to date for nothing.
@@ -348,6 +348,8 @@ def test_the_command_is_idempotent_and_refuses_bad_options_changing_nothing(
         admin = users.token(*users.user(policies=("nexo-admin",)))
         denied = cli(*args, "--pubkey", str(public), addr=bao.addr, token=admin)
         assert denied.returncode == 1 and "Vault denied this" in denied.stderr, denied.stderr
+        for path in (f"auth/{mount}/role/{hub_auth.RUN_ROLE}", f"auth/{mount}/config", f"sys/policies/acl/{hub_auth.run_policy(mount)}"):
+            assert bao.vault.sys.capabilities(admin, path) == ["deny"], path  # no admin may widen a run token
     finally:
         bao.api("DELETE", f"/v1/sys/auth/{mount}")
 
@@ -376,3 +378,25 @@ def test_what_a_leaked_run_token_and_a_leaked_approle_token_expose(
     print(f"leaked AppRole token: reads {app_tenants} of {len(tenants)} tenants, ttl {app_ttl}s, at most {app_most}s (then a new login with the secret_id, valid 30 days)")
     assert run_tenants == 1 and app_tenants == len(tenants) > 1
     assert run_most <= hub_auth.TTL_DEFAULT < app_ttl
+
+
+def test_the_readme_run_token_example_runs(
+    app: Any, bao: BaoServer, users: Users, runs: Runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = (Path(__file__).resolve().parent.parent / "README.md").read_text().split("\n## For the Hub team\n", 1)[1]
+    example = hub.split("**Run tokens**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    tenant = users.tenant()
+    value_ = store(bao, tenant.name, "DATABASE_PASSWORD")
+    key_file = tmp_path / "hub-run.key.pem"
+    assert isinstance(runs.key, rsa.RSAPrivateKey)
+    key_file.write_bytes(
+        runs.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    monkeypatch.setenv("HUB_RUN_KEY", str(key_file))
+    monkeypatch.setenv("VAULT_ADDR", bao.addr)
+    with serve(app) as url:
+        code = example.replace("http://127.0.0.1:8080", url).replace('"demo"', repr(tenant.name))
+        scope: dict[str, Any] = {}
+        exec(compile(code, "README.md (run tokens)", "exec"), scope)  # noqa: S102 - the README's own example
+    assert scope["resolved"][0]["value"] == value_
+    assert run_jwt.LIFETIME == 60 and decode(scope["jwt"])["exp"] - decode(scope["jwt"])["iat"] == 60  # "lives 60 s"
