@@ -115,6 +115,10 @@ def test_a_run_token_reads_its_tenant_only_through_the_service_and_direct(
     acme, beta = users.tenant(), users.tenant()
     acme_value, _ = store(bao, acme.name), store(bao, beta.name)
     token = runs.token(acme.name)
+    # What the audit log names (the README's auditors' section): the tenant, in the token's own metadata.
+    looked = bao.api("GET", "/v1/auth/token/lookup-self", token).json()["data"]
+    assert looked["display_name"] == f"{runs.mount}-{acme.name}"
+    assert looked["meta"] == {"role": hub_auth.RUN_ROLE, "tenant": acme.name}
 
     assert runs.reads(token, acme.name) == 200
     assert runs.reads(token, beta.name) == 403  # Vault itself refuses: the policy names one folder
