@@ -387,8 +387,8 @@ def test_what_a_leaked_run_token_and_a_leaked_approle_token_expose(
 def test_the_readme_run_token_example_runs(
     app: Any, bao: BaoServer, users: Users, runs: Runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hub = (Path(__file__).resolve().parent.parent / "README.md").read_text().split("\n## For the Hub team\n", 1)[1]
-    example = hub.split("**Run tokens**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    section = (Path(__file__).resolve().parent.parent / "README.md").read_text().split("\n## Hub run tokens\n", 1)[1]
+    example = section.split("\n## ", 1)[0].split("```python\n", 1)[1].split("```", 1)[0]
     tenant = users.tenant()
     value_ = store(bao, tenant.name, "DATABASE_PASSWORD")
     key_file = tmp_path / "hub-run.key.pem"
