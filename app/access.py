@@ -31,9 +31,19 @@ def policy_dir() -> Path:
     return Path(override) if override else Path(__file__).resolve().parent.parent / "vault-policies"
 
 
-def render(template: str, vault: Vault, tenant: str | None = None, userpass_accessor: str | None = None) -> str:
+def render(
+    template: str,
+    vault: Vault,
+    tenant: str | None = None,
+    userpass_accessor: str | None = None,
+    jwt_accessor: str | None = None,
+) -> str:
     """Fill a policy template; the tenant is validated first so it cannot widen a path."""
     text = (policy_dir() / f"{template}.hcl").read_text()
+    if "{{jwt_accessor}}" in text:
+        if not jwt_accessor:
+            raise ValueError(f"{template}.hcl needs the jwt mount's accessor")
+        text = text.replace("{{jwt_accessor}}", jwt_accessor)
     text = text.replace("{{mount}}", vault.kv.mount).replace("{{prefix}}", "/".join(vault.kv.prefix))
     text = text.replace("{{userpass}}", vault.auth.userpass_mount).replace("{{approle}}", vault.auth.approle_mount)
     if "{{userpass_accessor}}" in text:
@@ -93,6 +103,9 @@ def provision(vault: Vault, token: str, tenant: str) -> bool:
             vault.identity.write_group(token, group, [policy], ids, _metadata(found, ids, known))
     except vault_errors.Denied:
         raise errors.PermissionDenied(OPERATOR_ONLY) from None
+    from app import hub_auth  # imports this module
+
+    hub_auth.allow_tenant(vault, token, tenant)  # the Hub's runs may now get tokens for it
     return new
 
 

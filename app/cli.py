@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
-from app import access, config, errors, names, vault
+from app import access, config, errors, hub_auth, names, vault
 from app.vault import Vault
 from app.vault import errors as vault_errors
 
@@ -261,6 +263,69 @@ def hub_credentials(as_json: bool) -> None:
         else f"secret_id accessor {creds.secret_id_accessor}",
         err=True,
     )
+
+
+@main.group("hub-auth")
+def hub_auth_group() -> None:
+    """How the Hub's runs sign in to Vault."""
+
+
+def _duration(text: str) -> int:
+    """Seconds from "300", "300s", "5m" or "1h"."""
+    match = re.fullmatch(r"([0-9]{1,6})([smh]?)", text.strip())
+    if not match:
+        raise click.BadParameter("a duration such as 300, 300s, 5m")
+    return int(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]]
+
+
+def _public_key(path: str) -> str:
+    """A PEM public key file's text; the file's content is never echoed (it could be a private key)."""
+    from cryptography.hazmat.primitives import serialization
+
+    data = Path(path).read_bytes()
+    try:
+        serialization.load_pem_public_key(data)
+    except ValueError:
+        private = b"PRIVATE KEY-----" in data
+        hint = "it holds a private key: give its public half" if private else "it is not a PEM public key"
+        raise click.BadParameter(f"{path}: {hint}", param_hint="--pubkey") from None
+    return data.decode().strip()
+
+
+@hub_auth_group.command("jwt")
+@click.option("--issuer", required=True, help="The `iss` of the Hub's run JWTs.")
+@click.option("--audience", required=True, help="The `aud` the Hub's run JWTs carry (e.g. nexo-secrets).")
+@click.option(
+    "--pubkey",
+    "pubkeys",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A PEM public key the Hub signs with (repeatable, for a key rollover).",
+)
+@click.option("--jwks-url", help="The Hub's (or its identity provider's) JWKS URL, instead of --pubkey.")
+@click.option("--ttl", default="5m", show_default=True, help="Run token lifetime, 1m to 15m (no renewal beyond).")
+@click.option("--mount", default=hub_auth.MOUNT, show_default=True, help="Path of the jwt auth mount.")
+def hub_auth_jwt(
+    issuer: str, audience: str, pubkeys: tuple[str, ...], jwks_url: str | None, ttl: str, mount: str
+) -> None:
+    """Run tokens: the Hub signs a short JWT per run, naming its tenant; Vault gives that run a
+    token that reads that tenant's values alone, for minutes (idempotent)."""
+    if bool(pubkeys) == bool(jwks_url):
+        raise click.UsageError("give --pubkey FILE or --jwks-url URL (one of them)")
+    seconds = _duration(ttl)
+    if not hub_auth.TTL_MIN <= seconds <= hub_auth.TTL_MAX:
+        raise click.BadParameter(f"{ttl}: from 1m to 15m", param_hint="--ttl")
+    keys = [_public_key(p) for p in pubkeys]
+    vault, token = _vault(), _token()
+
+    def configure() -> list[str]:
+        return hub_auth.configure(
+            vault, token, issuer=issuer, audience=audience, pubkeys=keys, jwks_url=jwks_url, ttl=seconds, mount=mount
+        )
+
+    for line in _run(configure):
+        click.echo(line)
+    click.echo(f"hub-auth jwt done: runs sign in at auth/{mount}/login with role {hub_auth.RUN_ROLE}")
 
 
 # `nexo-secrets dev`: the embedded default (app/dev.py).

@@ -1,4 +1,4 @@
-"""Signing in and tokens: userpass and AppRole, token lookups, revoking wrapping tokens."""
+"""Signing in and tokens: userpass, AppRole and JWT, token lookups, revoking wrapping tokens."""
 
 from __future__ import annotations
 
@@ -51,6 +51,15 @@ class Auth:
             reply = self.t.request("POST", path("auth", self.approle_mount, "login"), None, body)
         except (errors.Invalid, errors.Denied):
             raise errors.BadCredentials("Invalid AppRole credentials") from None
+        return dict(reply["auth"])
+
+    def login_jwt(self, mount: str, role: str, jwt: str) -> dict[str, Any]:
+        """Vault's auth block for a JWT login (a Hub run); NotAuthenticated for any refused JWT."""
+        try:
+            reply = self.t.request("POST", path("auth", mount, "login"), None, {"role": role, "jwt": jwt})
+        except (errors.BadRequest, errors.PermissionDenied):
+            # Vault says 400 for a bad signature, issuer, audience, expiry or claim alike.
+            raise errors.NotAuthenticated("The JWT was refused") from None
         return dict(reply["auth"])
 
     # -- tokens ------------------------------------------------------------------------------
@@ -136,3 +145,17 @@ class Auth:
         return dict(
             self.t.request("POST", path("auth", self.approle_mount, "role", role, "secret-id"), token, body)["data"]
         )
+
+    def write_jwt_config(self, token: str, mount: str, settings: Mapping[str, Any]) -> None:
+        """Configure a jwt auth mount: the keys (or JWKS URL) and the issuer it trusts."""
+        self.t.request("POST", path("auth", mount, "config"), token, dict(settings))
+
+    def write_jwt_role(self, token: str, mount: str, role: str, settings: Mapping[str, Any]) -> None:
+        """Create a jwt role, or update the fields given of an existing one."""
+        self.t.request("POST", path("auth", mount, "role", role), token, dict(settings))
+
+    def read_jwt_role(self, token: str, mount: str, role: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.t.request("GET", path("auth", mount, "role", role), token)["data"])
+        except errors.NotFound:
+            return None
