@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from app import access, errors, hub_auth, run_jwt
 from app.client import NotAuthorized, SecretsClient
+from app.vault import errors as vault_errors
 from tests.conftest import BaoServer, Users, planted, watch_resolve_answer
 from tests.test_cli import cli
 from tests.test_metrics import samples, value
@@ -140,7 +141,7 @@ def test_a_run_token_reads_its_tenant_only_through_the_service_and_direct(
     assert "last_used_time" not in (bao.api("GET", f"/v1/secret/metadata/tenants/{beta.name}/K").json()["data"]["custom_metadata"] or {})
     # Nor may it patch another tenant's metadata (the last-use grant is per tenant too).
     bao.vault.kv.patch_metadata(token, acme.name, "K", {"last_used_time": meta["custom_metadata"]["last_used_time"]})
-    with pytest.raises(errors.PermissionDenied):
+    with pytest.raises(vault_errors.Denied):
         bao.vault.kv.patch_metadata(token, beta.name, "K", {"last_used_time": "2026-01-01T00:00:00Z"})
 
 

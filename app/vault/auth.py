@@ -54,12 +54,12 @@ class Auth:
         return dict(reply["auth"])
 
     def login_jwt(self, mount: str, role: str, jwt: str) -> dict[str, Any]:
-        """Vault's auth block for a JWT login (a Hub run); NotAuthenticated for any refused JWT."""
+        """Vault's auth block for a JWT login (a Hub run); BadCredentials for any refused JWT."""
         try:
             reply = self.t.request("POST", path("auth", mount, "login"), None, {"role": role, "jwt": jwt})
-        except (errors.BadRequest, errors.PermissionDenied):
+        except (errors.Invalid, errors.Denied):
             # Vault says 400 for a bad signature, issuer, audience, expiry or claim alike.
-            raise errors.NotAuthenticated("The JWT was refused") from None
+            raise errors.BadCredentials("The JWT was refused") from None
         return dict(reply["auth"])
 
     # -- tokens ------------------------------------------------------------------------------
