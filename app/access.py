@@ -34,6 +34,7 @@ def render(template: str, vault: Vault, tenant: str | None = None, userpass_acce
     """Fill a policy template; the tenant is validated first so it cannot widen a path."""
     text = (policy_dir() / f"{template}.hcl").read_text()
     text = text.replace("{{mount}}", vault.kv.mount).replace("{{prefix}}", "/".join(vault.kv.prefix))
+    text = text.replace("{{references}}", "/".join(vault.refs.prefix))
     text = text.replace("{{userpass}}", vault.auth.userpass_mount).replace("{{approle}}", vault.auth.approle_mount)
     if "{{userpass_accessor}}" in text:
         if not userpass_accessor:
