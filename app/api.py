@@ -37,9 +37,18 @@ class _User(_Name):
     rule = names.USER_RE
 
 
+class _Kind(_Name):
+    rule = references.KIND_RE
+
+
+class _ReferrerId(_Name):
+    rule = references.ID_RE
+
+
 def register(app: Flask, spec: Any) -> None:
     """Attach the API: path converters (documented with their patterns), then the blueprints."""
-    for name, converter in (("tenant", _Tenant), ("key", _Key), ("user", _User)):
+    converters = (("tenant", _Tenant), ("key", _Key), ("user", _User), ("kind", _Kind), ("referrer_id", _ReferrerId))
+    for name, converter in converters:
         app.url_map.converters[name] = converter
         spec.register_converter(converter, lambda c: {"type": "string", "pattern": names.documented(c.rule)})
     spec.register_blueprint(blp)
@@ -51,7 +60,7 @@ blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Tenant secre
 ops = Blueprint("ops", __name__, description="Health")
 
 _ERRORS = {
-    400: "Invalid tenant or key in the path",
+    400: "Invalid name in the path (tenant, key, user, referrer kind or id)",
     401: "Not signed in",
     403: "Permission denied, or missing CSRF header",
     429: "Too many requests: see Retry-After",
@@ -535,7 +544,7 @@ def _record_use(
 # -- references ---------------------------------------------------------------------------
 
 
-@blp.route("/tenants/<tenant:tenant>/references/<kind>/<id>")
+@blp.route("/tenants/<tenant:tenant>/references/<kind:kind>/<referrer_id:id>")
 class ReferrerOne(MethodView):
     @blp.arguments(schemas.ReferrerDeclare())
     @blp.response(200, schemas.ReferrerDeclared)

@@ -27,6 +27,7 @@ from app import errors, names, usage
 from app.vault import Vault
 
 KINDS = ("action", "event-type")
+KIND_RE = re.compile(r"^(?:action|event-type)\Z")
 ID_PATTERN = r"[A-Za-z0-9._:-]{1,128}"
 ID_RE = re.compile(rf"^{ID_PATTERN}\Z")
 ID_RULE = "1-128 letters, digits, '.', '_', ':' or '-'"
@@ -40,6 +41,7 @@ _SEP = ","
 # Vault caps a custom_metadata value at 512 bytes: the parameter names kept on a key's entry.
 _ENTRY_BYTES = 500
 _PAGE = 1000  # entries per LIST when walking a range
+_SHOWN_KEY = 200  # a SECRET parameter's value that is no key is kept this short
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ class Referrer:
 
     @property
     def keys(self) -> list[str]:
-        return sorted({p["key"] for p in self.parameters})
+        """The keys it names (valid names only)."""
+        return sorted({p["key"] for p in self.parameters if names.is_key(p["key"])})
 
     def parameter_names(self, key: str | None = None) -> list[str]:
         return [p["name"] for p in self.parameters if key is None or p["key"] == key]
@@ -82,21 +85,16 @@ def check_id(id_: str) -> str:
 
 
 def secret_parameters(parameters: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """The SECRET parameters (only they count), each with a key by the naming rule; else 422."""
+    """The SECRET parameters (only they count): name and key. A value that is no key by the
+    naming rule is kept as given (cut short) and checks as `missing`, as resolve finds no such
+    secret; it names no key's entry."""
     from app.resolve import is_secret
 
-    kept: list[dict[str, str]] = []
-    problems: dict[str, list[str]] = {}
-    for index, parameter in enumerate(parameters):
-        if not is_secret(parameter):
-            continue
-        key = parameter.get("value")
-        if not isinstance(key, str) or not names.is_key(key):
-            problems[f"parameters.{index}.value"] = [f"A SECRET parameter's value is a key: {names.KEY_RULE}."]
-            continue
-        kept.append({"name": str(parameter["name"]), "key": key})
-    if problems:
-        raise errors.Unprocessable("Invalid SECRET parameters", errors=problems)
+    kept = []
+    for parameter in parameters:
+        if is_secret(parameter):
+            key = parameter.get("value")
+            kept.append({"name": str(parameter["name"]), "key": key[:_SHOWN_KEY] if isinstance(key, str) else ""})
     return kept
 
 
@@ -285,10 +283,17 @@ def of_key(vault: Vault, token: str, tenant: str, key: str) -> tuple[int, list[d
 def check(vault: Vault, token: str, tenant: str, parameters: Sequence[Mapping[str, str]]) -> list[dict[str, Any]]:
     """The state of each SECRET parameter's key: ok, missing, deleted, expired, expiring or
     malformed (never a value), from the keys' metadata, one read per distinct key."""
-    keys = sorted({p["key"] for p in parameters})
+    keys = sorted({p["key"] for p in parameters if names.is_key(p["key"])})
+    if not keys:
+        # Nothing to read, so Vault has refused nothing yet: ask it whether this token may see
+        # the tenant's keys at all, so a stranger's token is refused whatever the parameters.
+        where = "/".join((vault.kv.mount, "metadata", *vault.kv.prefix, tenant, "_"))
+        if not {"read", "root"} & set(vault.sys.capabilities(token, where)):
+            raise errors.PermissionDenied(f"You do not have access to tenant '{tenant}'")
     read = vault.readers("references", 8)
     futures = {key: read.submit(_state, vault, token, tenant, key) for key in keys}
     states = {key: future.result() for key, future in futures.items()}
+    states.update({p["key"]: "missing" for p in parameters if p["key"] not in states})
     return [{"name": p["name"], "key": p["key"], "status": states[p["key"]]} for p in parameters]
 
 

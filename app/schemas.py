@@ -577,13 +577,23 @@ class ExportArgs(Strict):
 # -- references (which Actions and Event Types name which keys) ----------------------------
 
 
+def _referrer_name(text: str) -> None:
+    if not PRINTABLE_RE.match(text):
+        raise ma.ValidationError(PRINTABLE_RULE)
+    if len(text.encode("utf-8")) > references.NAME_MAX_BYTES:
+        raise ma.ValidationError(f"Must be at most {references.NAME_MAX_BYTES} bytes in UTF-8.")
+
+
 class ReferrerDeclare(Strict):
     name = StrictString(
         required=True,
-        validate=[validate.Length(min=1), _matching(re.compile(r"^[^\x00-\x1f\x7f]*\Z"), "Printable characters only.")],
+        validate=[validate.Length(min=1, max=references.NAME_MAX_BYTES), _referrer_name],
         metadata={
-            "description": f"The human name; at most {references.NAME_MAX_BYTES} bytes in UTF-8.",
-            "maxLength": 200,
+            "example": "Send invoice",
+            "x-max-bytes": references.NAME_MAX_BYTES,
+            "pattern": f"^{PRINTABLE_CLASS}*$",
+            "description": f"The Action's or Event Type's name; at most {references.NAME_MAX_BYTES} bytes in UTF-8. "
+            + PRINTABLE_RULE,
         },
     )
     parameters = ma.fields.List(
@@ -592,11 +602,6 @@ class ReferrerDeclare(Strict):
         validate=validate.Length(max=references.MAX_PARAMETERS, error="At most {max} parameters."),
         metadata={"description": "The referrer's parameters, as resolve takes them; only SECRET ones are kept."},
     )
-
-    @ma.validates("name")
-    def _name_bytes(self, value: str, **_: Any) -> None:
-        if len(value.encode()) > references.NAME_MAX_BYTES:
-            raise ma.ValidationError(f"At most {references.NAME_MAX_BYTES} bytes in UTF-8.")
 
 
 class CheckRequest(Strict):
@@ -638,11 +643,13 @@ class ReferrerPage(ma.Schema):
     next = ma.fields.String(allow_none=True, metadata={"description": "Pass as `after` for the next page: kind,id."})
 
 
+_REFERRER_CURSOR = re.compile(rf"^(?:action|event-type),{references.ID_PATTERN}\Z")
+
+
 class ReferrerListArgs(Strict):
-    key = StrictString(
-        validate=_matching(names.KEY_RE, names.KEY_RULE), metadata={"description": "Referrers of this key."}
-    )
+    key = Key()
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
     after = StrictString(
-        validate=_matching(re.compile(rf"^(?:action|event-type),{references.ID_PATTERN}\Z"), "Must be a `next` value."),
+        validate=_matching(_REFERRER_CURSOR, "Must be a `next` value."),
+        metadata={"pattern": names.documented(_REFERRER_CURSOR), "description": "The `next` of the page before."},
     )
