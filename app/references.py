@@ -42,6 +42,9 @@ _SEP = ","
 _ENTRY_BYTES = 500
 _PAGE = 1000  # entries per LIST when walking a range
 _SHOWN_KEY = 200  # a SECRET parameter's value that is no key is kept this short
+# Reads in flight at once for a check or a page of referrers, shared by a worker's requests
+# (a check of 20 parameters reads 20 keys' metadata; resolve's readers are 16 too).
+_READERS = 16
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,7 @@ def listing(
                 break
     more = len(found) > limit
     found = found[:limit]
-    read = vault.readers("references", 8)
+    read = vault.readers("references", _READERS)
     futures = [read.submit(_read, vault, token, tenant, kind, id_) for kind, id_ in found]
     items = [r for r in (f.result() for f in futures) if r is not None]
     last = found[-1] if found else None
@@ -290,7 +293,7 @@ def check(vault: Vault, token: str, tenant: str, parameters: Sequence[Mapping[st
         where = "/".join((vault.kv.mount, "metadata", *vault.kv.prefix, tenant, "_"))
         if not {"read", "root"} & set(vault.sys.capabilities(token, where)):
             raise errors.PermissionDenied(f"You do not have access to tenant '{tenant}'")
-    read = vault.readers("references", 8)
+    read = vault.readers("references", _READERS)
     futures = {key: read.submit(_state, vault, token, tenant, key) for key in keys}
     states = {key: future.result() for key, future in futures.items()}
     states.update({p["key"]: "missing" for p in parameters if p["key"] not in states})

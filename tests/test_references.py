@@ -3,9 +3,12 @@ with real tokens: the Hub declares and forgets, members read, nobody else does."
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,7 +93,12 @@ def test_the_hub_declares_and_members_see_who_uses_each_key(
         "gone": "expired",
         "later": "missing",
     }
-    assert declare(app, hub_token, tenant.name, "event-type", "order.created", "order.created", secret("p", "DB")).status_code == 200
+    assert (
+        declare(
+            app, hub_token, tenant.name, "event-type", "order.created", "order.created", secret("p", "DB")
+        ).status_code
+        == 200
+    )
 
     # Readers see the counts in the table and the referrers of a key, with parameter names.
     assert counts(reader, tenant.name) == {"DB": 2, "GONE": 1, "SOON": 1}
@@ -228,7 +236,9 @@ def test_who_may_declare_and_read_checked_with_real_tokens(
     for who in ("writer", "reader", "other", "admin"):
         refused = declare(app, tokens[who], tenant.name, "action", "nope", "Refused", secret("p", "K"))
         assert refused.status_code == 403, (who, refused.get_json())
-        forget = app.test_client().delete(f"/api/v1/tenants/{tenant.name}/references/action/ok", headers=bearer(tokens[who]))
+        forget = app.test_client().delete(
+            f"/api/v1/tenants/{tenant.name}/references/action/ok", headers=bearer(tokens[who])
+        )
         assert forget.status_code == 403, who
     for who, status in (("writer", 200), ("reader", 200), ("other", 403), ("admin", 403)):
         read = app.test_client().get(f"/api/v1/tenants/{tenant.name}/references", headers=bearer(tokens[who]))
@@ -263,7 +273,9 @@ def test_the_auditor_reads_references_with_the_bao_cli(
     assert "@action,audited" in listed.stdout and "DB,action,audited" in listed.stdout
     meta = bao_cli("kv", "metadata", "get", "-format=json", f"secret/references/{tenant.name}/DB,action,audited")
     assert meta.returncode == 0 and "Audited action" in meta.stdout
-    write = bao_cli("kv", "metadata", "put", "-custom-metadata=name=x", f"secret/references/{tenant.name}/DB,action,evil")
+    write = bao_cli(
+        "kv", "metadata", "put", "-custom-metadata=name=x", f"secret/references/{tenant.name}/DB,action,evil"
+    )
     assert write.returncode != 0 and "permission denied" in write.stderr
 
 
@@ -275,7 +287,12 @@ def test_the_auditor_reads_references_with_the_bao_cli(
         ("references/action/" + "x" * 129, {"name": "n", "parameters": []}, 400, "id"),
         ("references/action/ok", {"name": "é" * 101, "parameters": []}, 422, "name"),
         ("references/action/ok", {"name": "tab\there", "parameters": []}, 422, "name"),
-        ("references/action/ok", {"name": "n", "parameters": [secret(f"p{n}", "K") for n in range(101)]}, 422, "parameters"),
+        (
+            "references/action/ok",
+            {"name": "n", "parameters": [secret(f"p{n}", "K") for n in range(101)]},
+            422,
+            "parameters",
+        ),
         ("references/action/ok", {"name": "n", "parameters": [], "extra": 1}, 422, "extra"),
         ("check", {"parameters": [secret("p", "K")] * 101}, 422, "parameters"),
     ],
@@ -289,3 +306,61 @@ def test_bad_input_is_refused_and_changes_nothing(
     answer = reply.get_json()
     assert {"code", "status", "message"} <= set(answer) and field.split(".")[0] in str(answer.get("errors")), answer
     assert stored(bao, tenant.name) == []
+
+
+def test_a_delete_checks_references_with_one_vault_listing(
+    app: Any, bao: BaoServer, tenant: Tenant, login: Any, hub_token: str
+) -> None:
+    writer = login(tenant.writer, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    writer.post(url, json={"key": "K", "value": planted()})
+    for n in range(3):
+        declare(app, hub_token, tenant.name, "action", f"a{n}", f"A{n}", secret("p", "K"))
+    calls: list[tuple[str, str]] = []
+    transport = app.extensions["nexo_vault"].transport
+    original = transport.request
+
+    def counting(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append((method, path))
+        return original(method, path, *args, **kwargs)
+
+    transport.request = counting
+    try:
+        assert writer.delete(f"{url}/K").status_code == 409
+    finally:
+        transport.request = original
+    on_references = [c for c in calls if "/references/" in c[1]]
+    assert on_references == [("LIST", on_references[0][1])] and "detailed-metadata" in on_references[0][1]
+
+
+@pytest.mark.system
+def test_the_references_benchmark_runs_small_and_prints_every_row(tmp_path: Any) -> None:
+    from tests.conftest import SEEN
+
+    value = planted("bench")
+    env = {**os.environ, "NEXO_BENCH_VALUE_PREFIX": value}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.bench.references",
+            "--keys",
+            "120",
+            "--referrers",
+            "20",
+            "--rounds",
+            "1",
+            "--calls",
+            "3",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    SEEN.append(("references bench output", done.stdout + done.stderr))
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = json.loads(done.stdout.strip().splitlines()[-1])["references_bench"]
+    assert [r["row"].split(" ")[0] for r in rows] == ["page", "check", "floor:"]
+    assert all(r["ratio"] > 0 and len(r["service_cpu_ms"]) == 2 for r in rows)
