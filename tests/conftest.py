@@ -136,11 +136,12 @@ def no_value_leaks() -> Iterator[None]:
     assert not leaks, f"secret values leaked into: {sorted({w for w, _ in leaks})}"
 
 
-def watched_app(bao: BaoServer, secret_key: str) -> Any:
+def watched_app(bao: BaoServer, secret_key: str, **settings: Any) -> Any:
     """A test app on `bao` whose every answer but a plain resolve's joins the leak search (a
     wrapped resolve's too: it carries wrapping tokens, never a value). A new account's answer,
-    the one place its first password is shown, stays out too; its password joins PLANTED."""
-    flask_app = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": secret_key})
+    the one place its first password is shown, stays out too; its password joins PLANTED.
+    `settings` make an app of another configuration: tests never change a shared app's config."""
+    flask_app = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": secret_key, **settings})
 
     @flask_app.after_request
     def _record(response: Any) -> Any:
@@ -252,8 +253,9 @@ class Client:
 
 @pytest.fixture
 def login(app: Any) -> Any:
-    def sign_in(user: str, password: str) -> Client:
-        return Client(app, user, password)
+    def sign_in(user: str, password: str, on: Any = None) -> Client:
+        """A signed-in client of the shared app, or of the app `on` (another configuration)."""
+        return Client(on or app, user, password)
 
     return sign_in
 
