@@ -331,6 +331,7 @@ def test_a_broken_recorder_never_fails_the_resolve(
     assert writer.get(f"/api/v1/tenants/{tenant.name}/secrets/K").get_json()["last_used_time"] is None
 
 
+@pytest.mark.system
 def test_under_gunicorn_each_worker_writes_a_key_at_most_once_an_hour(
     bao: BaoServer, tenant: Tenant, hub_token: str, tmp_path: Path
 ) -> None:
