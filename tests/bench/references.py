@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return call
 
-        check_body = {"parameters": [{"name": f"p{i}", "type": "SECRET", "value": key_name(i * 7)} for i in range(20)]}
+        check_body = {
+            "parameters": [{"name": f"p{i}", "type": "SECRET", "value": key_name(i * 7 % args.keys)} for i in range(20)]
+        }
 
         def check() -> None:
             reply = hub_session.post(f"{url}/api/v1/tenants/refs/check", json=check_body, timeout=60)
@@ -168,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             # The floor of a check: OpenBao's own 20 metadata reads, 16 at once as the service makes them.
             def one(i: int) -> None:
                 if (
-                    direct.get(f"{addr}/v1/secret/metadata/tenants/refs/{key_name(i * 7)}", timeout=60).status_code
+                    direct.get(
+                        f"{addr}/v1/secret/metadata/tenants/refs/{key_name(i * 7 % args.keys)}", timeout=60
+                    ).status_code
                     != 200
                 ):
                     raise RuntimeError("a metadata read failed")
