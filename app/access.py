@@ -45,6 +45,7 @@ def render(
             raise ValueError(f"{template}.hcl needs the jwt mount's accessor")
         text = text.replace("{{jwt_accessor}}", jwt_accessor)
     text = text.replace("{{mount}}", vault.kv.mount).replace("{{prefix}}", "/".join(vault.kv.prefix))
+    text = text.replace("{{references}}", "/".join(vault.refs.prefix))
     text = text.replace("{{userpass}}", vault.auth.userpass_mount).replace("{{approle}}", vault.auth.approle_mount)
     if "{{userpass_accessor}}" in text:
         if not userpass_accessor:
@@ -103,9 +104,6 @@ def provision(vault: Vault, token: str, tenant: str) -> bool:
             vault.identity.write_group(token, group, [policy], ids, _metadata(found, ids, known))
     except vault_errors.Denied:
         raise errors.PermissionDenied(OPERATOR_ONLY) from None
-    from app import hub_auth  # imports this module
-
-    hub_auth.allow_tenant(vault, token, tenant)  # the Hub's runs may now get tokens for it
     return new
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -9,7 +10,8 @@ from flask import Flask, Response, after_this_request, current_app, jsonify, req
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app import access, auth, bulk, converters, errors, observe, resolve, schemas, secrets, usage
+from app import access, auth, bulk, converters, errors, hub_auth, observe, references, resolve, schemas, secrets, usage
+from app.vault import errors as vault_errors
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Tenant secre
 ops = Blueprint("ops", __name__, description="Health")
 
 _ERRORS = {
-    400: "Invalid tenant or key in the path",
+    400: "Invalid name in the path (tenant, key, user, referrer kind or id)",
     401: "Not signed in",
     403: "Permission denied, or missing CSRF header",
     429: "Too many requests: see Retry-After",
@@ -151,7 +153,7 @@ class SecretList(MethodView):
                 recovery_days=_recovery_days(),
                 expiring_within_days=args.get("expiring_within_days"),
             )
-        return {"items": items, "next": next_key}
+        return {"items": _counted(user.token, tenant, items), "next": next_key}
 
     @blp.arguments(schemas.SecretCreate())
     @blp.response(201, schemas.SecretItem)
@@ -193,9 +195,7 @@ class SecretImport(MethodView):
         on_conflict skip finishes the job."""
         caller = _user().caller()  # signed in before the content is looked at
         entries = bulk.parse(body["format"], body["content"])
-        results = bulk.import_entries(
-            _vault(), caller, tenant, entries, body["on_conflict"], dry_run=body["dry_run"]
-        )
+        results = bulk.import_entries(_vault(), caller, tenant, entries, body["on_conflict"], dry_run=body["dry_run"])
         return {"results": results, "dry_run": body["dry_run"]}
 
 
@@ -242,7 +242,8 @@ class SecretOne(MethodView):
     @_document(400, 401, 403, 404)
     def get(self, tenant: str, key: str) -> secrets.Item:
         """One secret, without its value."""
-        return secrets.get(_vault(), _user().caller(), tenant, key)
+        user = _user()
+        return _counted(user.token, tenant, [secrets.get(_vault(), user.caller(), tenant, key)])[0]
 
     @blp.arguments(schemas.SecretUpdate())
     @blp.response(200, schemas.SecretItem)
@@ -269,6 +270,8 @@ class SecretOne(MethodView):
 
         `permanent=true` deletes a live or deleted secret for good: every version and its metadata."""
         vault, caller = _vault(), _user().caller()
+        if not args["force"] and not args["permanent"]:
+            _refuse_if_referenced(vault, caller.token, tenant, key)
         if args["permanent"]:
             secrets.delete_permanently(vault, caller, tenant, key)
         else:
@@ -325,6 +328,7 @@ class Tenant(MethodView):
     def put(self, tenant: str) -> tuple[dict[str, Any], int]:
         """Provision a tenant: its policies and groups (idempotent; the operator's token only, an admin gets 403)."""
         new = access.provision(_vault(), _user().token, tenant)
+        hub_auth.allow_tenant(_vault(), _user().token, tenant)  # the Hub's runs may now get tokens for it
         info = {
             "tenant": tenant,
             "policies": [access.policy_name(tenant, p) for p in access.PERMISSIONS],
@@ -452,7 +456,47 @@ class Resolve(MethodView):
             observe.count_unresolved(tenant, len((failed.errors or {}).get("unresolved") or []))
             raise
         observe.count_resolve(tenant)
+        referrer = body.get("referrer")
+        if referrer:
+            keys = [p["value"] for p in body["parameters"] if resolve.is_secret(p)]
+            _referred(answer, recorder, vault, token, tenant, referrer, keys)
         return answer, 200, {"Cache-Control": "no-store"}
+
+
+def _referred(
+    answer: dict[str, Any],
+    recorder: usage.Recorder,
+    vault: Any,
+    token: str,
+    tenant: str,
+    referrer: dict[str, str],
+    keys: list[str],
+) -> None:
+    """A resolve that names its referrer: keys it did not declare are warned of (drift made
+    visible), and its last_resolved_time is written after the answer, at most hourly."""
+    kind, id_ = referrer["kind"], referrer["id"]
+    try:
+        found = references.resolved(vault, token, tenant, kind, id_, keys)
+        due, when = recorder.due(tenant, {references.referrer_name(kind, id_): {}})
+    except (errors.ServiceError, vault_errors.VaultError) as exc:  # the resolve has its values: never refused
+        log.warning("could not check the referrer of a resolve in tenant %s (%s)", tenant, type(exc).__name__)
+        return
+    if found:
+        answer.setdefault("warnings", []).extend(found)
+    if not due:
+        return
+
+    @after_this_request
+    def _after(response: Response) -> Response:
+        response.call_on_close(lambda: _record_referrer(vault, token, tenant, kind, id_, when))
+        return response
+
+
+def _record_referrer(vault: Any, token: str, tenant: str, kind: str, id_: str, when: str) -> None:
+    try:
+        references.record_resolved(vault, token, tenant, kind, id_, when)
+    except Exception as exc:  # runs after the answer; nothing may escape
+        log.warning("could not record the resolve of a referrer in tenant %s (%s)", tenant, type(exc).__name__)
 
 
 def _record_use(
@@ -471,6 +515,96 @@ def _record_use(
     def _after(response: Response) -> Response:
         response.call_on_close(lambda: recorder.write(vault, token, tenant, due, when))
         return response
+
+
+# -- references ---------------------------------------------------------------------------
+
+
+@blp.route("/tenants/<tenant:tenant>/references/<referrer_kind:kind>/<referrer_id:id>")
+class ReferrerOne(MethodView):
+    @blp.arguments(schemas.ReferrerDeclare())
+    @blp.response(200, schemas.ReferrerDeclared)
+    @_document(400, 401, 403)
+    def put(self, body: dict[str, Any], tenant: str, kind: str, id: str) -> dict[str, Any]:
+        """Hub: declare an Action's or Event Type's SECRET parameters (replaces what it declared);
+        answers the check of each (ok, missing, deleted, expired, expiring, malformed)."""
+        referrer, check = references.declare(
+            _vault(),
+            _user().token,
+            tenant,
+            kind,
+            id,
+            body["name"],
+            body["parameters"],
+        )
+        return {**_referrer(referrer), "keys": referrer.keys, "check": check}
+
+    @blp.response(204)
+    @_document(400, 401, 403, 404)
+    def delete(self, tenant: str, kind: str, id: str) -> None:
+        """Hub: forget a referrer (and every key's entry of it)."""
+        references.forget(_vault(), _user().token, tenant, kind, id)
+
+
+@blp.route("/tenants/<tenant:tenant>/references")
+class ReferrerList(MethodView):
+    @blp.arguments(schemas.ReferrerListArgs(), location="query")
+    @blp.response(200, schemas.ReferrerPage)
+    @_document(400, 401, 403)
+    def get(self, args: dict[str, Any], tenant: str) -> dict[str, Any]:
+        """The referrers of `key` (without it: all), in (kind, id) order, with their SECRET
+        parameter names and when the Hub last resolved for each."""
+        items, next_ = references.listing(
+            _vault(), _user().token, tenant, args.get("key"), args.get("after"), args["limit"]
+        )
+        key = args.get("key")
+        return {
+            "items": [{**_referrer(r), "parameters": r.parameter_names(key)} for r in items],
+            "next": next_,
+        }
+
+
+@blp.route("/tenants/<tenant:tenant>/check")
+class Check(MethodView):
+    @blp.arguments(schemas.CheckRequest())
+    @blp.response(200, schemas.CheckResponse)
+    @_document(400, 401, 403)
+    def post(self, body: dict[str, Any], tenant: str) -> dict[str, Any]:
+        """The state of each SECRET parameter's key, stored nowhere: for the Hub's editor."""
+        kept = references.secret_parameters(body["parameters"])
+        return {"check": references.check(_vault(), _user().token, tenant, kept)}
+
+
+def _counted(token: str, tenant: str, items: list[secrets.Item]) -> list[secrets.Item]:
+    """Items with how many referrers name each key (one LIST of the tenant's references for a
+    page). A token whose policies predate references (a tenant not provisioned again since) is
+    answered without the counts rather than refused."""
+    try:
+        counts = references.counts(_vault(), token, tenant, [item.key for item in items])
+    except vault_errors.Denied:
+        log.warning("no references for tenant %s: its policies predate them (run tenant create again)", tenant)
+        return items
+    return [dataclasses.replace(item, references=counts.get(item.key, 0)) for item in items]
+
+
+def _refuse_if_referenced(vault: Any, token: str, tenant: str, key: str) -> None:
+    """409 errors.referenced when Actions or Event Types name the key (?force=true deletes anyway)."""
+    count, first = references.of_key(vault, token, tenant, key)
+    if count:
+        raise errors.Conflict(
+            f"{count} automation{'s' if count > 1 else ''} reference {key}: update them, or delete with force=true",
+            errors={"referenced": {"count": count, "referrers": first}},
+        )
+
+
+def _referrer(referrer: references.Referrer) -> dict[str, Any]:
+    return {
+        "kind": referrer.kind,
+        "id": referrer.id,
+        "name": referrer.name,
+        "updated_time": referrer.updated_time,
+        "last_resolved_time": referrer.last_resolved_time,
+    }
 
 
 # -- health -------------------------------------------------------------------------------

@@ -103,6 +103,7 @@ def tenant() -> None:
 def tenant_create(name: str) -> None:
     """Provision tenant NAME: its policies and groups (idempotent)."""
     new = _run(lambda: access.provision(_vault(), _token(), name))
+    _run(lambda: hub_auth.allow_tenant(_vault(), _token(), name))  # the Hub's runs may now get tokens for it
     click.echo(f"tenant {name} {'created' if new else 'updated'}")
 
 

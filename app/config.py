@@ -28,6 +28,7 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "VAULT_TIMEOUT": float(env.get("NEXO_VAULT_TIMEOUT", "5")),
         "KV_MOUNT": env.get("NEXO_KV_MOUNT", "secret"),
         "KV_PREFIX": env.get("NEXO_KV_PREFIX", "tenants"),
+        "REFERENCES_PREFIX": env.get("NEXO_REFERENCES_PREFIX", "references"),
         "USERPASS_MOUNT": env.get("NEXO_USERPASS_MOUNT", "userpass"),
         "APPROLE_MOUNT": env.get("NEXO_APPROLE_MOUNT", "approle"),
         "LOGIN_MAX_FAILURES": int(env.get("NEXO_LOGIN_MAX_FAILURES", "5")),

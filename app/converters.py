@@ -1,5 +1,5 @@
-"""Route converters for the product's names: a tenant, key or user name in a path is checked
-once, where the request comes in, and trusted after (services and app/vault build Vault paths
+"""Route converters for the product's names: a tenant, key, user, referrer kind or id in a path
+is checked once, where the request comes in, and trusted after (services and app/vault build Vault paths
 from it).
 
 Any segment matches the route, so that a bad name is answered 400 naming its rule rather than
@@ -14,7 +14,7 @@ from typing import Any
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import BaseConverter
 
-from app import names
+from app import names, rules
 
 
 class NameRefused(BadRequest):
@@ -50,11 +50,26 @@ class User(_Name):
     pattern, field, message, rule = names.USER_RE, "user", "Invalid user name", names.USER_RULE
 
 
-CONVERTERS: dict[str, type[_Name]] = {"tenant": Tenant, "key": Key, "user": User}
+class ReferrerKind(_Name):
+    pattern, field, message, rule = rules.REFERRER_KIND_RE, "kind", "Invalid referrer kind", rules.REFERRER_KIND_RULE
+
+
+class ReferrerId(_Name):
+    pattern, field, message, rule = rules.REFERRER_ID_RE, "id", "Invalid referrer id", rules.REFERRER_ID_RULE
+
+
+CONVERTERS: dict[str, type[_Name]] = {
+    "tenant": Tenant,
+    "key": Key,
+    "user": User,
+    "referrer_kind": ReferrerKind,
+    "referrer_id": ReferrerId,
+}
 
 
 def init_app(app: Any, spec: Any) -> None:
-    """Route names `<tenant:...>`, `<key:...>`, `<user:...>`, documented with their patterns."""
+    """Route names `<tenant:...>`, `<key:...>`, `<user:...>`, `<referrer_kind:...>`, `<referrer_id:...>`,
+    documented with their patterns."""
     for name, converter in CONVERTERS.items():
         app.url_map.converters[name] = converter
         spec.register_converter(converter, lambda c: {"type": "string", "pattern": names.documented(c.pattern)})

@@ -141,6 +141,27 @@ IMPORT_FORMATS = ("dotenv", "json")
 EXPORT_FORMATS = ("json", "csv")
 ON_CONFLICT = ("skip", "overwrite", "fail")
 
+# -- references (which Actions and Event Types name which keys) --------------------------------
+
+REFERRER_KINDS = ("action", "event-type")
+REFERRER_KIND_RE = re.compile(r"^(?:action|event-type)\Z")
+REFERRER_KIND_RULE = "One of: action, event-type."
+REFERRER_ID_PATTERN = r"[A-Za-z0-9._:-]{1,128}"
+REFERRER_ID_RE = re.compile(rf"^{REFERRER_ID_PATTERN}\Z")
+REFERRER_ID_RULE = "1-128 letters, digits, '.', '_', ':' or '-'"
+REFERRER_NAME_MAX_BYTES = 200
+MAX_REFERRER_PARAMETERS = 100
+EXPIRING_SOON_DAYS = 14  # a check says `expiring` this close to the expiry
+
+
+def referrer_name_problem(text: str) -> str | None:
+    if not PRINTABLE_RE.match(text):
+        return PRINTABLE_RULE
+    if len(text.encode("utf-8")) > REFERRER_NAME_MAX_BYTES:
+        return f"Must be at most {REFERRER_NAME_MAX_BYTES} bytes in UTF-8."
+    return None
+
+
 # -- settings ----------------------------------------------------------------------------------
 
 RECOVERY_DAYS = (0, 3650)  # NEXO_RECOVERY_DAYS: 0 deletes for good at once

@@ -165,6 +165,9 @@ class SecretItem(ma.Schema):
     purge_time = ma.fields.String(
         metadata={"description": "Deleted secrets only: when the recovery window ends and it may be purged."}
     )
+    references = ma.fields.Integer(
+        metadata={"description": "How many Actions and Event Types the Hub declared as naming this key."}
+    )
 
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         # A field that does not apply is left out (None: a live secret's deletion fields), as it
@@ -208,6 +211,10 @@ class DeleteArgs(Strict):
     permanent = ma.fields.Boolean(
         load_default=False,
         metadata={"description": "Delete for good: every version and the metadata (a live or a deleted secret)."},
+    )
+    force = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Delete a secret that Actions or Event Types reference (else 409 errors.referenced)."},
     )
 
 
@@ -372,6 +379,7 @@ class ApiError(ma.Schema):
 
 # -- resolve (the Hub) --------------------------------------------------------------------
 
+
 class Duration(ma.fields.Field):  # type: ignore[type-arg]
     """Seconds as an integer, or a Vault-style duration string: "90s", "5m"."""
 
@@ -406,7 +414,23 @@ class ResolveParameter(Strict):
     )
 
 
+class ReferrerName(Strict):
+    kind = StrictString(required=True, validate=validate.OneOf(rules.REFERRER_KINDS))
+    id = StrictString(
+        required=True,
+        validate=_matching(rules.REFERRER_ID_RE, rules.REFERRER_ID_RULE),
+        metadata={"pattern": rules.documented(rules.REFERRER_ID_RE)},
+    )
+
+
 class ResolveRequest(Strict):
+    referrer = ma.fields.Nested(
+        ReferrerName,
+        metadata={
+            "description": "The Action or Event Type this run is for: its last_resolved_time is recorded, and keys "
+            "it did not declare are named in `warnings` (undeclared). Never a refusal."
+        },
+    )
     parameters = ma.fields.List(
         ma.fields.Nested(ResolveParameter),
         required=True,
@@ -458,10 +482,12 @@ class ResolvedParameter(ma.Schema):
 
 
 class ResolveWarning(ma.Schema):
-    name = ma.fields.String(required=True, metadata={"description": "The parameter."})
-    key = ma.fields.String(required=True)
-    code = ma.fields.String(required=True, metadata={"enum": ["expired"]})
-    expires_at = ma.fields.String(required=True)
+    name = ma.fields.String(metadata={"description": "The parameter (expired)."})
+    key = ma.fields.String(metadata={"description": "The key (expired, undeclared)."})
+    code = ma.fields.String(required=True, metadata={"enum": ["expired", "undeclared", "unknown_referrer"]})
+    expires_at = ma.fields.String(metadata={"description": "expired: when."})
+    kind = ma.fields.String(metadata={"description": "undeclared, unknown_referrer: the referrer's kind."})
+    id = ma.fields.String(metadata={"description": "undeclared, unknown_referrer: the referrer's id."})
 
 
 class ResolveResponse(ma.Schema):
@@ -524,3 +550,77 @@ class ImportResponse(ma.Schema):
 
 class ExportArgs(Strict):
     format = StrictString(load_default="json", validate=validate.OneOf(rules.EXPORT_FORMATS))
+
+
+# -- references (which Actions and Event Types name which keys) ----------------------------
+
+
+class ReferrerDeclare(Strict):
+    name = StrictString(
+        required=True,
+        validate=[validate.Length(min=1, max=rules.REFERRER_NAME_MAX_BYTES), _rule(rules.referrer_name_problem)],
+        metadata={
+            "example": "Send invoice",
+            "x-max-bytes": rules.REFERRER_NAME_MAX_BYTES,
+            "pattern": f"^{rules.PRINTABLE_CLASS}*$",
+            "description": f"The Action's or Event Type's name; at most {rules.REFERRER_NAME_MAX_BYTES} bytes in "
+            "UTF-8. " + rules.PRINTABLE_RULE,
+        },
+    )
+    parameters = ma.fields.List(
+        ma.fields.Nested(ResolveParameter),
+        required=True,
+        validate=validate.Length(max=rules.MAX_REFERRER_PARAMETERS, error="At most {max} parameters."),
+        metadata={"description": "The referrer's parameters, as resolve takes them; only SECRET ones are kept."},
+    )
+
+
+class CheckRequest(Strict):
+    parameters = ReferrerDeclare._declared_fields["parameters"]
+
+
+class CheckEntry(ma.Schema):
+    name = ma.fields.String(required=True)
+    key = ma.fields.String(required=True)
+    status = ma.fields.String(
+        required=True, metadata={"enum": ["ok", "missing", "deleted", "expired", "expiring", "malformed"]}
+    )
+
+
+class CheckResponse(ma.Schema):
+    check = ma.fields.List(ma.fields.Nested(CheckEntry), required=True)
+
+
+class ReferrerDeclared(ma.Schema):
+    kind = ma.fields.String(required=True)
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    keys = ma.fields.List(ma.fields.String(), required=True)
+    updated_time = ma.fields.String(required=True)
+    check = ma.fields.List(ma.fields.Nested(CheckEntry), required=True)
+
+
+class ReferrerItem(ma.Schema):
+    kind = ma.fields.String(required=True)
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    parameters = ma.fields.List(ma.fields.String(), required=True, metadata={"description": "SECRET parameter names."})
+    updated_time = ma.fields.String(allow_none=True)
+    last_resolved_time = ma.fields.String(allow_none=True)
+
+
+class ReferrerPage(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ReferrerItem), required=True)
+    next = ma.fields.String(allow_none=True, metadata={"description": "Pass as `after` for the next page: kind,id."})
+
+
+_REFERRER_CURSOR = re.compile(rf"^(?:action|event-type),{rules.REFERRER_ID_PATTERN}\Z")
+
+
+class ReferrerListArgs(Strict):
+    key = Key()
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    after = StrictString(
+        validate=_matching(_REFERRER_CURSOR, "Must be a `next` value."),
+        metadata={"pattern": rules.documented(_REFERRER_CURSOR), "description": "The `next` of the page before."},
+    )

@@ -65,6 +65,8 @@ class Item:
     deleted_time: str | None = None
     deleted_by: str | None = None
     purge_time: str | None = None
+    # How many Actions and Event Types name the key (app/references.py); None: not counted.
+    references: int | None = None
 
 
 @dataclass(frozen=True)

@@ -232,4 +232,4 @@ def test_policy_templates_refuse_bad_tenant(bao: BaoServer) -> None:
         access.render("tenant-read", bao.vault, 'x" { capabilities = ["sudo"] } path "*')
     rendered = access.render("tenant-write", bao.vault, "acme")
     assert 'path "secret/data/tenants/acme/*"' in rendered
-    assert '"read"' not in rendered.split('path "secret/data/tenants/acme/*"')[1]
+    assert '"read"' not in rendered.split('path "secret/data/tenants/acme/*"')[1].split("}")[0]

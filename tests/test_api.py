@@ -240,6 +240,7 @@ def test_cli_bootstrap_tenant_grant_revoke(bao: BaoServer, users: Users, app: An
     assert denied.returncode != 0 and "VAULT_TOKEN was refused" in denied.stderr
 
 
+@pytest.mark.system
 def test_service_runs_with_no_vault_token(bao: BaoServer, tenant: Tenant, tmp_path: Path) -> None:
     """`nexo-secrets serve` under gunicorn: no Vault token in any of its processes' environment."""
     env = {
@@ -298,6 +299,7 @@ def _raw(base: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(lines[0].split()[1]), headers, body
 
 
+@pytest.mark.system
 def test_gunicorns_own_errors_use_the_shape(bao: BaoServer, tmp_path: Path) -> None:
     """Requests gunicorn refuses before the app sees them are answered in the one error shape too."""
     env = {**os.environ, "VAULT_ADDR": bao.addr, "SECRET_KEY": "g" * 48, "NEXO_ENV": "production"}

@@ -245,6 +245,7 @@ def test_bad_claims_are_refused_before_any_token_is_made(bao: BaoServer, users: 
     # A tenant provisioned later gets run tokens at once: `tenant create` adds it to the role.
     assert runs.login(runs.jwt(acme.name, tenant=unprovisioned)).status_code == 400
     access.provision(bao.vault, bao.root_token, unprovisioned)
+    hub_auth.allow_tenant(bao.vault, bao.root_token, unprovisioned)
     assert runs.login(runs.jwt(unprovisioned)).status_code == 200
 
 

@@ -244,7 +244,6 @@ def test_hub_token_reads_tenant_values_and_nothing_else(bao: BaoServer, tenant: 
             ("LIST", "/v1/secret/metadata/"),
             ("LIST", "/v1/secret/metadata/tenants/"),
             ("LIST", f"/v1/secret/metadata/tenants/{tenant.name}/"),
-            ("GET", f"/v1/secret/metadata/tenants/{tenant.name}/K"),
             ("LIST", f"/v1/secret/detailed-metadata/tenants/{tenant.name}/"),
             ("POST", f"{SECRET_ROOT}/{tenant.name}/K"),
             ("DELETE", f"{SECRET_ROOT}/{tenant.name}/K"),

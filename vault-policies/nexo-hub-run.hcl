@@ -19,3 +19,15 @@ path "{{mount}}/metadata/{{prefix}}/{{identity.entity.aliases.{{jwt_accessor}}.n
     "custom_metadata" = []
   }
 }
+# References (issue 25): a resolve that names its referrer reads what that referrer declared
+# and records when it ran (custom_metadata only), for this tenant alone; declaring stays the
+# Hub's own token's (nexo-hub).
+path "{{mount}}/data/{{references}}/{{identity.entity.aliases.{{jwt_accessor}}.name}}/*" {
+  capabilities = ["read"]
+}
+path "{{mount}}/metadata/{{references}}/{{identity.entity.aliases.{{jwt_accessor}}.name}}/*" {
+  capabilities = ["patch"]
+  allowed_parameters = {
+    "custom_metadata" = []
+  }
+}

@@ -236,6 +236,22 @@ class KV:
             raise errors.NotFound()
         return str(data["data"]["value"]), _custom(data)
 
+    def read_data(self, token: str, tenant: str, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The current version's data as stored, and its custom_metadata (product records outside
+        the tenants' folders, never a secret's value); NotFound if absent or deleted."""
+        data = self.t.request("GET", self._path("data", tenant, key), token).get("data") or {}
+        record = data.get("data")
+        if not isinstance(record, dict):
+            raise errors.NotFound()
+        return record, _custom(data)
+
+    def write_record(
+        self, token: str, tenant: str, key: str, record: Mapping[str, Any], custom: Mapping[str, str]
+    ) -> None:
+        """Write a product record (data, then its custom_metadata): last writer wins."""
+        self.t.request("POST", self._path("data", tenant, key), token, {"data": dict(record)})
+        self.write_metadata(token, tenant, key, custom)
+
     def current_custom(self, token: str, tenant: str, key: str) -> dict[str, Any] | None:
         """A key's custom_metadata if its current version holds a value, else None; learnt
         without reading the value (KV v2 subkeys answers the metadata with the structure)."""
