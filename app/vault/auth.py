@@ -119,7 +119,8 @@ class Auth:
 
     def change_password(self, token: str, user: str, password: str) -> None:
         """Set a userpass account's password (the user's own token: nexo-self allows only their own)."""
-        self.t.request("POST", path("auth", self.userpass_mount, "users", user, "password"), token, {"password": password})
+        body = {"password": password}
+        self.t.request("POST", path("auth", self.userpass_mount, "users", user, "password"), token, body)
 
     def tune_userpass(self, token: str, session_hours: float) -> None:
         """Tokens that end with the session, and no user lockout (anyone could trigger it)."""

@@ -8,7 +8,6 @@ from typing import Any
 from app import errors
 from app.vault.transport import Transport, path
 
-
 ACCOUNTS = "nexo-accounts"
 
 
