@@ -328,3 +328,22 @@ def test_a_first_password_from_an_admin_works_once(bao: BaoServer, app: Any, use
     assert later.post("/api/v1/session", json={"username": name, "password": first}).status_code == 401
     again = later.post("/api/v1/session", json={"username": name, "password": own}).get_json()
     assert again["first_sign_in"] is False
+
+
+def test_the_tenant_cli_changes_ones_own_password(app: Any, users: Users, tmp_path: Path) -> None:
+    from tests.test_tenant_cli import run
+    from tests.ui_server import serve
+
+    name, old = users.user(password=planted("pw"))
+    (tmp_path / ".vault-token").write_text(users.token(name, old) + "\n")  # as `bao login` leaves it
+    new = planted("pw")
+    with serve(app) as url:
+        wrong = run("passwd", url=url, home=tmp_path, stdin=f"not-the-password\n{new}\n")
+        assert wrong.returncode != 0 and "current password is wrong" in wrong.stderr.lower()
+        done = run("passwd", url=url, home=tmp_path, stdin=f"{old}\n{new}\n")
+    assert done.returncode == 0 and done.stdout.strip() == "password changed", done.stderr
+    for answer in (wrong, done):
+        assert old not in answer.stdout + answer.stderr and new not in answer.stdout + answer.stderr
+    assert users.token(name, new)
+    fresh = app.test_client()
+    assert fresh.post("/api/v1/session", json={"username": name, "password": old}).status_code == 401
