@@ -310,6 +310,8 @@ def change_password(user: User, current: str, new: str) -> None:
     """Set the caller's own password, after checking the current one (which spends the same
     sign-in budget as a sign-in: a stolen session cannot guess faster). Vault's nexo-self policy
     lets a token change its own account's password only."""
+    if new == current:  # checked here, not in the schema: OpenAPI cannot say it, and 401 comes first
+        raise errors.Unprocessable("Choose a new password", errors={"new": ["Must differ from the current password."]})
     name = user.name
     try:
         proof = vault().auth.login_userpass(name, current, budget=failure_budget(name))

@@ -301,11 +301,6 @@ class PasswordChange(Strict):
         load_only=True,
     )
 
-    @ma.validates_schema
-    def _differs(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("new") is not None and data.get("new") == data.get("current"):
-            raise ma.ValidationError("Must differ from the current password.", "new")
-
 
 class SessionInfo(ma.Schema):
     user = ma.fields.String(required=True)
