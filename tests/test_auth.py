@@ -123,9 +123,9 @@ def test_padding_waits_to_the_next_whole_floor(monkeypatch: Any) -> None:
     from app import auth
 
     slept: list[float] = []
-    monkeypatch.setattr(auth.time, "sleep", slept.append)
+    monkeypatch.setattr("app.auth.time.sleep", slept.append)
     for now in (10.07, 10.003, 10.3):
-        monkeypatch.setattr(auth.time, "monotonic", lambda now=now: now)
+        monkeypatch.setattr("app.auth.time.monotonic", lambda now=now: now)
         auth.pad_failure(10.0, 0.25)
     assert [round(s, 3) for s in slept] == [0.18, 0.247, 0.2]
 
@@ -159,7 +159,7 @@ def _session_token(client: Any) -> str:
 
     http = getattr(client, "http", client)
     with http.application.test_request_context():
-        sealed = current_app.session_interface.get_signing_serializer(current_app).loads(
+        sealed = current_app.session_interface.get_signing_serializer(current_app).loads(  # type: ignore[attr-defined]
             http.get_cookie("nexo_session").value
         )["_user_id"]
         opened = auth.unseal(sealed)

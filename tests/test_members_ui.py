@@ -12,11 +12,11 @@ from typing import Any
 from playwright.sync_api import Browser, Page, expect
 
 from app import access
-from tests import test_ui
-from tests.test_ui import Watched, assert_no_values, open_page, sign_in
+from tests import browser as screen
+from tests.browser import Watched, assert_no_values, open_page, sign_in
 
 # The Secrets screen's browser fixtures, shared (one Chromium per module, the leak check's suite).
-browser, base_url, ui, suite = test_ui.browser, test_ui.base_url, test_ui.ui, test_ui.suite
+browser, base_url, ui, suite = screen.browser, screen.base_url, screen.ui, screen.suite
 
 OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
@@ -32,7 +32,7 @@ def member_row(page: Page, user: str) -> Any:
 
 
 def admin_account(users: Any) -> tuple[str, str]:
-    return users.user(policies=("nexo-admin",))  # type: ignore[no-any-return]
+    return users.user(policies=("nexo-admin",))
 
 
 def test_admin_grants_and_the_member_signs_in_to_the_tenant(

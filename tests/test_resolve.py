@@ -196,9 +196,10 @@ def test_user_tokens_are_refused_by_vault(
 ) -> None:
     writer_client = login(tenant.writer, tenant.password)
     store(writer_client, tenant.name, "K", planted("users"))
-    body = {"parameters": [secret("k", "K")]}
+    body: dict[str, Any] = {"parameters": [secret("k", "K")]}
     for user in (tenant.reader, tenant.writer):
         token = users.token(user, tenant.password)
+        request: dict[str, Any]
         for request in (
             body,
             body | {"wrap_ttl": 60},
@@ -343,7 +344,7 @@ def test_sink_refuses_what_is_not_a_read_of_the_expected_key(
     forged = made.json()["wrap_info"]["token"]
     for attempt in (delivered("K_A", forged), forged):
         with pytest.raises(UnwrapError, match="created at 'sys/wrapping/wrap'"):
-            sink.unwrap(attempt, tenant=tenant.name, **({} if isinstance(attempt, list) else {"key": "K_A"}))
+            sink.unwrap(attempt, tenant=tenant.name, **({} if isinstance(attempt, list) else {"key": "K_A"}))  # type: ignore[arg-type]
     assert lookup(bao, forged).status_code == 200  # refused without being used up
 
     # A writer's wrapped write has the key's very creation path; what it holds is no read.

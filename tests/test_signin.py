@@ -181,7 +181,7 @@ def _token_of(client: Any) -> str:
     with http.application.test_request_context():
         from flask import current_app
 
-        sealed = current_app.session_interface.get_signing_serializer(current_app).loads(
+        sealed = current_app.session_interface.get_signing_serializer(current_app).loads(  # type: ignore[attr-defined]
             http.get_cookie("nexo_session").value
         )["_user_id"]
         opened = auth.unseal(sealed)

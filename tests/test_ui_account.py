@@ -9,11 +9,11 @@ from typing import Any
 from playwright.sync_api import expect
 
 from app import access
-from tests import test_ui
-from tests.test_ui import Watched, assert_no_values, sign_in
+from tests import browser as screen
+from tests.browser import Watched, assert_no_values, sign_in
 
 # The Chromium fixtures of test_ui, found by name here too.
-browser, base_url, ui, suite, planted = test_ui.browser, test_ui.base_url, test_ui.ui, test_ui.suite, test_ui.planted
+browser, base_url, ui, suite, planted = screen.browser, screen.base_url, screen.ui, screen.suite, screen.planted
 
 
 def test_a_user_changes_their_password_from_the_account_menu(

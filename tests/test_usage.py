@@ -16,8 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from app import access, observe, usage
 from app.client import SecretsClient
 from tests.conftest import SEEN, BaoServer, Tenant, Users, planted, watch_resolve_answer
+from tests.helpers import samples, this_hour, value
 from tests.procs import start_serve, stop
-from tests.test_metrics import samples, value
 from tests.ui_server import serve
 
 
@@ -42,12 +42,6 @@ def create(client: Any, tenant: str, key: str, **fields: Any) -> Any:
 
 def metadata(bao: BaoServer, tenant: str, key: str) -> dict[str, Any]:
     return dict(bao.api("GET", f"/v1/secret/metadata/tenants/{tenant}/{key}").json()["data"])
-
-
-def this_hour(recorded: Any) -> bool:
-    """A use recorded by this test: this hour, or the last one if the hour turned meanwhile."""
-    now = datetime.now(UTC)
-    return recorded in {usage.hour(now), usage.hour(now - timedelta(minutes=5))}
 
 
 def days(n: float) -> str:
