@@ -413,6 +413,35 @@ def test_sink_refuses_a_token_that_holds_no_read_and_says_so(
 # -- the distribution on its own ------------------------------------------------------------
 
 
+def test_the_client_source_imports_none_of_the_server_s_frameworks() -> None:
+    """The quick form of the check below: client/ loads with Flask, click, marshmallow, hvac and
+    the server's `app` package blocked (the installed one is checked in the system tier)."""
+    script = f"""
+import importlib.abc, sys
+BLOCKED = ("flask", "flask_smorest", "flask_login", "werkzeug", "click", "marshmallow", "hvac", "app")
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError("blocked: " + name)
+        return None
+
+sys.meta_path.insert(0, Block())
+sys.path.insert(0, {str(REPO / "client")!r})
+import nexo_secrets_client
+from nexo_secrets_client import SecretsClient, UnwrapError
+assert nexo_secrets_client.__file__.startswith({str(REPO / "client")!r})
+try:
+    SecretsClient(vault_addr="http://127.0.0.1:9").unwrap([], tenant="acme", expect={{"p": "K"}})
+except UnwrapError as exc:
+    print("refused:", exc)
+"""
+    done = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("refused: expected SECRET parameters missing from the delivery: p"), done.stdout
+
+
+
 @pytest.mark.system
 def test_the_client_installs_alone_without_the_server_s_frameworks(tmp_path: Path) -> None:
     """`pip install ./client` (from the lock) gives SecretsClient and the unwrap check, and
