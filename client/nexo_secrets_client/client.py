@@ -59,7 +59,8 @@ class Unresolved(SecretsClientError):
 
 
 class UnwrapError(SecretsClientError):
-    """The wrapping token is invalid, expired, already used, or was not made by resolve."""
+    """Refused: the delivery is not what the sink expects, or a token is invalid, expired, used,
+    or not Vault's read of the expected key."""
 
 
 @dataclass(frozen=True)
