@@ -17,6 +17,7 @@ import requests
 from nexo_secrets_client import SecretsClient, UnwrapError
 
 from app import access, errors, resolve
+from app.vault import errors as vault_errors
 from tests.conftest import BaoServer, Tenant, Users, planted, watch_resolve_answer
 
 SECRET_ROOT = "/v1/secret/data/tenants"
@@ -160,12 +161,12 @@ def test_limits(app: Any, tenant: Tenant, login: Any, hub_token: str) -> None:
     hundred = [secret(f"p{i}", "K") for i in range(100)]
     assert call(app, hub_token, tenant.name, {"parameters": hundred}).status_code == 200
     too_many = call(app, hub_token, tenant.name, {"parameters": [*hundred, secret("p100", "K")]})
-    assert too_many.status_code == 422 and "parameters" in too_many.get_json()["errors"]["json"]
+    assert too_many.status_code == 422 and "parameters" in too_many.get_json()["errors"]
     assert call(app, hub_token, tenant.name, {"parameters": []}).get_json() == {"parameters": []}
 
     for ttl in (9, 901, "16m", "9s", "soon", True, -5, 12.5, "1d"):
         reply = call(app, hub_token, tenant.name, {"parameters": hundred[:1], "wrap_ttl": ttl})
-        assert reply.status_code == 422 and "wrap_ttl" in reply.get_json()["errors"]["json"], ttl
+        assert reply.status_code == 422 and "wrap_ttl" in reply.get_json()["errors"], ttl
     for ttl, seconds in ((10, 10), ("15m", 900), ("90s", 90), ("1m", 60)):
         reply = call(app, hub_token, tenant.name, {"parameters": hundred[:1], "wrap_ttl": ttl})
         assert reply.status_code == 200 and reply.get_json()["parameters"][0]["wrap"]["ttl"] == seconds, ttl
@@ -195,9 +196,10 @@ def test_user_tokens_are_refused_by_vault(
 ) -> None:
     writer_client = login(tenant.writer, tenant.password)
     store(writer_client, tenant.name, "K", planted("users"))
-    body = {"parameters": [secret("k", "K")]}
+    body: dict[str, Any] = {"parameters": [secret("k", "K")]}
     for user in (tenant.reader, tenant.writer):
         token = users.token(user, tenant.password)
+        request: dict[str, Any]
         for request in (
             body,
             body | {"wrap_ttl": 60},
@@ -243,7 +245,6 @@ def test_hub_token_reads_tenant_values_and_nothing_else(bao: BaoServer, tenant: 
             ("LIST", "/v1/secret/metadata/"),
             ("LIST", "/v1/secret/metadata/tenants/"),
             ("LIST", f"/v1/secret/metadata/tenants/{tenant.name}/"),
-            ("GET", f"/v1/secret/metadata/tenants/{tenant.name}/K"),
             ("LIST", f"/v1/secret/detailed-metadata/tenants/{tenant.name}/"),
             ("POST", f"{SECRET_ROOT}/{tenant.name}/K"),
             ("DELETE", f"{SECRET_ROOT}/{tenant.name}/K"),
@@ -344,7 +345,10 @@ def test_sink_refuses_what_is_not_a_read_of_the_expected_key(
     forged = made.json()["wrap_info"]["token"]
     for attempt in (delivered("K_A", forged), forged):
         with pytest.raises(UnwrapError, match="created at 'sys/wrapping/wrap'"):
-            sink.unwrap(attempt, tenant=tenant.name, **({"expect": {"p": "K_A"}} if isinstance(attempt, list) else {"key": "K_A"}))
+            if isinstance(attempt, list):
+                sink.unwrap(attempt, tenant=tenant.name, expect={"p": "K_A"})
+            else:
+                sink.unwrap(attempt, tenant=tenant.name, key="K_A")
     assert lookup(bao, forged).status_code == 200  # refused without being used up
 
     # A writer's wrapped write has the key's very creation path; what it holds is no read.
@@ -455,7 +459,7 @@ def test_wrapped_resolve_failing_midway_revokes_what_it_made(
 
     def flaky(token: str, tenant_name: str, key: str, ttl: int) -> dict[str, Any]:
         if key == "TWO":
-            raise errors.Unavailable()
+            raise vault_errors.Unavailable()
         info = dict(real_wrap_read(token, tenant_name, key, ttl))
         made.append(info)
         return info

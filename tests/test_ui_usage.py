@@ -12,11 +12,11 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from app import access, usage
-from tests import test_ui
-from tests.test_ui import SEARCH_PATH, Watched, assert_no_values, field, row, sign_in
+from tests import browser as screen
+from tests.browser import SEARCH_PATH, Watched, assert_no_values, field, row, sign_in
 
 # The Chromium fixtures of test_ui, found by name here too.
-browser, base_url, ui, suite, planted = test_ui.browser, test_ui.base_url, test_ui.ui, test_ui.suite, test_ui.planted
+browser, base_url, ui, suite, planted = screen.browser, screen.base_url, screen.ui, screen.suite, screen.planted
 
 
 def hub_resolve(app: Any, bao: Any, tenant: str, key: str) -> None:
@@ -95,13 +95,14 @@ def test_last_used_expiry_badges_filter_sort_and_the_delete_warning(
 
     # The delete confirm says what a delete breaks, and for how long it can be restored.
     row(page, "SMTP_API_KEY").get_by_role("button", name="Delete SMTP_API_KEY").click()
-    confirm = page.get_by_role("alertdialog", name="Delete SMTP_API_KEY?")
+    confirm = page.get_by_role("alertdialog", name="Delete secret?")
     expect(confirm).to_contain_text(re.compile("Resolved by the Hub (this hour|1 hour ago)"))
-    expect(confirm).to_contain_text("Actions that reference SMTP_API_KEY will stop resolving")
+    expect(confirm).to_contain_text("Actions that reference it will stop resolving")
+    expect(confirm.locator("code")).to_have_text("SMTP_API_KEY")  # the key named once
     expect(confirm).to_contain_text("within 30 days")
     confirm.get_by_role("button", name="Cancel").click()
     row(page, "UNUSED").get_by_role("button", name="Delete UNUSED").click()
-    confirm = page.get_by_role("alertdialog", name="Delete UNUSED?")
+    confirm = page.get_by_role("alertdialog", name="Delete secret?")
     expect(confirm).to_contain_text("Never resolved by the Hub")
     expect(confirm).not_to_contain_text("Resolved by the Hub")
     confirm.get_by_role("button", name="Delete secret").click()
