@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from nexo_secrets_client import NotAuthorized, SecretsClient
 
 from app import access, errors, hub_auth, run_jwt
-from app.client import NotAuthorized, SecretsClient
 from app.vault import errors as vault_errors
 from tests.conftest import BaoServer, Users, planted, watch_resolve_answer
 from tests.helpers import cli, samples, this_hour, value
@@ -162,7 +162,7 @@ def test_the_client_logs_in_with_a_run_jwt_and_resolves_plain_and_wrapped(
     token = hub._token
     assert token and bao.api("POST", "/v1/auth/token/revoke-self", token).status_code == 204
     sink = SecretsClient(vault_addr=bao.addr)
-    assert sink.unwrap(delivery.as_dict(), tenant=acme.name)[0]["value"] == value_
+    assert sink.unwrap(delivery.as_dict(), tenant=acme.name, expect={"db": "K"})[0]["value"] == value_
 
     refused = SecretsClient(vault_addr=bao.addr)
     with pytest.raises(NotAuthorized) as bad:
