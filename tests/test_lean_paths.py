@@ -66,7 +66,8 @@ def test_fallback_page_reads_only_the_metadata_it_shows(app: Any, tenant: Tenant
 
 
 def test_first_page_is_one_detailed_list(app: Any, tenant: Tenant, login: Any) -> None:
-    """A page is one LIST of OpenBao's detailed metadata, limit + 1 (to know there is more)."""
+    """A page is one LIST of OpenBao's detailed metadata, limit + 1 (to know there is more), and
+    one plain LIST of the tenant's references from the page's first key (the counts)."""
     client = login(tenant.writer, tenant.password)
     url = f"/api/v1/tenants/{tenant.name}/secrets"
     for i in range(3):
@@ -74,7 +75,10 @@ def test_first_page_is_one_detailed_list(app: Any, tenant: Tenant, login: Any) -
     with vault_calls(app) as calls:
         page = client.get(url, query_string={"limit": 2}).get_json()
     assert [i["key"] for i in page["items"]] == ["K0", "K1"] and page["next"] == "K1"
-    assert calls == [("LIST", f"/v1/secret/detailed-metadata/tenants/{tenant.name}/")]
+    assert calls == [
+        ("LIST", f"/v1/secret/detailed-metadata/tenants/{tenant.name}/"),
+        ("LIST", f"/v1/secret/metadata/references/{tenant.name}/"),
+    ]
 
 
 def test_list_answer_is_what_the_documented_schema_gives(tenant: Tenant, login: Any) -> None:
