@@ -90,10 +90,15 @@ def value_problem(text: str) -> str | None:
 
 def description_problem(text: str) -> str | None:
     # Checked before Vault is called: a refusal after a value was written would leave half a secret.
+    return _printable_within(text, MAX_DESCRIPTION)
+
+
+def _printable_within(text: str, max_bytes: int) -> str | None:
+    """Vault's rule for a custom_metadata value: printable, and at most so many bytes (not characters)."""
     if not PRINTABLE_RE.match(text):
         return PRINTABLE_RULE
-    if len(text.encode("utf-8")) > MAX_DESCRIPTION:
-        return f"Must be at most {MAX_DESCRIPTION} bytes in UTF-8."
+    if len(text.encode("utf-8")) > max_bytes:
+        return f"Must be at most {max_bytes} bytes in UTF-8."
     return None
 
 
@@ -155,11 +160,7 @@ EXPIRING_SOON_DAYS = 14  # a check says `expiring` this close to the expiry
 
 
 def referrer_name_problem(text: str) -> str | None:
-    if not PRINTABLE_RE.match(text):
-        return PRINTABLE_RULE
-    if len(text.encode("utf-8")) > REFERRER_NAME_MAX_BYTES:
-        return f"Must be at most {REFERRER_NAME_MAX_BYTES} bytes in UTF-8."
-    return None
+    return _printable_within(text, REFERRER_NAME_MAX_BYTES)  # kept in the entries' custom_metadata
 
 
 # -- settings ----------------------------------------------------------------------------------

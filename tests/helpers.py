@@ -47,3 +47,8 @@ def this_hour(recorded: Any) -> bool:
     """A use recorded by this test: this hour, or the last one if the hour turned meanwhile."""
     now = datetime.now(UTC)
     return recorded in {usage.hour(now), usage.hour(now - timedelta(minutes=5))}
+
+
+def days(n: float) -> str:
+    """A time n days from now, as the service stores times."""
+    return usage.format_time(datetime.now(UTC) + timedelta(days=n))

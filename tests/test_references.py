@@ -15,6 +15,7 @@ import pytest
 
 from app import access, usage
 from tests.conftest import BaoServer, Tenant, Users, bao_binary, planted, watch_resolve_answer
+from tests.helpers import days
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +53,6 @@ def counts(client: Any, tenant: str) -> dict[str, int]:
 def stored(bao: BaoServer, tenant: str) -> list[str]:
     reply = bao.api("LIST", f"/v1/secret/metadata/references/{tenant}/")
     return list(reply.json()["data"]["keys"]) if reply.status_code == 200 else []
-
-
-def days(n: float) -> str:
-    return usage.format_time(datetime.now(UTC) + timedelta(days=n))
 
 
 def test_the_hub_declares_and_members_see_who_uses_each_key(

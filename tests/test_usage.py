@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app import access, observe, usage
 from tests.conftest import SEEN, BaoServer, Tenant, Users, planted, watch_resolve_answer
-from tests.helpers import samples, this_hour, value
+from tests.helpers import days, samples, this_hour, value
 from tests.procs import start_serve, stop
 from tests.ui_server import serve
 
@@ -42,10 +42,6 @@ def create(client: Any, tenant: str, key: str, **fields: Any) -> Any:
 
 def metadata(bao: BaoServer, tenant: str, key: str) -> dict[str, Any]:
     return dict(bao.api("GET", f"/v1/secret/metadata/tenants/{tenant}/{key}").json()["data"])
-
-
-def days(n: float) -> str:
-    return usage.format_time(datetime.now(UTC) + timedelta(days=n))
 
 
 def test_last_used_is_recorded_after_the_answer_once_per_hour(
