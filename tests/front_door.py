@@ -43,9 +43,14 @@ def nginx_binary() -> str:
     return found
 
 
-def render(upstream: str, listen: str) -> str:
-    """The template as the official image's envsubst step fills it."""
-    return TEMPLATE.read_text().replace("${NEXO_UPSTREAM}", upstream).replace("${NEXO_LISTEN}", listen)
+def render(upstream: str, listen: str, certs: Path | None = None) -> str:
+    """The template as the official image's envsubst step fills it; with `certs`, as the README's
+    TLS steps change it (the `TLS:` lines instead of the plain listen, the certificates from `certs`)."""
+    text = TEMPLATE.read_text()
+    if certs is not None:
+        text = text.replace("    listen ${NEXO_LISTEN};\n", "").replace("    # TLS: ", "    ")
+        text = text.replace("/etc/nginx/certs/", f"{certs}/")
+    return text.replace("${NEXO_UPSTREAM}", upstream).replace("${NEXO_LISTEN}", listen)
 
 
 @dataclass
@@ -71,11 +76,11 @@ class Nginx:
             self.process.wait(5)
 
 
-def configure(folder: Path, upstream: str, port: int) -> Path:
+def configure(folder: Path, upstream: str, port: int, certs: Path | None = None) -> Path:
     """Write the filled-in file and a main config around it; returns the main config."""
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / "nexo.conf"
-    conf.write_text(render(upstream, f"127.0.0.1:{port}"))
+    conf.write_text(render(upstream, f"127.0.0.1:{port}", certs))
     main = folder / "nginx.conf"
     main.write_text(_MAIN.format(dir=folder, conf=conf))
     return main
@@ -88,9 +93,9 @@ def check(main: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def start(folder: Path, upstream: str, port: int) -> Nginx:
-    """nginx in the foreground on 127.0.0.1:port in front of upstream (host:port)."""
-    main = configure(folder, upstream, port)
+def start(folder: Path, upstream: str, port: int, certs: Path | None = None, verify: str | bool = True) -> Nginx:
+    """nginx in the foreground on 127.0.0.1:port in front of upstream (host:port); TLS with `certs`."""
+    main = configure(folder, upstream, port, certs)
     checked = check(main)
     if checked.returncode != 0:
         raise RuntimeError("nginx -t failed: " + checked.stderr)
@@ -98,11 +103,11 @@ def start(folder: Path, upstream: str, port: int) -> Nginx:
         process = subprocess.Popen(
             [nginx_binary(), "-p", str(folder), "-c", str(main)], stdout=out, stderr=subprocess.STDOUT
         )
-    base = f"http://127.0.0.1:{port}"
+    base = f"{'https' if certs else 'http'}://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         try:
-            if requests.get(base + "/healthz", timeout=2).status_code == 200:
+            if requests.get(base + "/healthz", timeout=2, verify=verify).status_code == 200:
                 return Nginx(process, base, folder)
         except requests.RequestException:
             pass

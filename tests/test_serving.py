@@ -103,6 +103,54 @@ def test_nginx_forwards_the_client_address_and_answers_in_the_error_shape(
     assert requests.get(behind_nginx.base + "/metrics", timeout=5).status_code == 404
 
 
+def _certificate(folder: Path) -> Path:
+    """A self-signed certificate for 127.0.0.1, as an operator would provide one (tls.crt, tls.key)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    folder.mkdir(parents=True)
+    (folder / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "tls.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return folder
+
+
+def test_the_front_door_terminates_tls_with_the_operators_certificate(
+    served: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """The README's TLS steps on the template: HTTPS to nginx, the service behind it told https."""
+    base, _ = served
+    certs = _certificate(tmp_path / "certs")
+    ca = str(certs / "tls.crt")
+    nginx = front_door.start(tmp_path / "nginx", base.removeprefix("http://"), free_port(), certs, verify=ca)
+    try:
+        assert nginx.base.startswith("https://")
+        reply = requests.get(nginx.base + "/healthz", timeout=5, verify=ca)
+        assert reply.status_code == 200
+        assert reply.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"  # the service's own
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(nginx.base + "/healthz", timeout=5)  # not a certificate the system trusts
+    finally:
+        nginx.stop()
+        SEEN.append(("nginx TLS logs", nginx.log()))
+
+
 def test_metrics_only_on_their_own_listener(bao: BaoServer, tmp_path: Path) -> None:
     port = free_port()
     process, base = start_serve(_env(bao, NEXO_METRICS_PORT=str(port)), tmp_path / "serve.log", workers=1)
