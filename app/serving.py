@@ -111,6 +111,7 @@ _DRAIN_SECONDS = 2.0
 
 def _drain(sock: Any, limit: int = _DRAIN_BYTES, seconds: float = _DRAIN_SECONDS) -> None:
     """Read and drop what the client still sends, up to a bound, after shutting our side."""
+    sock = getattr(sock, "_sock", sock)  # the socket itself, not its per-request deadline
     try:
         sock.shutdown(socket.SHUT_WR)
         ends = time.monotonic() + seconds
@@ -168,6 +169,12 @@ class GeventWorker(_GeventWorker):  # type: ignore[misc]
             self.open[peer] -= 1
             if not self.open[peer]:
                 del self.open[peer]
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        # gunicorn's own answer (414, 431, 400) leaves the rest of the request unread: drained,
+        # the client reads the answer instead of a connection reset.
+        super().handle_error(req, client, addr, exc)
+        _drain(client)
 
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> None:
         try:
