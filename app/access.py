@@ -17,6 +17,7 @@ from typing import Any
 
 from app import errors, names
 from app.vault import Vault
+from app.vault import errors as vault_errors
 
 PERMISSIONS = ("read", "write")
 STATIC_POLICIES = ("nexo-admin", "nexo-hub", "nexo-auditor")
@@ -30,10 +31,21 @@ def policy_dir() -> Path:
     return Path(override) if override else Path(__file__).resolve().parent.parent / "vault-policies"
 
 
-def render(template: str, vault: Vault, tenant: str | None = None, userpass_accessor: str | None = None) -> str:
+def render(
+    template: str,
+    vault: Vault,
+    tenant: str | None = None,
+    userpass_accessor: str | None = None,
+    jwt_accessor: str | None = None,
+) -> str:
     """Fill a policy template; the tenant is validated first so it cannot widen a path."""
     text = (policy_dir() / f"{template}.hcl").read_text()
+    if "{{jwt_accessor}}" in text:
+        if not jwt_accessor:
+            raise ValueError(f"{template}.hcl needs the jwt mount's accessor")
+        text = text.replace("{{jwt_accessor}}", jwt_accessor)
     text = text.replace("{{mount}}", vault.kv.mount).replace("{{prefix}}", "/".join(vault.kv.prefix))
+    text = text.replace("{{references}}", "/".join(vault.refs.prefix))
     text = text.replace("{{userpass}}", vault.auth.userpass_mount).replace("{{approle}}", vault.auth.approle_mount)
     if "{{userpass_accessor}}" in text:
         if not userpass_accessor:
@@ -80,7 +92,6 @@ def provision(vault: Vault, token: str, tenant: str) -> bool:
     Writing a policy is the operator's power alone (no admin may grant one), so Vault refuses
     any other token; the refusal says so instead of a bare "Permission denied".
     """
-    names.tenant(tenant)
     try:
         new = vault.identity.read_group(token, group_name(tenant, "read")) is None
         for permission in PERMISSIONS:
@@ -91,7 +102,7 @@ def provision(vault: Vault, token: str, tenant: str) -> bool:
             # Re-running it names the members of groups made before names were kept (see _names).
             known = _resolve_names(vault, token, ids, _names(found))
             vault.identity.write_group(token, group, [policy], ids, _metadata(found, ids, known))
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise errors.PermissionDenied(OPERATOR_ONLY) from None
     return new
 
@@ -189,7 +200,6 @@ def _set_members(
 
 
 def _groups(vault: Vault, token: str, tenant: str) -> dict[str, dict[str, Any]]:
-    names.tenant(tenant)
     groups = {}
     for permission in PERMISSIONS:
         group = vault.identity.read_group(token, group_name(tenant, permission))
@@ -201,7 +211,6 @@ def _groups(vault: Vault, token: str, tenant: str) -> dict[str, dict[str, Any]]:
 
 def entity_of(vault: Vault, token: str, user: str, *, create: bool) -> str | None:
     """The Vault entity id of a userpass user; created with its alias if asked and absent."""
-    names.user(user)
     accessor = vault.sys.auth_accessor(token, vault.auth.userpass_mount)
     found = vault.identity.lookup_entity_by_alias(token, user, accessor)
     if found or not create:
@@ -234,7 +243,7 @@ def delete_user(vault: Vault, token: str, user: str) -> bool:
 
 def user_exists(vault: Vault, token: str, user: str) -> bool:
     """Whether the userpass account exists (`grant` alone would make an entity for any name)."""
-    return vault.auth.user_exists(token, names.user(user))
+    return vault.auth.user_exists(token, user)
 
 
 def grant(vault: Vault, token: str, tenant: str, user: str, permission: str) -> Member:
@@ -285,7 +294,7 @@ def roster(vault: Vault, token: str, tenant: str) -> Roster:
     ids = [str(i) for p in PERMISSIONS for i in groups[p].get("member_entity_ids") or []]
     try:
         known = _resolve_names(vault, token, ids, known)
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         pass  # a reader or writer: entities are not theirs to read
     found: dict[str, str] = {}
     unnamed: set[str] = set()
@@ -299,9 +308,42 @@ def roster(vault: Vault, token: str, tenant: str) -> Roster:
     return Roster([Member(user=u, permission=p) for u, p in sorted(found.items())], len(unnamed))
 
 
-def members(vault: Vault, token: str, tenant: str) -> list[Member]:
-    """Who holds read or write permission on a tenant (by name)."""
-    return roster(vault, token, tenant).members
+@dataclass(frozen=True)
+class Account:
+    """A userpass account as the admin's Accounts list shows it."""
+
+    user: str
+    disabled: bool
+    tenants: dict[str, str]  # {tenant: "read" | "write"}
+
+
+def accounts(vault: Vault, token: str, *, limit: int, after: str | None = None) -> tuple[list[Account], str | None]:
+    """The userpass accounts in name order, a page at a time, each with whether it is disabled
+    and the tenants it belongs to (an admin's token: Vault refuses the listing to anyone else)."""
+    users = sorted(u for u in vault.auth.list_users(token) if names.is_user(u) and (after is None or u > after))
+    page = users[:limit]
+    next_user = page[-1] if len(users) > limit else None
+    if not page:
+        return [], None
+    accessor = vault.sys.auth_accessor(token, vault.auth.userpass_mount)
+    held: dict[str, dict[str, str]] = {}  # entity id -> {tenant: permission}
+    for name in vault.identity.list_groups(token):
+        for permission in PERMISSIONS:
+            suffix = group_name("", permission).removeprefix(_GROUP_PREFIX)  # "-readers", "-writers"
+            tenant = name.removeprefix(_GROUP_PREFIX).removesuffix(suffix)
+            if name == group_name(tenant, permission) and names.is_tenant(tenant):
+                for entity_id in (vault.identity.read_group(token, name) or {}).get("member_entity_ids") or []:
+                    mine = held.setdefault(str(entity_id), {})
+                    if mine.get(tenant) != "write":
+                        mine[tenant] = permission
+    found = []
+    for user in page:
+        # An account that never signed in nor was granted has no entity yet: enabled, no tenant.
+        entity_id = vault.identity.lookup_entity_by_alias(token, user, accessor)
+        entity = vault.identity.read_entity_by_id(token, entity_id) if entity_id else None
+        tenants = dict(sorted(held.get(entity_id or "", {}).items()))
+        found.append(Account(user, bool(entity and entity.get("disabled")), tenants))
+    return found, next_user
 
 
 # -- tenants and accounts -----------------------------------------------------------------

@@ -2,45 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import re
 from typing import Any
 
 from flask import Flask, Response, after_this_request, current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from werkzeug.routing import BaseConverter
 
-from app import access, auth, bulk, errors, names, observe, resolve, schemas, secrets, usage
+from app import access, auth, bulk, converters, errors, hub_auth, observe, references, resolve, schemas, secrets, usage
+from app.vault import errors as vault_errors
 
 log = logging.getLogger(__name__)
 
 
-class _Name(BaseConverter):
-    """A path segment named by a product rule. Any segment matches, so that a bad name reaches
-    the view and gets a 400 naming the rule; the OpenAPI document carries the rule's pattern."""
-
-    regex = "[^/]+"
-    rule: re.Pattern[str]
-
-
-class _Tenant(_Name):
-    rule = names.TENANT_RE
-
-
-class _Key(_Name):
-    rule = names.KEY_RE
-
-
-class _User(_Name):
-    rule = names.USER_RE
-
-
 def register(app: Flask, spec: Any) -> None:
     """Attach the API: path converters (documented with their patterns), then the blueprints."""
-    for name, converter in (("tenant", _Tenant), ("key", _Key), ("user", _User)):
-        app.url_map.converters[name] = converter
-        spec.register_converter(converter, lambda c: {"type": "string", "pattern": names.documented(c.rule)})
+    converters.init_app(app, spec)
     spec.register_blueprint(blp)
     spec.register_blueprint(ops)
     app.extensions["nexo_usage"] = usage.Recorder()  # per worker process: hourly last-used writes
@@ -50,7 +28,7 @@ blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Tenant secre
 ops = Blueprint("ops", __name__, description="Health")
 
 _ERRORS = {
-    400: "Invalid tenant or key in the path",
+    400: "Invalid name in the path (tenant, key, user, referrer kind or id)",
     401: "Not signed in",
     403: "Permission denied, or missing CSRF header",
     429: "Too many requests: see Retry-After",
@@ -154,18 +132,20 @@ class SecretList(MethodView):
     def get(self, args: dict[str, Any], tenant: str) -> dict[str, Any]:
         """List a tenant's secrets (keys and descriptions, never values), in key order.
 
-        Every listing is read from Vault with the caller's token. Deleted secrets are left out
-        (a page may then be short; `next` continues); `deleted=true` lists only them, with
-        `deleted_time`, `deleted_by` and `purge_time`, and purges those past the recovery window
-        when the caller may write. A search (`q`) or the deleted listing scans at most 10,000
-        keys per request: when it stops there, the page may hold fewer than `limit` items and
-        `next` continues the scan. A caller has at most a few listings in flight (429 beyond)."""
+        Every listing is read from Vault with the caller's token. The server fills the page: up
+        to `limit` items, and `next` (pass it as `after`) whenever more may exist. Deleted
+        secrets are left out; `deleted=true` lists only them, with `deleted_time`, `deleted_by`
+        and `purge_time`, and purges those past the recovery window when the caller may write.
+        Scan budget: one request reads at most 10,000 keys (500 on HashiCorp Vault). A search
+        (`q`), the Expiring filter or the deleted listing that reaches it answers the items
+        found, maybe none, and a `next` that continues the scan; never an error. A caller has
+        at most a few listings in flight (429 beyond)."""
         user = _user()
         with current_app.extensions["nexo_listings"].hold(user.token, request.remote_addr or "-"):
             items, next_key = secrets.list_secrets(
                 _vault(),
                 user.caller(),
-                names.tenant(tenant),
+                tenant,
                 limit=args["limit"],
                 after=args.get("after"),
                 q=args.get("q"),
@@ -173,7 +153,7 @@ class SecretList(MethodView):
                 recovery_days=_recovery_days(),
                 expiring_within_days=args.get("expiring_within_days"),
             )
-        return {"items": items, "next": next_key}
+        return {"items": _counted(user.token, tenant, items), "next": next_key}
 
     @blp.arguments(schemas.SecretCreate())
     @blp.response(201, schemas.SecretItem)
@@ -183,7 +163,7 @@ class SecretList(MethodView):
         return secrets.create(
             _vault(),
             _user().caller(),
-            names.tenant(tenant),
+            tenant,
             body["key"],
             body["value"],
             body["description"],
@@ -203,7 +183,7 @@ class SecretImport(MethodView):
     @blp.alt_response(
         422,
         schema=schemas.ApiError,
-        description="Invalid body, or problems in the content: errors.json.content names each line (or item) "
+        description="Invalid body, or problems in the content: errors.content names each line (or item) "
         "and rule, never a value; nothing written",
     )
     @_document(400, 401, 403, 503)
@@ -215,9 +195,7 @@ class SecretImport(MethodView):
         on_conflict skip finishes the job."""
         caller = _user().caller()  # signed in before the content is looked at
         entries = bulk.parse(body["format"], body["content"])
-        results = bulk.import_entries(
-            _vault(), caller, names.tenant(tenant), entries, body["on_conflict"], dry_run=body["dry_run"]
-        )
+        results = bulk.import_entries(_vault(), caller, tenant, entries, body["on_conflict"], dry_run=body["dry_run"])
         return {"results": results, "dry_run": body["dry_run"]}
 
 
@@ -227,12 +205,13 @@ class SecretExport(MethodView):
     @blp.doc(
         responses={
             "200": {
+                "description": "The inventory: a JSON list of items, or CSV",
                 "content": {
                     "application/json": {
                         "schema": {"type": "array", "items": {"$ref": "#/components/schemas/SecretItem"}}
                     },
                     "text/csv": {"schema": {"type": "string", "description": "A header row, then one row per secret"}},
-                }
+                },
             }
         }
     )
@@ -246,7 +225,7 @@ class SecretExport(MethodView):
         a header row. At most 20,000 secrets (more is a 422)."""
         user = _user()
         with current_app.extensions["nexo_listings"].hold(user.token, request.remote_addr or "-"):
-            items = bulk.inventory(_vault(), user.caller(), names.tenant(tenant))
+            items = bulk.inventory(_vault(), user.caller(), tenant)
         filename = f"{tenant}-secrets.{args['format']}"
         if args["format"] == "json":
             return items, 200, {"Content-Disposition": f'attachment; filename="{filename}"'}
@@ -263,7 +242,8 @@ class SecretOne(MethodView):
     @_document(400, 401, 403, 404)
     def get(self, tenant: str, key: str) -> secrets.Item:
         """One secret, without its value."""
-        return secrets.get(_vault(), _user().caller(), names.tenant(tenant), names.key(key))
+        user = _user()
+        return _counted(user.token, tenant, [secrets.get(_vault(), user.caller(), tenant, key)])[0]
 
     @blp.arguments(schemas.SecretUpdate())
     @blp.response(200, schemas.SecretItem)
@@ -274,8 +254,8 @@ class SecretOne(MethodView):
         return secrets.update(
             _vault(),
             _user().caller(),
-            names.tenant(tenant),
-            names.key(key),
+            tenant,
+            key,
             description=body.get("description"),
             value=body.get("value") or None,
             version=body.get("version"),
@@ -290,10 +270,12 @@ class SecretOne(MethodView):
 
         `permanent=true` deletes a live or deleted secret for good: every version and its metadata."""
         vault, caller = _vault(), _user().caller()
+        if not args["force"] and not args["permanent"]:
+            _refuse_if_referenced(vault, caller.token, tenant, key)
         if args["permanent"]:
-            secrets.delete_permanently(vault, caller, names.tenant(tenant), names.key(key))
+            secrets.delete_permanently(vault, caller, tenant, key)
         else:
-            secrets.delete(vault, caller, names.tenant(tenant), names.key(key), recovery_days=_recovery_days())
+            secrets.delete(vault, caller, tenant, key, recovery_days=_recovery_days())
 
 
 @blp.route("/tenants/<tenant:tenant>/secrets/<key:key>/restore")
@@ -304,7 +286,7 @@ class SecretRestore(MethodView):
         """Restore a deleted secret (KV undelete): the same value is live again, nobody reads it.
 
         409 when it is not deleted: restored by someone else, or re-created meanwhile."""
-        return secrets.restore(_vault(), _user().caller(), names.tenant(tenant), names.key(key))
+        return secrets.restore(_vault(), _user().caller(), tenant, key)
 
 
 @blp.route("/tenants/<tenant:tenant>/secrets/<key:key>/versions")
@@ -315,7 +297,7 @@ class SecretVersions(MethodView):
         """A live or deleted secret's versions, newest first: when and by whom, deleted or not.
 
         Values are write-only: no version's value is ever answered, so there is no rollback."""
-        found, keep = secrets.versions(_vault(), _user().caller(), names.tenant(tenant), names.key(key))
+        found, keep = secrets.versions(_vault(), _user().caller(), tenant, key)
         return {"items": found, "max_versions": keep}
 
 
@@ -345,7 +327,8 @@ class Tenant(MethodView):
     @_document(400, 401, 403)
     def put(self, tenant: str) -> tuple[dict[str, Any], int]:
         """Provision a tenant: its policies and groups (idempotent; the operator's token only, an admin gets 403)."""
-        new = access.provision(_vault(), _user().token, names.tenant(tenant))
+        new = access.provision(_vault(), _user().token, tenant)
+        hub_auth.allow_tenant(_vault(), _user().token, tenant)  # the Hub's runs may now get tokens for it
         info = {
             "tenant": tenant,
             "policies": [access.policy_name(tenant, p) for p in access.PERMISSIONS],
@@ -361,7 +344,7 @@ class Members(MethodView):
     def get(self, tenant: str) -> dict[str, Any]:
         """Who may read or write a tenant: for an admin, and read-only for the tenant's own readers
         and writers (so they know whom to ask); anyone else gets 403."""
-        found = access.roster(_vault(), _user().token, names.tenant(tenant))
+        found = access.roster(_vault(), _user().token, tenant)
         return {
             "items": [{"user": m.user, "permission": m.permission} for m in found.members],
             "unnamed": found.unnamed,
@@ -377,16 +360,16 @@ class MemberOne(MethodView):
         """Grant a user read or write permission (admin only); effective on their next request.
         The account must exist (404 otherwise), as for `nexo-secrets grant`: a typo grants nobody."""
         token = _user().token
-        if not access.user_exists(_vault(), token, names.user(user)):
+        if not access.user_exists(_vault(), token, user):
             raise errors.NotFound(f"No account named {user!r}", errors={"user": ["No such account."]})
-        member = access.grant(_vault(), token, names.tenant(tenant), user, body["permission"])
+        member = access.grant(_vault(), token, tenant, user, body["permission"])
         return {"user": member.user, "permission": member.permission}
 
     @blp.response(204)
     @_document(400, 401, 403, 404)
     def delete(self, tenant: str, user: str) -> None:
         """Revoke a user's permission on a tenant (admin only)."""
-        if not access.revoke(_vault(), _user().token, names.tenant(tenant), names.user(user)):
+        if not access.revoke(_vault(), _user().token, tenant, user):
             raise errors.NotFound(f"{user!r} has no permission on tenant {tenant!r}")
 
 
@@ -395,20 +378,29 @@ class MemberOne(MethodView):
 
 @blp.route("/users")
 class Users(MethodView):
+    @blp.arguments(schemas.UserListArgs(), location="query")
+    @blp.response(200, schemas.AccountPage)
+    @_document(400, 401, 403)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The accounts (admin), in name order: whether each is disabled, and its tenants."""
+        found, next_user = access.accounts(_vault(), _user().token, limit=args["limit"], after=args.get("after"))
+        items = [{"user": a.user, "disabled": a.disabled, "tenants": a.tenants} for a in found]
+        return {"items": items, "next": next_user}
+
     @blp.arguments(schemas.UserCreate())
     @blp.response(201, schemas.UserCreated)
     @_document(401, 403, 409)
     def post(self, body: dict[str, str]) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Create a user account without policies (admin); the answer carries its generated first
         password, once: hand it over, it is kept nowhere."""
-        user = names.user(body["username"])
+        user = body["username"]  # the schema checked the naming rule
         password = access.create_user(_vault(), _user().token, user)
         return {"user": user, "password": password}, 201, {"Cache-Control": "no-store"}
 
 
 def _set_disabled(user: str, disabled: bool) -> dict[str, Any]:
     token = _user().token
-    if not access.user_exists(_vault(), token, names.user(user)):
+    if not access.user_exists(_vault(), token, user):
         raise errors.NotFound(f"No account named {user!r}")
     access.set_disabled(_vault(), token, user, disabled)
     return {"user": user, "disabled": disabled}
@@ -451,7 +443,6 @@ class Resolve(MethodView):
         `warnings` names each parameter whose key has expired: it still resolves."""
         extensions = current_app.extensions  # one context lookup for both: this is the hot path
         vault, recorder, token = extensions["nexo_vault"], extensions["nexo_usage"], _user().token
-        names.tenant(tenant)
         try:
             answer = resolve.resolve(
                 vault,
@@ -465,7 +456,47 @@ class Resolve(MethodView):
             observe.count_unresolved(tenant, len((failed.errors or {}).get("unresolved") or []))
             raise
         observe.count_resolve(tenant)
+        referrer = body.get("referrer")
+        if referrer:
+            keys = [p["value"] for p in body["parameters"] if resolve.is_secret(p)]
+            _referred(answer, recorder, vault, token, tenant, referrer, keys)
         return answer, 200, {"Cache-Control": "no-store"}
+
+
+def _referred(
+    answer: dict[str, Any],
+    recorder: usage.Recorder,
+    vault: Any,
+    token: str,
+    tenant: str,
+    referrer: dict[str, str],
+    keys: list[str],
+) -> None:
+    """A resolve that names its referrer: keys it did not declare are warned of (drift made
+    visible), and its last_resolved_time is written after the answer, at most hourly."""
+    kind, id_ = referrer["kind"], referrer["id"]
+    try:
+        found = references.resolved(vault, token, tenant, kind, id_, keys)
+        due, when = recorder.due(tenant, {references.referrer_name(kind, id_): {}})
+    except (errors.ServiceError, vault_errors.VaultError) as exc:  # the resolve has its values: never refused
+        log.warning("could not check the referrer of a resolve in tenant %s (%s)", tenant, type(exc).__name__)
+        return
+    if found:
+        answer.setdefault("warnings", []).extend(found)
+    if not due:
+        return
+
+    @after_this_request
+    def _after(response: Response) -> Response:
+        response.call_on_close(lambda: _record_referrer(vault, token, tenant, kind, id_, when))
+        return response
+
+
+def _record_referrer(vault: Any, token: str, tenant: str, kind: str, id_: str, when: str) -> None:
+    try:
+        references.record_resolved(vault, token, tenant, kind, id_, when)
+    except Exception as exc:  # runs after the answer; nothing may escape
+        log.warning("could not record the resolve of a referrer in tenant %s (%s)", tenant, type(exc).__name__)
 
 
 def _record_use(
@@ -474,7 +505,7 @@ def _record_use(
     """Have last_used_time written with the Hub's token once the answer has been sent."""
     try:
         due, when = recorder.due(tenant, customs)
-    except Exception as exc:  # noqa: BLE001 - recording a use must never fail the resolve
+    except Exception as exc:  # recording a use must never fail the resolve
         log.warning("could not record a use in tenant %s (%s)", tenant, type(exc).__name__)
         return
     if not due:
@@ -484,6 +515,96 @@ def _record_use(
     def _after(response: Response) -> Response:
         response.call_on_close(lambda: recorder.write(vault, token, tenant, due, when))
         return response
+
+
+# -- references ---------------------------------------------------------------------------
+
+
+@blp.route("/tenants/<tenant:tenant>/references/<referrer_kind:kind>/<referrer_id:id>")
+class ReferrerOne(MethodView):
+    @blp.arguments(schemas.ReferrerDeclare())
+    @blp.response(200, schemas.ReferrerDeclared)
+    @_document(400, 401, 403)
+    def put(self, body: dict[str, Any], tenant: str, kind: str, id: str) -> dict[str, Any]:
+        """Hub: declare an Action's or Event Type's SECRET parameters (replaces what it declared);
+        answers the check of each (ok, missing, deleted, expired, expiring, malformed)."""
+        referrer, check = references.declare(
+            _vault(),
+            _user().token,
+            tenant,
+            kind,
+            id,
+            body["name"],
+            body["parameters"],
+        )
+        return {**_referrer(referrer), "keys": referrer.keys, "check": check}
+
+    @blp.response(204)
+    @_document(400, 401, 403, 404)
+    def delete(self, tenant: str, kind: str, id: str) -> None:
+        """Hub: forget a referrer (and every key's entry of it)."""
+        references.forget(_vault(), _user().token, tenant, kind, id)
+
+
+@blp.route("/tenants/<tenant:tenant>/references")
+class ReferrerList(MethodView):
+    @blp.arguments(schemas.ReferrerListArgs(), location="query")
+    @blp.response(200, schemas.ReferrerPage)
+    @_document(400, 401, 403)
+    def get(self, args: dict[str, Any], tenant: str) -> dict[str, Any]:
+        """The referrers of `key` (without it: all), in (kind, id) order, with their SECRET
+        parameter names and when the Hub last resolved for each."""
+        items, next_ = references.listing(
+            _vault(), _user().token, tenant, args.get("key"), args.get("after"), args["limit"]
+        )
+        key = args.get("key")
+        return {
+            "items": [{**_referrer(r), "parameters": r.parameter_names(key)} for r in items],
+            "next": next_,
+        }
+
+
+@blp.route("/tenants/<tenant:tenant>/check")
+class Check(MethodView):
+    @blp.arguments(schemas.CheckRequest())
+    @blp.response(200, schemas.CheckResponse)
+    @_document(400, 401, 403)
+    def post(self, body: dict[str, Any], tenant: str) -> dict[str, Any]:
+        """The state of each SECRET parameter's key, stored nowhere: for the Hub's editor."""
+        kept = references.secret_parameters(body["parameters"])
+        return {"check": references.check(_vault(), _user().token, tenant, kept)}
+
+
+def _counted(token: str, tenant: str, items: list[secrets.Item]) -> list[secrets.Item]:
+    """Items with how many referrers name each key (one LIST of the tenant's references for a
+    page). A token whose policies predate references (a tenant not provisioned again since) is
+    answered without the counts rather than refused."""
+    try:
+        counts = references.counts(_vault(), token, tenant, [item.key for item in items])
+    except vault_errors.Denied:
+        log.warning("no references for tenant %s: its policies predate them (run tenant create again)", tenant)
+        return items
+    return [dataclasses.replace(item, references=counts.get(item.key, 0)) for item in items]
+
+
+def _refuse_if_referenced(vault: Any, token: str, tenant: str, key: str) -> None:
+    """409 errors.referenced when Actions or Event Types name the key (?force=true deletes anyway)."""
+    count, first = references.of_key(vault, token, tenant, key)
+    if count:
+        raise errors.Conflict(
+            f"{count} automation{'s' if count > 1 else ''} reference {key}: update them, or delete with force=true",
+            errors={"referenced": {"count": count, "referrers": first}},
+        )
+
+
+def _referrer(referrer: references.Referrer) -> dict[str, Any]:
+    return {
+        "kind": referrer.kind,
+        "id": referrer.id,
+        "name": referrer.name,
+        "updated_time": referrer.updated_time,
+        "last_resolved_time": referrer.last_resolved_time,
+    }
 
 
 # -- health -------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from app import errors, names
 from app.secrets import Caller
 from app.vault import Vault
+from app.vault import errors as vault_errors
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
@@ -182,7 +183,7 @@ def sign_in(username: str, password: str) -> User:
         if not names.is_user(username.lower()):
             raise errors.NotAuthenticated()
         auth = vault().auth.login_userpass(username, password)
-    except errors.NotAuthenticated:
+    except (errors.NotAuthenticated, vault_errors.BadCredentials):
         throttle.failed(address)
         pad_failure(started, current_app.config["LOGIN_FAILURE_SECONDS"])
         raise errors.NotAuthenticated("Invalid username or password") from None

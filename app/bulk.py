@@ -15,22 +15,18 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import marshmallow as ma
 from dotenv.parser import parse_stream
 
-from app import errors, names, secrets
+from app import errors, names, rules, secrets
 from app.vault import Vault
+from app.vault import errors as vault_errors
 
 log = logging.getLogger(__name__)
 
-MAX_IMPORT_KEYS = 500
-MAX_EXPORT_ITEMS = 20_000
 EXPORT_PAGE = 1000
 # Problems listed in one refusal: enough to fix a file in one go, bounded however bad the file.
 _MAX_PROBLEMS = 50
 _EXISTENCE_READERS = 8
-FORMATS = ("dotenv", "json")
-ON_CONFLICT = ("skip", "overwrite", "fail")
 EXPORT_FIELDS = (
     "key", "description", "version", "created_time", "updated_time", "created_by", "updated_by",
     "last_used_time", "expires_at",
@@ -72,21 +68,44 @@ class _Problems:
             count = len(self.found)
             raise errors.Unprocessable(
                 f"The {what} was refused ({count} problem{'s' if count > 1 else ''}); nothing was written",
-                errors={"json": {"content": self.found[:_MAX_PROBLEMS]}},
+                errors={"content": self.found[:_MAX_PROBLEMS]},
             )
 
 
-def _value_rule(key: str, value: str) -> str | None:
+def _value_rule(value: str) -> str | None:
     """Why a value cannot be stored (the API's own rules for a value), or None."""
-    from app import schemas  # schemas imports this module for its limits
-
     if not value:  # decided: an empty line value is refused, never stored or skipped silently
         return "the value is empty (a secret needs a value)"
-    try:
-        schemas.ImportItem().load({"key": key, "value": value})
-    except ma.ValidationError as exc:
-        return _field_errors(exc.messages)
-    return None
+    problem = rules.text_problem(value) or rules.value_problem(value)
+    return f"value: {problem}" if problem else None
+
+
+_FIELDS = ("key", "value", "description")
+
+
+def _item_problems(item: dict[str, Any]) -> str | None:
+    """Why a JSON item is not a secret to create (the rules of a create), or None. An unknown
+    field is not named: its name may be a value."""
+    found: list[str] = []
+    for field in _FIELDS:
+        if field not in item:
+            if field != "description":
+                found.append(f"{field}: required, and missing")
+            continue
+        text = item[field]
+        problem = "Field may not be null." if text is None else rules.text_problem(text)
+        if problem is None:
+            if field == "key":
+                problem = rules.key_problem(text)
+            elif field == "value":
+                problem = rules.EMPTY_RULE if not text else rules.value_problem(text)
+            else:
+                problem = rules.description_problem(text)
+        if problem:
+            found.append(f"{field}: {problem}")
+    if any(field not in _FIELDS for field in item):
+        found.append("unknown field (only key, value, description)")
+    return "; ".join(found) or None
 
 
 def parse_dotenv(content: str) -> list[Entry]:
@@ -95,6 +114,8 @@ def parse_dotenv(content: str) -> list[Entry]:
 
     Values are taken as written: `${VAR}` is not expanded (dotenv_values would expand it from
     the service's own environment)."""
+    if _is_inventory_csv(content):
+        raise errors.Unprocessable(INVENTORY_GIVEN)
     problems = _Problems()
     entries: list[Entry] = []
     first_line: dict[str, int] = {}
@@ -116,7 +137,7 @@ def parse_dotenv(content: str) -> list[Entry]:
             problems.add(where, f"{binding.key} is already on line {first_line[binding.key]} (each key once)")
         else:
             first_line[binding.key] = line
-            rule = _value_rule(binding.key, binding.value)
+            rule = _value_rule(binding.value)
             if rule:
                 problems.add(where, f"{binding.key}: {rule}")
             else:
@@ -128,8 +149,6 @@ def parse_dotenv(content: str) -> list[Entry]:
 
 def parse_json(content: str) -> list[Entry]:
     """Parse the JSON text of a list of {key, value, description?}; items are counted from 1."""
-    from app import schemas
-
     problems = _Problems()
     try:
         items = json.loads(content)
@@ -141,42 +160,52 @@ def parse_json(content: str) -> list[Entry]:
     if not isinstance(items, list):
         problems.add("content", "must be a JSON list of {key, value, description?}")
         problems.raise_if_any("import")
+    if _is_inventory(items):
+        raise errors.Unprocessable(INVENTORY_GIVEN)
     entries: list[Entry] = []
     first_item: dict[str, int] = {}
-    schema = schemas.ImportItem()
     for number, item in enumerate(items, start=1):
         where = f"item {number}"
         if not isinstance(item, dict):
             problems.add(where, "must be an object {key, value, description?}")
             continue
-        try:
-            loaded = schema.load(item)
-        except ma.ValidationError as exc:
-            problems.add(where, _field_errors(exc.messages))
+        problem = _item_problems(item)
+        if problem:
+            problems.add(where, problem)
             continue
-        key = loaded["key"]
+        key = item["key"]
         if key in first_item:
             problems.add(where, f"{key} is already item {first_item[key]} (each key once)")
             continue
         first_item[key] = number
-        entries.append(Entry(key, loaded["value"], loaded.get("description"), where))
+        entries.append(Entry(key, item["value"], item.get("description"), where))
     _check_count(problems, len(items))
     problems.raise_if_any("import")
     return entries
 
 
-def _field_errors(messages: Any) -> str:
-    """Marshmallow's messages for one item; an unknown field is not named (its name may be a value)."""
-    known = ("key", "value", "description")
-    parts = [f"{field}: {' '.join(map(str, found))}" for field, found in messages.items() if field in known]
-    if any(field not in known for field in messages):
-        parts.append("unknown field (only key, value, description)")
-    return "; ".join(parts)
+INVENTORY_GIVEN = (
+    "This is an inventory export (Download), which lists keys and descriptions but holds no values, "
+    "so there is nothing to import: import a .env file or a JSON list of {key, value, description?}"
+)
+_INVENTORY_ONLY = set(EXPORT_FIELDS) - {"key", "description"}
+
+
+def _is_inventory(items: list[Any]) -> bool:
+    """Whether a JSON list is this service's own export: objects with its fields and no value."""
+    return bool(items) and all(
+        isinstance(item, dict) and "value" not in item and _INVENTORY_ONLY & item.keys() for item in items
+    )
+
+
+def _is_inventory_csv(content: str) -> bool:
+    """Whether the text is the CSV export: its first line is the export's header."""
+    return content.lstrip("\ufeff").split("\n", 1)[0].strip() == ",".join(EXPORT_FIELDS)
 
 
 def _check_count(problems: _Problems, count: int) -> None:
-    if count > MAX_IMPORT_KEYS:
-        problems.add("content", f"at most {MAX_IMPORT_KEYS} keys per import (this has {count})")
+    if count > rules.MAX_IMPORT_KEYS:
+        problems.add("content", f"at most {rules.MAX_IMPORT_KEYS} keys per import (this has {count})")
     elif count == 0 and not problems.found:
         problems.add("content", "no KEY=value to import")
 
@@ -199,7 +228,6 @@ def import_entries(
     new version) or, with "fail", refuse the whole import before anything is written (409).
 
     A dry run answers the statuses the import would produce and writes nothing."""
-    names.tenant(tenant)
     _check_may_write(vault, caller, tenant)
     existing = _existing(vault, caller, tenant, [e.key for e in entries])
     if on_conflict == "fail" and existing:
@@ -215,9 +243,10 @@ def import_entries(
     for number, entry in enumerate(entries):
         try:
             results.append(_write(vault, caller, tenant, entry, entry.key in existing, on_conflict))
-        except errors.ServiceError as exc:
+        except (errors.ServiceError, vault_errors.VaultError) as failed:
             # Vault (or the caller's token) failed: stop, and say exactly what was written.
             # Vault may have taken this key's write before failing to answer: say so.
+            exc = failed if isinstance(failed, errors.ServiceError) else errors.from_vault(failed)
             results.append(Result(entry.key, "failed", f"{exc.message} (it may have been written: check it)"))
             results += [Result(e.key, "failed", "not attempted") for e in entries[number + 1 :]]
             raise _stopped(tenant, entry.key, exc, results) from None
@@ -241,11 +270,11 @@ def _write(vault: Vault, caller: secrets.Caller, tenant: str, entry: Entry, exis
             return Result(entry.key, "skipped", "exists")
         secrets.update(vault, caller, tenant, entry.key, description=entry.description, value=entry.value)
         return Result(entry.key, "updated")
-    except errors.Conflict:
+    except (errors.Conflict, vault_errors.Conflict):
         if on_conflict == "skip":  # created by someone else since the check: skip it like the others
             return Result(entry.key, "skipped", "exists")
         return Result(entry.key, "failed", "changed by someone else during the import; import it again")
-    except errors.NotFound:
+    except (errors.NotFound, vault_errors.NotFound):
         return Result(entry.key, "failed", "deleted by someone else during the import; import it again")
 
 
@@ -278,7 +307,7 @@ def _check_may_write(vault: Vault, caller: secrets.Caller, tenant: str) -> None:
     """Refuse a reader before any work: Vault's own answer for the tenant's data path."""
     try:
         capabilities = vault.sys.capabilities(caller.token, vault.kv.data_path(tenant, "_"))
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         capabilities = []
     if not {"create", "update", "root"} & set(capabilities):
         raise errors.PermissionDenied(f"You do not have write permission on tenant {tenant!r}")
@@ -291,12 +320,11 @@ def _existing(vault: Vault, caller: secrets.Caller, tenant: str, keys: list[str]
     def exists(key: str) -> bool:
         try:
             meta = vault.kv.read_metadata(caller.token, tenant, key)
-        except errors.NotFound:
+        except vault_errors.NotFound:
             return False
-        except errors.PermissionDenied:
+        except vault_errors.Denied:
             raise errors.PermissionDenied(f"You have no access to tenant {tenant!r}") from None
-        current = (meta.get("versions") or {}).get(str(meta.get("current_version"))) or {}
-        return bool(current) and not current.get("deletion_time") and not current.get("destroyed")
+        return meta.current.holds_value
 
     readers = vault.readers("nexo-import", _EXISTENCE_READERS)
     return {key for key, found in zip(keys, readers.map(exists, keys), strict=True) if found}
@@ -307,15 +335,15 @@ def _existing(vault: Vault, caller: secrets.Caller, tenant: str, keys: list[str]
 
 def inventory(vault: Vault, caller: secrets.Caller, tenant: str) -> list[secrets.Item]:
     """Every secret of a tenant without values, in key order, read in pages of EXPORT_PAGE;
-    a tenant with more than MAX_EXPORT_ITEMS is refused rather than cut short."""
+    a tenant with more than rules.MAX_EXPORT_ITEMS is refused rather than cut short."""
     items: list[secrets.Item] = []
     after: str | None = None
     while True:
         page, after = secrets.list_secrets(vault, caller, tenant, limit=EXPORT_PAGE, after=after)
         items += page
-        if len(items) > MAX_EXPORT_ITEMS:
+        if len(items) > rules.MAX_EXPORT_ITEMS:
             raise errors.Unprocessable(
-                f"Tenant {tenant!r} has more than {MAX_EXPORT_ITEMS} secrets, too many for one export; "
+                f"Tenant {tenant!r} has more than {rules.MAX_EXPORT_ITEMS} secrets, too many for one export; "
                 "page through GET .../secrets instead"
             )
         if after is None:

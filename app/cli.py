@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from pathlib import Path
 from typing import Any
 
 import click
 
-from app import access, config, errors, names, vault
+from app import access, config, errors, hub_auth, names, vault
 from app.vault import Vault
+from app.vault import errors as vault_errors
 
 
 def _vault() -> Vault:
@@ -27,19 +30,20 @@ def _run(action: Any) -> Any:
     """Run a domain action; its errors become one line in the operator's terms (not the web UI's)."""
     try:
         return action()
-    except errors.Unavailable:
-        raise click.ClickException(_unavailable()) from None
-    except errors.NotAuthenticated:  # TokenInvalid included: the CLI signs in with VAULT_TOKEN only
+    except (errors.ServiceError, vault_errors.VaultError) as failed:
+        exc = failed if isinstance(failed, errors.ServiceError) else errors.from_vault(failed)
+    if isinstance(exc, errors.Unavailable):
+        raise click.ClickException(_unavailable())
+    if isinstance(exc, errors.NotAuthenticated):  # TokenInvalid included: the CLI signs in with VAULT_TOKEN only
         raise click.ClickException(
             f"VAULT_TOKEN was refused by Vault at {_addresses()}: it is wrong, expired or revoked; "
             "set it to a valid operator or admin token"
-        ) from None
-    except errors.PermissionDenied as exc:
+        )
+    if isinstance(exc, errors.PermissionDenied):
         generic = "Vault denied this to the token in VAULT_TOKEN: use an operator (bootstrap) or admin token"
-        raise click.ClickException(generic if exc.message == errors.PermissionDenied.message else exc.message) from None
-    except errors.ServiceError as exc:
-        rules = [rule for found in (exc.errors or {}).values() for rule in found]
-        raise click.ClickException(": ".join([exc.message, *rules])) from None
+        raise click.ClickException(generic if exc.message == errors.PermissionDenied.message else exc.message)
+    rules = [rule for found in (exc.errors or {}).values() for rule in found]
+    raise click.ClickException(": ".join([exc.message, *rules]))
 
 
 def _addresses() -> str:
@@ -74,24 +78,37 @@ def bootstrap() -> None:
     click.echo("bootstrap done")
 
 
+def _tenant_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A tenant name from the command line, checked here, where it comes in (the services trust it)."""
+    if not names.is_tenant(value):
+        raise click.BadParameter(names.TENANT_RULE)
+    return value
+
+
+def _user_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A user name from the command line, checked here, where it comes in (the services trust it)."""
+    if not names.is_user(value):
+        raise click.BadParameter(names.USER_RULE)
+    return value
+
+
 @main.group()
 def tenant() -> None:
     """Tenants."""
 
 
 @tenant.command("create")
-@click.argument("name")
+@click.argument("name", callback=_tenant_name)
 def tenant_create(name: str) -> None:
     """Provision tenant NAME: its policies and groups (idempotent)."""
-    if not names.is_tenant(name):
-        raise click.BadParameter(names.TENANT_RULE, param_hint="NAME")
     new = _run(lambda: access.provision(_vault(), _token(), name))
+    _run(lambda: hub_auth.allow_tenant(_vault(), _token(), name))  # the Hub's runs may now get tokens for it
     click.echo(f"tenant {name} {'created' if new else 'updated'}")
 
 
 @main.command()
-@click.argument("user")
-@click.argument("tenant_name", metavar="TENANT")
+@click.argument("user", callback=_user_name)
+@click.argument("tenant_name", metavar="TENANT", callback=_tenant_name)
 @click.argument("permission", type=click.Choice(access.PERMISSIONS))
 def grant(user: str, tenant_name: str, permission: str) -> None:
     """Give USER (an existing account) read or write permission on TENANT."""
@@ -104,8 +121,8 @@ def grant(user: str, tenant_name: str, permission: str) -> None:
 
 
 @main.command()
-@click.argument("user")
-@click.argument("tenant_name", metavar="TENANT")
+@click.argument("user", callback=_user_name)
+@click.argument("tenant_name", metavar="TENANT", callback=_tenant_name)
 def revoke(user: str, tenant_name: str) -> None:
     """Take away USER's permission on TENANT."""
     changed = _run(lambda: access.revoke(_vault(), _token(), tenant_name, user))
@@ -118,7 +135,7 @@ def user() -> None:
 
 
 @user.command("add")
-@click.argument("name")
+@click.argument("name", callback=_user_name)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--policy", "policies", multiple=True, help="Extra policy, e.g. nexo-admin (operator token only).")
 def user_add(name: str, password: str, policies: tuple[str, ...]) -> None:
@@ -126,8 +143,6 @@ def user_add(name: str, password: str, policies: tuple[str, ...]) -> None:
 
     An admin token may only create a new account without policies; updating an account or
     giving it a policy takes the operator's token."""
-    if not names.is_user(name):
-        raise click.BadParameter(names.USER_RULE, param_hint="NAME")
     vault = _vault()
     _run(lambda: vault.auth.write_user(_token(), name, password, policies))
     click.echo(f"user {name} saved")
@@ -141,7 +156,7 @@ def user_add(name: str, password: str, policies: tuple[str, ...]) -> None:
 
 
 @user.command("delete")
-@click.argument("name")
+@click.argument("name", callback=_user_name)
 def user_delete(name: str) -> None:
     """Delete user NAME and its Vault entity (operator token; an admin disables instead)."""
     found = _run(lambda: access.delete_user(_vault(), _token(), name))
@@ -149,7 +164,7 @@ def user_delete(name: str) -> None:
 
 
 @user.command("disable")
-@click.argument("name")
+@click.argument("name", callback=_user_name)
 def user_disable(name: str) -> None:
     """Disable user NAME: it can no longer sign in, and its tokens stop working."""
     _run(lambda: access.set_disabled(_vault(), _token(), name, True))
@@ -157,7 +172,7 @@ def user_disable(name: str) -> None:
 
 
 @user.command("enable")
-@click.argument("name")
+@click.argument("name", callback=_user_name)
 def user_enable(name: str) -> None:
     """Enable user NAME again."""
     _run(lambda: access.set_disabled(_vault(), _token(), name, False))
@@ -231,6 +246,69 @@ def hub_credentials(as_json: bool) -> None:
         else f"secret_id accessor {creds.secret_id_accessor}",
         err=True,
     )
+
+
+@main.group("hub-auth")
+def hub_auth_group() -> None:
+    """How the Hub's runs sign in to Vault."""
+
+
+def _duration(text: str) -> int:
+    """Seconds from "300", "300s", "5m" or "1h"."""
+    match = re.fullmatch(r"([0-9]{1,6})([smh]?)", text.strip())
+    if not match:
+        raise click.BadParameter("a duration such as 300, 300s, 5m")
+    return int(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]]
+
+
+def _public_key(path: str) -> str:
+    """A PEM public key file's text; the file's content is never echoed (it could be a private key)."""
+    from cryptography.hazmat.primitives import serialization
+
+    data = Path(path).read_bytes()
+    try:
+        serialization.load_pem_public_key(data)
+    except ValueError:
+        private = b"PRIVATE KEY-----" in data
+        hint = "it holds a private key: give its public half" if private else "it is not a PEM public key"
+        raise click.BadParameter(f"{path}: {hint}", param_hint="--pubkey") from None
+    return data.decode().strip()
+
+
+@hub_auth_group.command("jwt")
+@click.option("--issuer", required=True, help="The `iss` of the Hub's run JWTs.")
+@click.option("--audience", required=True, help="The `aud` the Hub's run JWTs carry (e.g. nexo-secrets).")
+@click.option(
+    "--pubkey",
+    "pubkeys",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A PEM public key the Hub signs with (repeatable, for a key rollover).",
+)
+@click.option("--jwks-url", help="The Hub's (or its identity provider's) JWKS URL, instead of --pubkey.")
+@click.option("--ttl", default="5m", show_default=True, help="Run token lifetime, 1m to 15m (no renewal beyond).")
+@click.option("--mount", default=hub_auth.MOUNT, show_default=True, help="Path of the jwt auth mount.")
+def hub_auth_jwt(
+    issuer: str, audience: str, pubkeys: tuple[str, ...], jwks_url: str | None, ttl: str, mount: str
+) -> None:
+    """Run tokens: the Hub signs a short JWT per run, naming its tenant; Vault gives that run a
+    token that reads that tenant's values alone, for minutes (idempotent)."""
+    if bool(pubkeys) == bool(jwks_url):
+        raise click.UsageError("give --pubkey FILE or --jwks-url URL (one of them)")
+    seconds = _duration(ttl)
+    if not hub_auth.TTL_MIN <= seconds <= hub_auth.TTL_MAX:
+        raise click.BadParameter(f"{ttl}: from 1m to 15m", param_hint="--ttl")
+    keys = [_public_key(p) for p in pubkeys]
+    vault, token = _vault(), _token()
+
+    def configure() -> list[str]:
+        return hub_auth.configure(
+            vault, token, issuer=issuer, audience=audience, pubkeys=keys, jwks_url=jwks_url, ttl=seconds, mount=mount
+        )
+
+    for line in _run(configure):
+        click.echo(line)
+    click.echo(f"hub-auth jwt done: runs sign in at auth/{mount}/login with role {hub_auth.RUN_ROLE}")
 
 
 # `nexo-secrets dev`: the embedded default (app/dev.py).

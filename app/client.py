@@ -455,6 +455,22 @@ class SecretsClient:
 
     # -- tokens ---------------------------------------------------------------------------
 
+    def login_jwt(self, jwt: str, role: str = "nexo-hub-run", mount: str = "hub-jwt") -> None:
+        """Exchange a run's JWT (signed by the Hub, naming one tenant) for a run token: it reads
+        that tenant's values alone and ends with its TTL; the next run brings a new JWT."""
+        if self._role_id is not None:
+            raise ValueError("this client logs in with AppRole; use one client per run for run tokens")
+        url = f"{self._vault_addr()}/v1/auth/{quote(mount, safe='')}/login"
+        status, payload = self._request("POST", url, {}, {"role": role, "jwt": jwt}, "Vault")
+        auth = payload.get("auth") if isinstance(payload, dict) else None
+        if status != 200 or not auth:
+            # Vault's reason is not repeated (nor, ever, the JWT): one message for every refusal.
+            why = "expired, badly signed, for another audience or issuer, or for no provisioned tenant"
+            raise NotAuthorized(f"run token login with role {role!r} was refused: the JWT is {why}", status)
+        with self._token_lock:
+            self._token = str(auth["client_token"])
+        log.info("logged in to Vault with a run JWT (token ttl %ss)", int(auth.get("lease_duration") or 0))
+
     def _current_token(self) -> str:
         """The Vault token for the next call: logged in, renewed or logged in again as needed."""
         with self._token_lock:

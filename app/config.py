@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from app import rules
+
 SAFE_ENVS = ("dev", "test")
 
 
@@ -26,6 +28,7 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "VAULT_TIMEOUT": float(env.get("NEXO_VAULT_TIMEOUT", "5")),
         "KV_MOUNT": env.get("NEXO_KV_MOUNT", "secret"),
         "KV_PREFIX": env.get("NEXO_KV_PREFIX", "tenants"),
+        "REFERENCES_PREFIX": env.get("NEXO_REFERENCES_PREFIX", "references"),
         "USERPASS_MOUNT": env.get("NEXO_USERPASS_MOUNT", "userpass"),
         "APPROLE_MOUNT": env.get("NEXO_APPROLE_MOUNT", "approle"),
         "LOGIN_MAX_FAILURES": int(env.get("NEXO_LOGIN_MAX_FAILURES", "5")),
@@ -37,8 +40,8 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAX_LISTINGS_PER_CALLER": int(env.get("NEXO_MAX_LISTINGS_PER_CALLER", "1")),
         "MAX_LISTINGS_PER_ADDRESS": int(env.get("NEXO_MAX_LISTINGS_PER_ADDRESS", "8")),
         "VAULT_TOKEN_PRESENT": bool(env.get("VAULT_TOKEN")),
-        "RECOVERY_DAYS": _bounded(env, "NEXO_RECOVERY_DAYS", 30, 0, 3650),
-        "MAX_VERSIONS": _bounded(env, "NEXO_MAX_VERSIONS", 10, 1, MAX_VERSIONS_LIMIT),
+        "RECOVERY_DAYS": _bounded(env, "NEXO_RECOVERY_DAYS", 30, *rules.RECOVERY_DAYS),
+        "MAX_VERSIONS": _bounded(env, "NEXO_MAX_VERSIONS", 10, *rules.MAX_VERSIONS),
         # Serving (app/serving.py): gunicorn's worker model, how long reading one request may
         # take, open connections per peer address and worker (0: no limit, as behind nginx,
         # which limits per client), and the port of the /metrics listener (0: no /metrics).
@@ -55,11 +58,6 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     if text not in allowed:
         raise ConfigError(f"{name} must be one of: {', '.join(allowed)}")
     return text
-
-
-# Who made each version is kept in custom_metadata (version_<n>_by); Vault allows 64 entries,
-# and the service's own (description, created_by, updated_by, deleted_by, ...) need the rest.
-MAX_VERSIONS_LIMIT = 50
 
 
 def _bounded(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

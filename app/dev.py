@@ -41,6 +41,7 @@ import urllib3
 
 from app import access, config, errors
 from app.vault import Vault
+from app.vault import errors as vault_errors
 
 DEMO_TENANT = "demo"
 # (role shown to the newcomer, user name, tenant permission or None, extra token policies)
@@ -124,7 +125,7 @@ class Children:
             env=env,
             cwd=cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509
+            preexec_fn=_die_with_parent,
         )
         self.processes.append((name, process))
 
@@ -271,7 +272,7 @@ def _retry(action: Callable[[], Any], attempts: int = 20) -> Any:
     for attempt in range(attempts):
         try:
             return action()
-        except errors.Unavailable:
+        except vault_errors.Unavailable:
             if attempt == attempts - 1:
                 raise
             time.sleep(0.5)
@@ -293,17 +294,13 @@ def set_up_demo(vault: Vault, token: str, folder: Path) -> list[tuple[str, str, 
             access.grant(vault, token, DEMO_TENANT, user, permission)
         lines.append((role, user, password))
     write_private(users_file, json.dumps(passwords, indent=1))
-    hub = hub_credentials(vault, token, folder)
-    if hub:
-        lines.append(("hub", hub[0], hub[1]))
+    role_id, secret_id = hub_credentials(vault, token, folder)
+    lines.append(("hub", role_id, secret_id))
     return lines
 
 
-def hub_credentials(vault: Vault, token: str, folder: Path) -> tuple[str, str] | None:
+def hub_credentials(vault: Vault, token: str, folder: Path) -> tuple[str, str]:
     """The Hub's AppRole role_id and secret_id, kept in the folder while they still log in."""
-    issue = getattr(access, "hub_credentials", None)
-    if issue is None:  # the Hub's AppRole is not part of this version
-        return None
     file = folder / "hub-approle.json"
     saved = read_json(file)
     if saved:
@@ -311,9 +308,9 @@ def hub_credentials(vault: Vault, token: str, folder: Path) -> tuple[str, str] |
             auth = vault.auth.login_approle(saved["role_id"], saved["secret_id"])
             vault.auth.revoke_self(str(auth["client_token"]))
             return str(saved["role_id"]), str(saved["secret_id"])
-        except errors.ServiceError:
+        except vault_errors.VaultError:
             pass  # expired or from an older Vault: issue new ones
-    creds = issue(vault, token, issued_by="nexo-secrets dev")
+    creds = access.hub_credentials(vault, token, issued_by="nexo-secrets dev")
     write_private(file, json.dumps({"role_id": creds.role_id, "secret_id": creds.secret_id}))
     return str(creds.role_id), str(creds.secret_id)
 
@@ -355,7 +352,7 @@ def run(folder: Path, port: int | None) -> None:
     folder = folder.resolve()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
-    lock = open(folder / ".lock", "w")  # noqa: SIM115 - held while this command runs
+    lock = open(folder / ".lock", "w")  # held while this command runs
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -384,8 +381,8 @@ def run(folder: Path, port: int | None) -> None:
                 token = init_and_unseal(vault, folder, children)
             try:
                 demo = set_up_demo(vault, token, folder)
-            except errors.ServiceError as exc:
-                raise click.ClickException(f"setting up the demo failed: {exc.status}: {exc.message}") from None
+            except (errors.ServiceError, vault_errors.VaultError) as exc:
+                raise click.ClickException(f"setting up the demo failed: {_said(exc)}") from None
             finally:
                 vault.close()
             del token  # the root token stays with this command; the service never sees it
@@ -398,8 +395,8 @@ def run(folder: Path, port: int | None) -> None:
                 time.sleep(0.5)
     except Stop:
         click.echo("stopping")
-    except errors.ServiceError as exc:
-        raise click.ClickException(f"Vault answered {exc.status}: {exc.message}") from None
+    except (errors.ServiceError, vault_errors.VaultError) as exc:
+        raise click.ClickException(f"Vault answered: {_said(exc)}") from None
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
@@ -407,6 +404,11 @@ def run(folder: Path, port: int | None) -> None:
         for sig, handler in old.items():
             signal.signal(sig, handler)
         lock.close()  # releases the folder
+
+
+def _said(exc: errors.ServiceError | vault_errors.VaultError) -> str:
+    """What went wrong, in the domain's words."""
+    return (errors.from_vault(exc) if isinstance(exc, vault_errors.VaultError) else exc).message
 
 
 def service_port(requested: int | None) -> int:
@@ -439,26 +441,38 @@ def _banner(url: str, addr: str, folder: Path, demo: list[tuple[str, str, str]],
     if not external:
         click.echo(f"  data, audit log (logs/audit.log) and service.log are in {folder}")
         click.echo(f"  the unseal key and root token are in {folder / 'init.json'}, readable by you only")
-    # By name when the shell finds a bao; else by its path (a venv used without activating it).
-    bao = "bao" if shutil.which("bao") else shlex.quote(bao_binary() or "bao")
-    click.echo("Paste into another shell:")
+    # The paste block works in any shell, the venv active or not: bao by its full path, and the
+    # venv's bin/ added at the end of PATH when the shell finds no bao (for the README's commands).
+    # It signs the shell in as nobody: a VAULT_TOKEN exported here would win over `bao login`.
+    bao = shlex.quote(bao_binary() or "bao")
+    bin_dir = shlex.quote(str(Path(bao_binary() or "bao").parent))
+    click.echo("Paste into another shell (with the venv active or not; it signs you in as nobody):")
     # One address: the CLI takes a single VAULT_ADDR (an external Vault may list several).
-    click.echo(f"  export VAULT_ADDR={addr.split(',')[0]}")
+    click.echo(f"  export VAULT_ADDR={addr.split(',')[0]} NEXO_URL={url.rstrip('/')}")
+    click.echo(f'  command -v bao >/dev/null || export PATH="$PATH:"{bin_dir}')
     if "hub" in accounts:
         role_id, secret_id = accounts["hub"]
         click.echo("  # the Hub's AppRole credentials, and a Hub token from them (1 h)")
         click.echo(f"  export NEXO_HUB_ROLE_ID={role_id} NEXO_HUB_SECRET_ID={secret_id}")
         click.echo(
-            f"  export HUB_TOKEN=$({bao} write -field=token auth/approle/login"
-            " role_id=$NEXO_HUB_ROLE_ID secret_id=$NEXO_HUB_SECRET_ID)"
+            f"  HUB_TOKEN=$({bao} write -field=token auth/approle/login"
+            " role_id=$NEXO_HUB_ROLE_ID secret_id=$NEXO_HUB_SECRET_ID) && export HUB_TOKEN"
         )
     if "auditor" in accounts:
-        user, password = accounts["auditor"]
-        click.echo(f"  # the auditor's sign-in for the bao CLI (README: For auditors); {user} never reads a value")
-        click.echo(
-            f"  export VAULT_TOKEN=$({bao} login -token-only -method=userpass username={user} password={password})"
-        )
+        auditor = accounts["auditor"][0]
+        click.echo(f"  # to act as the auditor {auditor} in that shell, when you want to (README: For auditors):")
+        click.echo(f"  #   {auditor_sign_in(auditor)}")
     click.echo("Press Ctrl-C to stop.")
+
+
+def auditor_sign_in(user: str) -> str:
+    """The shell line that signs in as an auditor: the password asked with hidden input (Enter or
+    Ctrl-D ends it), never on the command line; VAULT_TOKEN exported only if the sign-in worked."""
+    return (
+        f'IFS= read -rsp "Password for {user}: " pw; echo >&2; '
+        f"t=$(printf %s \"$pw\" | bao login -token-only -method=userpass username={user} password=-) "
+        "&& export VAULT_TOKEN=$t; unset pw t"
+    )
 
 
 @click.command("dev")

@@ -27,7 +27,7 @@ class _JSON(DefaultJSONProvider):
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the service: settings, Vault adapter, sessions, API, UI, error handlers."""
-    from app import api, auth, errors, limits, ui, vault
+    from app import api, auth, http_errors, limits, ui, vault
 
     app = Flask("app")
     # werkzeug answers a path with '//' by a 308 to the merged path, built from the request's
@@ -55,9 +55,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
     )
     if not app.config.get("SECRET_KEY"):
-        if not dev:  # settings.check refuses this already; kept for clarity
-            raise settings.ConfigError("SECRET_KEY is required")
-        # dev/test only: a random key, so sessions end when the process does
+        # dev/test only (settings.check refuses a missing key elsewhere): a random key, so
+        # sessions end when the process does
         import secrets as _secrets
 
         app.config["SECRET_KEY"] = _secrets.token_urlsafe(48)
@@ -71,7 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register(app, spec)
     spec.spec.options["security"] = [{"bearer": []}, {"session": []}]
     ui.init_app(app)
-    errors.init_app(app)  # after Api: our handlers replace flask-smorest's
+    http_errors.init_app(app)  # after Api: our handlers replace flask-smorest's
 
     from app import observe
 
@@ -91,7 +90,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 class _Api(Api):  # type: ignore[misc]
-    from app.schemas import ApiError as ERROR_SCHEMA  # noqa: N811 - the one error shape, documented
+    from app.schemas import ApiError as ERROR_SCHEMA  # the one error shape, documented
 
 
 # Endpoints anyone may call: the document says they need no credentials (security: []).

@@ -25,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client import multiprocess as _multiprocess
 from werkzeug.exceptions import NotFound
 
-from app import errors
+from app import http_errors
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # An incoming request id is kept only if it is short and plain: it is written into every log line.
@@ -186,7 +186,7 @@ def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None
     gunicorn's message repeats what the client sent (a request line may carry anything), so
     the answer says only the status: the worker's log line has the detail."""
     try:
-        shape = errors.body(status_int, HTTPStatus(status_int).phrase)
+        shape = http_errors.body(status_int, HTTPStatus(status_int).phrase)
     except ValueError:  # not a status Python knows: same shape, gunicorn's reason
         shape = {"code": status_int, "status": reason, "message": reason}
     payload = json.dumps(shape).encode()

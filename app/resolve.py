@@ -17,16 +17,14 @@ from concurrent.futures import Future, wait
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-from app import errors, names, usage
+from app import errors, names, rules, usage
 from app.vault import Vault
+from app.vault import errors as vault_errors
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SECRET = "SECRET"
-MAX_PARAMETERS = 100
-WRAP_TTL_MIN = 10
-WRAP_TTL_MAX = 15 * 60
 # Key reads in flight at once, shared by every request of a worker; below the Vault pool size.
 _READERS = 16
 # Long invalid "keys" are cut short in error details.
@@ -63,11 +61,12 @@ def resolve(
     (it still resolves). With wrap_ttl, each SECRET parameter comes back with "value": None,
     its "key" and "wrap": {"token", "ttl", "creation_path"} (see wrapped()). On success,
     used({key: custom_metadata}) learns which keys were resolved (for last_used_time)."""
-    names.tenant(tenant)
-    if len(parameters) > MAX_PARAMETERS:
-        raise errors.Unprocessable(errors={"parameters": [f"At most {MAX_PARAMETERS} parameters per call."]})
-    if wrap_ttl is not None and not WRAP_TTL_MIN <= wrap_ttl <= WRAP_TTL_MAX:
-        raise errors.Unprocessable(errors={"wrap_ttl": [f"Must be {WRAP_TTL_MIN} to {WRAP_TTL_MAX} seconds."]})
+    if len(parameters) > rules.MAX_PARAMETERS:
+        raise errors.Unprocessable(errors={"parameters": [f"At most {rules.MAX_PARAMETERS} parameters per call."]})
+    if wrap_ttl is not None and not rules.WRAP_TTL_MIN <= wrap_ttl <= rules.WRAP_TTL_MAX:
+        raise errors.Unprocessable(
+            errors={"wrap_ttl": [f"Must be {rules.WRAP_TTL_MIN} to {rules.WRAP_TTL_MAX} seconds."]}
+        )
 
     # Each distinct valid key is read once, however many parameters name it.
     keys = list(dict.fromkeys(p["value"] for p in parameters if is_secret(p) and _valid_key(p.get("value"))))
@@ -185,16 +184,16 @@ def _each(vault: Vault, keys: list[str], call: Callable[[str], T]) -> dict[str, 
 def _read(vault: Vault, token: str, tenant: str, key: str) -> tuple[str, dict[str, Any]] | None:
     try:
         return vault.kv.read_current(token, tenant, key)
-    except errors.NotFound:  # never created, or deleted
+    except vault_errors.NotFound:  # never created, or deleted
         return None
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise errors.PermissionDenied(_NOT_HUB) from None
 
 
 def _present(vault: Vault, token: str, tenant: str, key: str) -> dict[str, Any] | None:
     try:
         return vault.kv.current_custom(token, tenant, key)
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise errors.PermissionDenied(_NOT_HUB) from None
 
 
@@ -203,9 +202,9 @@ def _wrap_read(
 ) -> dict[str, Any] | None:
     try:
         info = vault.kv.wrap_read(token, tenant, key, ttl)
-    except errors.NotFound:  # gone since the check
+    except vault_errors.NotFound:  # gone since the check
         return None
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise errors.PermissionDenied(_NOT_HUB) from None
     made[key] = info  # before anything else can fail: a token made is a token to revoke
     return info

@@ -9,65 +9,18 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
-from app import bulk, names, resolve, usage
-
-MAX_VALUE_BYTES = 64 * 1024
-MAX_DESCRIPTION = 512
-_SURROGATE = re.compile("[\ud800-\udfff]")
+from app import rules, usage
 
 
-def _printable_class() -> str:
-    """A regex character class of what Vault accepts in custom_metadata.
+def _rule(problem: Callable[[str], str | None]) -> Callable[[str], None]:
+    """A validator from one of the product's rules (app/rules.py)."""
 
-    OpenBao (like Vault) refuses any value that is not `strutil.Printable`: every rune must be
-    Go's `unicode.IsPrint`, that is a letter, mark, number, punctuation, symbol or the ASCII
-    space (builtin/logical/kv/path_metadata.go, validateCustomMetadata). Python's
-    str.isprintable() is the same definition. Planes 4-13 are unassigned and 15-16 private use,
-    so only the others are scanned (tests/test_secrets.py checks against a full scan)."""
-    flags = bytearray(0x110000)
-    for start, stop in ((0, 0x40000), (0xE0000, 0xF0000)):
-        flags[start:stop] = bytes(map(str.isprintable, map(chr, range(start, stop))))
-    parts = []
-    for run in re.finditer(rb"\x01+", bytes(flags)):
-        first, last = _class_char(run.start()), _class_char(run.end() - 1)
-        parts.append(first if first == last else f"{first}-{last}")
-    return "[" + "".join(parts) + "]"
+    def check(text: str) -> None:
+        found = problem(text)
+        if found:
+            raise ma.ValidationError(found)
 
-
-def _class_char(code: int) -> str:
-    char = chr(code)
-    return "\\" + char if char in "\\]^-[" else char
-
-
-PRINTABLE_CLASS = _printable_class()
-# The one rule for descriptions (and searches): the server checks this very regex, the OpenAPI
-# document carries it as the pattern, so fuzzers and generated clients agree with the server.
-PRINTABLE_RE = re.compile(rf"^{PRINTABLE_CLASS}*\Z")
-PRINTABLE_RULE = "Only printable characters: no control, format or separator characters other than the space."
-
-
-def _description(text: str) -> None:
-    # Checked before Vault is called: a refusal after a value was written would leave half a secret.
-    if not PRINTABLE_RE.match(text):
-        raise ma.ValidationError(PRINTABLE_RULE)
-    # Vault caps custom_metadata values at 512 bytes, not characters.
-    if len(text.encode("utf-8")) > MAX_DESCRIPTION:
-        raise ma.ValidationError(f"Must be at most {MAX_DESCRIPTION} bytes in UTF-8.")
-
-
-def _search(text: str) -> None:
-    if not PRINTABLE_RE.match(text):
-        raise ma.ValidationError(PRINTABLE_RULE)
-
-
-_NO_NUL = "^[^\\u0000]*$"  # the value's one character rule, as the document states it
-
-
-def _value(text: str) -> None:
-    if "\x00" in text:
-        raise ma.ValidationError("Must not contain NUL characters.")
-    if len(text.encode("utf-8")) > MAX_VALUE_BYTES:
-        raise ma.ValidationError(f"Must be at most {MAX_VALUE_BYTES} bytes.")
+    return check
 
 
 def _matching(regex: re.Pattern[str], message: str) -> Callable[[str], None]:
@@ -83,40 +36,36 @@ def _matching(regex: re.Pattern[str], message: str) -> Callable[[str], None]:
 class StrictString(ma.fields.String):
     """A string that refuses numbers, booleans, lists and objects instead of coercing them."""
 
-    default_error_messages = {
-        "invalid": "Must be a string.",
-        "surrogate": "Must be valid Unicode (a lone surrogate such as \\ud800 is not a character).",
-    }
+    default_error_messages = {"invalid": rules.NOT_A_STRING}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, str):
-            raise self.make_error("invalid")
-        if _SURROGATE.search(value):  # JSON can carry one; UTF-8 cannot encode it
-            raise self.make_error("surrogate")
+        problem = rules.text_problem(value)
+        if problem:
+            raise ma.ValidationError(problem)
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-def Key(**kwargs: Any) -> StrictString:  # noqa: N802 - reads like a field type
+def Key(**kwargs: Any) -> StrictString:
     return StrictString(
-        validate=_matching(names.KEY_RE, "Invalid key: " + names.KEY_RULE + "."),
+        validate=_rule(rules.key_problem),
         metadata={
             "example": "DATABASE_PASSWORD",
-            "pattern": names.documented(names.KEY_RE),
-            "description": names.KEY_RULE[0].upper() + names.KEY_RULE[1:] + ".",
+            "pattern": rules.documented(rules.KEY_RE),
+            "description": rules.KEY_RULE[0].upper() + rules.KEY_RULE[1:] + ".",
         },
         **kwargs,
     )
 
 
-def Description(**kwargs: Any) -> StrictString:  # noqa: N802
+def Description(**kwargs: Any) -> StrictString:
     return StrictString(
-        validate=[validate.Length(max=MAX_DESCRIPTION), _description],
+        validate=[validate.Length(max=rules.MAX_DESCRIPTION), _rule(rules.description_problem)],
         # Vault counts bytes: the page reads x-max-bytes from this document and counts the same way.
         metadata={
             "example": "Primary database password",
-            "x-max-bytes": MAX_DESCRIPTION,
-            "pattern": f"^{PRINTABLE_CLASS}*$",
-            "description": f"At most {MAX_DESCRIPTION} bytes in UTF-8. {PRINTABLE_RULE}",
+            "x-max-bytes": rules.MAX_DESCRIPTION,
+            "pattern": f"^{rules.PRINTABLE_CLASS}*$",
+            "description": f"At most {rules.MAX_DESCRIPTION} bytes in UTF-8. {rules.PRINTABLE_RULE}",
         },
         **kwargs,
     )
@@ -162,14 +111,14 @@ class SecretCreate(Strict):
     description = Description(load_default="")
     value = StrictString(
         required=True,
-        validate=[validate.Length(min=1, error="Must not be empty."), _value],
+        validate=[validate.Length(min=1, error=rules.EMPTY_RULE), _rule(rules.value_problem)],
         load_only=True,
         metadata={
             "format": "password",
             "writeOnly": True,
-            "pattern": _NO_NUL,
-            "x-max-bytes": MAX_VALUE_BYTES,
-            "description": f"The secret; at most {MAX_VALUE_BYTES} bytes in UTF-8, no NUL character.",
+            "pattern": rules.NO_NUL,
+            "x-max-bytes": rules.MAX_VALUE_BYTES,
+            "description": f"The secret; at most {rules.MAX_VALUE_BYTES} bytes in UTF-8, no NUL character.",
         },
     )
     expires_at = _expires_at()
@@ -178,13 +127,13 @@ class SecretCreate(Strict):
 class SecretUpdate(Strict):
     description = Description()
     value = StrictString(
-        validate=_value,
+        validate=_rule(rules.value_problem),
         load_only=True,
         metadata={
             "format": "password",
             "writeOnly": True,
-            "pattern": _NO_NUL,
-            "x-max-bytes": MAX_VALUE_BYTES,
+            "pattern": rules.NO_NUL,
+            "x-max-bytes": rules.MAX_VALUE_BYTES,
             "description": "New value; empty or absent keeps the current value. As on create: no NUL.",
         },
     )
@@ -216,6 +165,9 @@ class SecretItem(ma.Schema):
     purge_time = ma.fields.String(
         metadata={"description": "Deleted secrets only: when the recovery window ends and it may be purged."}
     )
+    references = ma.fields.Integer(
+        metadata={"description": "How many Actions and Event Types the Hub declared as naming this key."}
+    )
 
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         # A field that does not apply is left out (None: a live secret's deletion fields), as it
@@ -229,19 +181,19 @@ _ALWAYS = ("last_used_time", "expires_at")  # null means something: never used, 
 
 
 class SecretListArgs(Strict):
-    limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    limit = ma.fields.Integer(load_default=rules.PAGE_DEFAULT, validate=validate.Range(min=1, max=rules.PAGE_MAX))
     after = StrictString(
-        validate=_matching(names.KEY_RE, "Must be a key returned as 'next'."),
+        validate=_matching(rules.KEY_RE, "Must be a key returned as 'next'."),
         metadata={
             "description": "Return keys after this one (the 'next' of the previous page).",
-            "pattern": names.documented(names.KEY_RE),
+            "pattern": rules.documented(rules.KEY_RE),
         },
     )
     q = StrictString(
-        validate=[validate.Length(max=200), _search],
+        validate=[validate.Length(max=rules.MAX_SEARCH), _rule(rules.search_problem)],
         metadata={
-            "description": f"Case-insensitive filter on key and description. {PRINTABLE_RULE}",
-            "pattern": f"^{PRINTABLE_CLASS}*$",
+            "description": f"Case-insensitive filter on key and description. {rules.PRINTABLE_RULE}",
+            "pattern": f"^{rules.PRINTABLE_CLASS}*$",
         },
     )
     deleted = ma.fields.Boolean(
@@ -250,7 +202,7 @@ class SecretListArgs(Strict):
     )
     expiring_within_days = ma.fields.Integer(
         strict=False,
-        validate=validate.Range(min=0, max=3650),
+        validate=validate.Range(min=0, max=rules.EXPIRING_DAYS_MAX),
         metadata={"description": "Only secrets that expire within this many days, or have expired."},
     )
 
@@ -259,6 +211,10 @@ class DeleteArgs(Strict):
     permanent = ma.fields.Boolean(
         load_default=False,
         metadata={"description": "Delete for good: every version and the metadata (a live or a deleted secret)."},
+    )
+    force = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Delete a secret that Actions or Event Types reference (else 409 errors.referenced)."},
     )
 
 
@@ -280,7 +236,13 @@ class VersionList(ma.Schema):
 
 class SecretPage(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(SecretItem), required=True)
-    next = ma.fields.String(allow_none=True, metadata={"description": "Pass as 'after' for the next page."})
+    next = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Pass as 'after' for the next page; null when nothing more exists. Set whenever more "
+            "may exist, also after a page that the scan budget left short or empty."
+        },
+    )
 
 
 class Login(Strict):
@@ -317,12 +279,12 @@ class MemberList(ma.Schema):
 
 
 class TenantListArgs(Strict):
-    limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    limit = ma.fields.Integer(load_default=rules.PAGE_DEFAULT, validate=validate.Range(min=1, max=rules.PAGE_MAX))
     after = StrictString(
-        validate=_matching(names.TENANT_RE, "Must be a tenant returned as 'next'."),
+        validate=_matching(rules.TENANT_RE, "Must be a tenant returned as 'next'."),
         metadata={
             "description": "Return tenants after this one (the 'next' of the previous page).",
-            "pattern": names.documented(names.TENANT_RE),
+            "pattern": rules.documented(rules.TENANT_RE),
         },
     )
 
@@ -344,8 +306,8 @@ class TenantPage(ma.Schema):
 class UserCreate(Strict):
     username = StrictString(
         required=True,
-        validate=_matching(names.USER_RE, "Invalid user name: " + names.USER_RULE + "."),
-        metadata={"example": "erin", "pattern": names.documented(names.USER_RE)},
+        validate=_matching(rules.USER_RE, "Invalid user name: " + rules.USER_RULE + "."),
+        metadata={"example": "erin", "pattern": rules.documented(rules.USER_RE)},
     )
 
 
@@ -359,6 +321,30 @@ class UserCreated(ma.Schema):
 class UserState(ma.Schema):
     user = ma.fields.String(required=True)
     disabled = ma.fields.Boolean(required=True)
+
+
+class UserListArgs(Strict):
+    limit = ma.fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    after = StrictString(
+        validate=_matching(rules.USER_RE, "Must be a user returned as 'next'."),
+        metadata={
+            "description": "Return accounts after this one (the 'next' of the previous page).",
+            "pattern": rules.documented(rules.USER_RE),
+        },
+    )
+
+
+class Account(ma.Schema):
+    user = ma.fields.String(required=True)
+    disabled = ma.fields.Boolean(required=True)
+    tenants = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.String(), metadata={"description": "{tenant: read | write}"}
+    )
+
+
+class AccountPage(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(Account), required=True)
+    next = ma.fields.String(allow_none=True, metadata={"description": "Pass as 'after' for the next page."})
 
 
 class TenantInfo(ma.Schema):
@@ -378,40 +364,47 @@ class ApiError(ma.Schema):
     code = ma.fields.Integer(required=True)
     status = ma.fields.String(required=True)
     message = ma.fields.String(required=True)
-    errors = ma.fields.Dict(metadata={"description": "Field errors (422) or unresolved parameters"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.Raw()),
+        metadata={
+            "description": "Each field with the list of its messages: a body or query field by name (nested: "
+            "dotted, `parameters.0.name`), a path name by its parameter (`tenant`, `key`, `user`). Lists of "
+            "another kind: resolve's `unresolved` ({name, key, reason} per parameter), an import's `existing` "
+            "(keys, 409) and `results` (per key, when it stopped half way).",
+            "example": {"key": ["Invalid key: starts with a letter or '_'."]},
+        },
+    )
 
 
 # -- resolve (the Hub) --------------------------------------------------------------------
-
-# A duration string within WRAP_TTL_MIN..WRAP_TTL_MAX (10 s to 15 min), exactly: the server
-# checks this regex and the OpenAPI document carries it, so no string the document allows is refused.
-_DURATION = re.compile(r"^(?:(?:[1-9][0-9]|[1-8][0-9]{2}|900)s?|(?:[1-9]|1[0-5])m)\Z")
-_UNIT_SECONDS = {"s": 1, "m": 60}
 
 
 class Duration(ma.fields.Field):  # type: ignore[type-arg]
     """Seconds as an integer, or a Vault-style duration string: "90s", "5m"."""
 
-    default_error_messages = {
-        "invalid": 'Must be 10 to 900 seconds, as a number or a duration like "90s" or "5m" (at most "15m").'
-    }
+    default_error_messages = {"invalid": rules.DURATION_RULE}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, float) and value.is_integer():
             value = int(value)  # JSON Schema's integer: 60.0 is 60
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, str) and _DURATION.match(value):
-            unit = value[-1] if value[-1] in _UNIT_SECONDS else "s"
-            return int(value.rstrip("sm")) * _UNIT_SECONDS[unit]
-        raise self.make_error("invalid")
+        seconds = rules.duration_seconds(value) if isinstance(value, str) else None
+        if seconds is None:
+            raise self.make_error("invalid")
+        return seconds
 
 
 class ResolveParameter(Strict):
-    name = StrictString(required=True, validate=validate.Length(min=1, max=256), metadata={"example": "db_password"})
+    name = StrictString(
+        required=True,
+        validate=validate.Length(min=1, max=rules.MAX_PARAMETER_NAME),
+        metadata={"example": "db_password"},
+    )
     type = StrictString(
         required=True,
-        validate=validate.Length(min=1, max=64),
+        validate=validate.Length(min=1, max=rules.MAX_PARAMETER_TYPE),
         metadata={"example": "SECRET", "description": "SECRET parameters carry a key and get its value."},
     )
     value = ma.fields.Raw(
@@ -421,22 +414,38 @@ class ResolveParameter(Strict):
     )
 
 
+class ReferrerName(Strict):
+    kind = StrictString(required=True, validate=validate.OneOf(rules.REFERRER_KINDS))
+    id = StrictString(
+        required=True,
+        validate=_matching(rules.REFERRER_ID_RE, rules.REFERRER_ID_RULE),
+        metadata={"pattern": rules.documented(rules.REFERRER_ID_RE)},
+    )
+
+
 class ResolveRequest(Strict):
+    referrer = ma.fields.Nested(
+        ReferrerName,
+        metadata={
+            "description": "The Action or Event Type this run is for: its last_resolved_time is recorded, and keys "
+            "it did not declare are named in `warnings` (undeclared). Never a refusal."
+        },
+    )
     parameters = ma.fields.List(
         ma.fields.Nested(ResolveParameter),
         required=True,
-        validate=validate.Length(max=resolve.MAX_PARAMETERS, error="At most {max} parameters per call."),
+        validate=validate.Length(max=rules.MAX_PARAMETERS, error="At most {max} parameters per call."),
     )
     wrap_ttl = Duration(
         validate=validate.Range(
-            min=resolve.WRAP_TTL_MIN, max=resolve.WRAP_TTL_MAX, error="Must be {min} to {max} seconds."
+            min=rules.WRAP_TTL_MIN, max=rules.WRAP_TTL_MAX, error="Must be {min} to {max} seconds."
         ),
         metadata={
             "description": "Deliver by Vault response wrapping: every SECRET parameter gets a single-use token "
             "of Vault's own read of its key, valid this long, instead of its value.",
             "oneOf": [
-                {"type": "integer", "minimum": resolve.WRAP_TTL_MIN, "maximum": resolve.WRAP_TTL_MAX},
-                {"type": "string", "pattern": names.documented(_DURATION), "example": "5m", "maxLength": 4},
+                {"type": "integer", "minimum": rules.WRAP_TTL_MIN, "maximum": rules.WRAP_TTL_MAX},
+                {"type": "string", "pattern": rules.documented(rules.DURATION), "example": "5m", "maxLength": 4},
             ],
         },
     )
@@ -473,10 +482,12 @@ class ResolvedParameter(ma.Schema):
 
 
 class ResolveWarning(ma.Schema):
-    name = ma.fields.String(required=True, metadata={"description": "The parameter."})
-    key = ma.fields.String(required=True)
-    code = ma.fields.String(required=True, metadata={"enum": ["expired"]})
-    expires_at = ma.fields.String(required=True)
+    name = ma.fields.String(metadata={"description": "The parameter (expired)."})
+    key = ma.fields.String(metadata={"description": "The key (expired, undeclared)."})
+    code = ma.fields.String(required=True, metadata={"enum": ["expired", "undeclared", "unknown_referrer"]})
+    expires_at = ma.fields.String(metadata={"description": "expired: when."})
+    kind = ma.fields.String(metadata={"description": "undeclared, unknown_referrer: the referrer's kind."})
+    id = ma.fields.String(metadata={"description": "undeclared, unknown_referrer: the referrer's id."})
 
 
 class ResolveResponse(ma.Schema):
@@ -490,18 +501,10 @@ class ResolveResponse(ma.Schema):
 # -- import and export --------------------------------------------------------------------
 
 
-class ImportItem(Strict):
-    """One secret in a JSON import: the rules of a create."""
-
-    key = Key(required=True)
-    value = SecretCreate._declared_fields["value"]  # the very rules of a create's value, kept in step
-    description = Description()
-
-
 class ImportRequest(Strict):
     format = StrictString(
         required=True,
-        validate=validate.OneOf(bulk.FORMATS),
+        validate=validate.OneOf(rules.IMPORT_FORMATS),
         metadata={
             "description": "dotenv: the text of a .env file; json: the JSON text of a list of "
             "{key, value, description?}."
@@ -509,18 +512,18 @@ class ImportRequest(Strict):
     )
     content = StrictString(
         required=True,
-        validate=validate.Length(min=1, error="Must not be empty."),
+        validate=validate.Length(min=1, error=rules.EMPTY_RULE),
         load_only=True,
         metadata={
             "format": "password",
             "writeOnly": True,
-            "description": f"The file's text: at most {bulk.MAX_IMPORT_KEYS} keys; the whole request body is "
+            "description": f"The file's text: at most {rules.MAX_IMPORT_KEYS} keys; the whole request body is "
             "capped at 256 KiB (413).",
         },
     )
     on_conflict = StrictString(
         load_default="fail",
-        validate=validate.OneOf(bulk.ON_CONFLICT),
+        validate=validate.OneOf(rules.ON_CONFLICT),
         metadata={
             "description": "Keys that exist: skip them, overwrite them (a new version), or fail "
             "(nothing is written if any exists, 409)."
@@ -546,4 +549,78 @@ class ImportResponse(ma.Schema):
 
 
 class ExportArgs(Strict):
-    format = StrictString(load_default="json", validate=validate.OneOf(["json", "csv"]))
+    format = StrictString(load_default="json", validate=validate.OneOf(rules.EXPORT_FORMATS))
+
+
+# -- references (which Actions and Event Types name which keys) ----------------------------
+
+
+class ReferrerDeclare(Strict):
+    name = StrictString(
+        required=True,
+        validate=[validate.Length(min=1, max=rules.REFERRER_NAME_MAX_BYTES), _rule(rules.referrer_name_problem)],
+        metadata={
+            "example": "Send invoice",
+            "x-max-bytes": rules.REFERRER_NAME_MAX_BYTES,
+            "pattern": f"^{rules.PRINTABLE_CLASS}*$",
+            "description": f"The Action's or Event Type's name; at most {rules.REFERRER_NAME_MAX_BYTES} bytes in "
+            "UTF-8. " + rules.PRINTABLE_RULE,
+        },
+    )
+    parameters = ma.fields.List(
+        ma.fields.Nested(ResolveParameter),
+        required=True,
+        validate=validate.Length(max=rules.MAX_REFERRER_PARAMETERS, error="At most {max} parameters."),
+        metadata={"description": "The referrer's parameters, as resolve takes them; only SECRET ones are kept."},
+    )
+
+
+class CheckRequest(Strict):
+    parameters = ReferrerDeclare._declared_fields["parameters"]
+
+
+class CheckEntry(ma.Schema):
+    name = ma.fields.String(required=True)
+    key = ma.fields.String(required=True)
+    status = ma.fields.String(
+        required=True, metadata={"enum": ["ok", "missing", "deleted", "expired", "expiring", "malformed"]}
+    )
+
+
+class CheckResponse(ma.Schema):
+    check = ma.fields.List(ma.fields.Nested(CheckEntry), required=True)
+
+
+class ReferrerDeclared(ma.Schema):
+    kind = ma.fields.String(required=True)
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    keys = ma.fields.List(ma.fields.String(), required=True)
+    updated_time = ma.fields.String(required=True)
+    check = ma.fields.List(ma.fields.Nested(CheckEntry), required=True)
+
+
+class ReferrerItem(ma.Schema):
+    kind = ma.fields.String(required=True)
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    parameters = ma.fields.List(ma.fields.String(), required=True, metadata={"description": "SECRET parameter names."})
+    updated_time = ma.fields.String(allow_none=True)
+    last_resolved_time = ma.fields.String(allow_none=True)
+
+
+class ReferrerPage(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ReferrerItem), required=True)
+    next = ma.fields.String(allow_none=True, metadata={"description": "Pass as `after` for the next page: kind,id."})
+
+
+_REFERRER_CURSOR = re.compile(rf"^(?:action|event-type),{rules.REFERRER_ID_PATTERN}\Z")
+
+
+class ReferrerListArgs(Strict):
+    key = Key()
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    after = StrictString(
+        validate=_matching(_REFERRER_CURSOR, "Must be a `next` value."),
+        metadata={"pattern": rules.documented(_REFERRER_CURSOR), "description": "The `next` of the page before."},
+    )

@@ -17,14 +17,20 @@ from typing import Any
 
 from app import errors, names, usage
 from app.vault import Vault
+from app.vault import errors as vault_errors
+from app.vault.kv import Metadata
 
 log = logging.getLogger(__name__)
 
-# A search reads at most this many keys per request (OpenBao: one detailed LIST); when it stops
-# short, `next` continues it. One request's cost stays bounded however large the tenant.
+# A listing reads at most this many keys per request to fill its page (OpenBao: detailed LISTs
+# of growing size); when it stops short, `next` continues it. One request's cost stays bounded
+# however large the tenant and however sparse the matches.
 SCAN_BUDGET = 10_000
 # HashiCorp Vault has no detailed LIST: each key's metadata is one more read, so scan less.
 _FALLBACK_SCAN_BUDGET = 500
+# Each further LIST of a page's scan reads this many times the keys of the one before: a page
+# that fills early reads little, a sparse search reaches its budget in a few calls.
+_SCAN_GROWTH = 4
 # Metadata reads in flight at once on the HashiCorp Vault listing fallback.
 _FALLBACK_WORKERS = 8
 
@@ -59,6 +65,8 @@ class Item:
     deleted_time: str | None = None
     deleted_by: str | None = None
     purge_time: str | None = None
+    # How many Actions and Event Types name the key (app/references.py); None: not counted.
+    references: int | None = None
 
 
 @dataclass(frozen=True)
@@ -94,21 +102,21 @@ def _version_by(version: int) -> str:
     return f"version_{version}_by"
 
 
-def item_from_metadata(key: str, meta: dict[str, Any], recovery_days: int | None = None) -> Item:
+def item_from_metadata(meta: Metadata, recovery_days: int | None = None) -> Item:
     """The product's view of a key's metadata; with recovery_days, a deleted key's purge time."""
-    custom = meta.get("custom_metadata") or {}
+    custom = meta.custom
     item = Item(
-        key=key,
+        key=meta.key,
         description=custom.get("description", ""),
-        version=int(meta.get("current_version") or 0),
-        created_time=str(meta.get("created_time") or ""),
-        updated_time=_updated_time(meta, custom),
+        version=meta.current.version,
+        created_time=meta.created_time,
+        updated_time=_updated_time(meta),
         created_by=custom.get("created_by", ""),
         updated_by=custom.get("updated_by", ""),
         last_used_time=custom.get(usage.LAST_USED) or None,
         expires_at=custom.get(usage.EXPIRES_AT) or None,
     )
-    deleted = deleted_time(meta)
+    deleted = meta.current.deleted_time
     if deleted is None:
         return item
     when = usage.parse_time(deleted)
@@ -116,46 +124,17 @@ def item_from_metadata(key: str, meta: dict[str, Any], recovery_days: int | None
     return replace(item, deleted_time=deleted, deleted_by=custom.get("deleted_by", ""), purge_time=purge)
 
 
-def _updated_time(meta: dict[str, Any], custom: dict[str, Any]) -> str:
+def _updated_time(meta: Metadata) -> str:
     """When the secret last changed: the service's own record of it or the current version's
     time, whichever is later (a value written with the Vault CLI counts); Vault's metadata
     updated_time only while no use was ever recorded (that write moves it too)."""
-    version_time = str((_current(meta) or {}).get("created_time") or "")
+    custom = meta.custom
+    version_time = meta.current.created_time
     recorded = str(custom.get(_UPDATED) or "")
     if not recorded and not custom.get(usage.LAST_USED):
-        return str(meta.get("updated_time") or "")
+        return meta.updated_time
     times = [t for t in (recorded, version_time) if usage.parse_time(t) is not None]
     return max(times, key=lambda t: usage.parse_time(t) or datetime.min.replace(tzinfo=UTC), default=version_time)
-
-
-def _current(meta: dict[str, Any]) -> dict[str, Any] | None:
-    """The current version's entry in the metadata (None for a key that has no version)."""
-    versions = meta.get("versions") or {}
-    return versions.get(str(meta.get("current_version") or 0))
-
-
-def deleted_time(meta: dict[str, Any]) -> str | None:
-    """When the key's current version was deleted or destroyed; None while it is live."""
-    return _deleted_at(_current(meta) or {}, datetime.now(UTC))
-
-
-def _deleted_at(version: dict[str, Any], now: datetime) -> str | None:
-    """When a version (its entry in the metadata) was deleted or destroyed; None while it is live.
-
-    A deletion_time in the future (KV's delete_version_after) is not a deletion yet."""
-    when = str(version.get("deletion_time") or "")
-    if not when and not version.get("destroyed"):
-        return None  # live: the common case, no time to parse
-    parsed = usage.parse_time(when)
-    if parsed is not None and parsed <= now:
-        return when
-    if version.get("destroyed"):
-        return when or str(version.get("created_time") or "")
-    return None
-
-
-def is_deleted(meta: dict[str, Any]) -> bool:
-    return deleted_time(meta) is not None
 
 
 def _now() -> str:
@@ -171,26 +150,65 @@ def _matches(item: Item, q: str | None) -> bool:
 
 def _scan(
     vault: Vault, token: str, tenant: str, after: str | None, count: int
-) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
-    """Up to `count` keys after `after` in key order with their metadata, and whether the
-    tenant has more beyond them."""
+) -> tuple[list[Metadata], str | None, bool]:
+    """Up to `count` keys after `after` in key order with their metadata, the last key listed
+    (the cursor past them) and whether the tenant has more beyond them."""
     detailed = vault.kv.list_detailed(token, tenant, after, count + 1)
     if detailed is not None:
-        found = list(detailed.items())
-        return found[:count], len(found) > count
+        shown = detailed[:count]
+        return shown, (shown[-1].key if shown else None), len(detailed) > count
     keys = vault.kv.list_keys(token, tenant, after, count + 1)
     # HashiCorp Vault: the key beyond the page only says that there is more; its metadata is not read.
-    shown = keys[:count]
+    listed = keys[:count]
     readers = vault.readers("nexo-list", _FALLBACK_WORKERS)
-    metas = list(readers.map(lambda k: _metadata_or_none(vault, token, tenant, k), shown))
-    return [(k, m) for k, m in zip(shown, metas, strict=True) if m is not None], len(keys) > count
+    metas = readers.map(lambda k: _metadata_or_none(vault, token, tenant, k), listed)
+    return [m for m in metas if m is not None], (listed[-1] if listed else None), len(keys) > count
 
 
-def _metadata_or_none(vault: Vault, token: str, tenant: str, key: str) -> dict[str, Any] | None:
+def _metadata_or_none(vault: Vault, token: str, tenant: str, key: str) -> Metadata | None:
     try:
         return vault.kv.read_metadata(token, tenant, key)
-    except errors.NotFound:  # deleted between LIST and read
+    except vault_errors.NotFound:  # deleted between LIST and read
         return None
+
+
+def _scan_budget(vault: Vault) -> int:
+    return SCAN_BUDGET if vault.kv.detailed is not False else _FALLBACK_SCAN_BUDGET
+
+
+def _fill(
+    vault: Vault,
+    token: str,
+    tenant: str,
+    after: str | None,
+    limit: int,
+    keep: Callable[[Metadata], Item | None],
+) -> tuple[list[Item], str | None]:
+    """A page: up to `limit` items that `keep` makes of the keys after `after` (None: left
+    out), reading at most the scan budget of keys; and the cursor to continue (None: no more).
+
+    The first LIST reads `limit` keys (a plain page is one call); each further one reads
+    _SCAN_GROWTH times more, until the page is full, the tenant ends or the budget is spent.
+    A scan stopped by the budget answers what it found and the last key it read."""
+    found: list[Item] = []
+    cursor, read, count = after, 0, limit
+    while True:
+        count = min(count, _scan_budget(vault) - read)
+        scanned, last, more = _scan(vault, token, tenant, cursor, count)
+        for meta in scanned:
+            item = keep(meta)
+            if item is None:
+                continue
+            if len(found) == limit:
+                return found, found[-1].key  # one more item exists: it starts the next page
+            found.append(item)
+        read += count
+        if not more or last is None:
+            return found, None
+        cursor = last
+        if len(found) == limit or read >= _scan_budget(vault):
+            return found, cursor
+        count *= _SCAN_GROWTH
 
 
 def list_secrets(
@@ -208,39 +226,31 @@ def list_secrets(
     """A page of a tenant's live (or, with `deleted`, deleted) secrets in key order, optionally
     filtered by q; and the next cursor.
 
-    The live listing reads `limit` keys (one detailed LIST): deleted ones among them are left
-    out, so a page may be short and `next` continues. A search or the deleted listing scans at
-    most SCAN_BUDGET keys: when it stops there, the page may hold fewer than `limit` items (even
-    none) and `next` continues the scan. Opening the deleted listing also purges what is past
-    the recovery window, when the caller may (a writer's own token; a reader's is refused).
-    With expiring_within_days, only secrets expiring within that many days or expired (a scan,
-    like a search)."""
-    names.tenant(tenant)
-    try:
-        if q or deleted or expiring_within_days is not None:
-            budget = SCAN_BUDGET if vault.kv.detailed is not False else _FALLBACK_SCAN_BUDGET
-        else:
-            budget = limit
-        scanned, more = _scan(vault, caller.token, tenant, after, budget)
-    except errors.PermissionDenied:
-        raise _no_access(tenant) from None
-    found = []
-    for key, meta in scanned:
-        item = item_from_metadata(key, meta, recovery_days)
-        if (item.deleted_time is not None) != deleted:
-            continue
+    The server fills the page: up to `limit` items, and `next` whenever more may exist. One
+    request reads at most SCAN_BUDGET keys: a sparse search or deleted listing that stops
+    there answers the items found (even none) and a `next` that continues the scan. Opening
+    the deleted listing also purges what is past the recovery window, when the caller may (a
+    writer's own token; a reader's is refused). With expiring_within_days, only secrets
+    expiring within that many days or expired."""
+
+    def keep(meta: Metadata) -> Item | None:
+        if meta.current.deleted != deleted:
+            return None
+        item = item_from_metadata(meta, recovery_days)
         if not _matches(item, q):
-            continue
+            return None
         if expiring_within_days is not None and not usage.expiring_within(
             {usage.EXPIRES_AT: item.expires_at}, expiring_within_days
         ):
-            continue
-        if deleted and _past_window(item) and _purge_quietly(vault, caller.token, tenant, key):
-            continue
-        found.append(item)
-    if len(found) > limit:
-        return found[:limit], found[limit - 1].key
-    return found, (scanned[-1][0] if more and scanned else None)
+            return None
+        if deleted and _past_window(item) and _purge_quietly(vault, caller.token, tenant, item.key):
+            return None
+        return item
+
+    try:
+        return _fill(vault, caller.token, tenant, after, limit, keep)
+    except vault_errors.Denied:
+        raise _no_access(tenant) from None
 
 
 def _past_window(item: Item) -> bool:
@@ -252,41 +262,39 @@ def _purge_quietly(vault: Vault, token: str, tenant: str, key: str) -> bool:
     """Purge a deleted key past its window with the caller's token; False if they may not."""
     try:
         vault.kv.delete_all(token, tenant, key)
-    except (errors.PermissionDenied, errors.NotFound):
+    except (vault_errors.Denied, vault_errors.NotFound):
         return False
     return True
 
 
 def get(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
     """One live secret without its value (a deleted one is 404: see `restore`)."""
-    return item_from_metadata(key, _live_metadata(vault, caller, tenant, key))
+    return item_from_metadata(_live_metadata(vault, caller, tenant, key))
 
 
-def _live_metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> dict[str, Any]:
+def _live_metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> Metadata:
     """A key's metadata; NotFound when it does not exist or is deleted."""
     meta = _metadata(vault, caller, tenant, key)
-    if is_deleted(meta):
+    if meta.current.deleted:
         raise _not_found(tenant, key)
     return meta
 
 
-def _metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> dict[str, Any]:
-    names.tenant(tenant)
-    names.key(key)
+def _metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> Metadata:
     try:
         return vault.kv.read_metadata(caller.token, tenant, key)
-    except errors.NotFound:
+    except vault_errors.NotFound:
         raise _not_found(tenant, key) from None
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise _no_access(tenant) from None
 
 
-def _record_version(vault: Vault, caller: Caller, tenant: str, key: str, meta: dict[str, Any], written: int) -> None:
+def _record_version(vault: Vault, caller: Caller, tenant: str, key: str, meta: Metadata, written: int) -> None:
     """Who wrote the new version (and older entries pruned), known once Vault has numbered it. The
     value is written by then: a failure here loses only the history's author, so it is logged."""
     try:
         vault.kv.patch_metadata(caller.token, tenant, key, _version_entries(vault, meta, written, caller.name))
-    except errors.ServiceError as error:
+    except vault_errors.VaultError as error:
         log.warning("author of version %s not recorded (tenant %s): %s", written, tenant, type(error).__name__)
 
 
@@ -308,19 +316,17 @@ def create(
 
     All or nothing as the caller sees it: if the metadata write fails after the value was
     written, the new key is deleted again before the error is answered."""
-    names.tenant(tenant)
-    names.key(key)
     who = caller.name  # before any write: a Bearer caller's name is one more Vault call
     custom = {"created_by": who, "updated_by": who}
     if description:  # Vault refuses empty custom_metadata values: no description = no entry
         custom["description"] = description
     try:
         version = vault.kv.write_value(caller.token, tenant, key, value, cas=0)
-    except errors.Conflict:
+    except vault_errors.Conflict:
         if not _recreate(vault, caller, tenant, key, value, description, expires_at):
             raise _exists(key) from None
         return _changed(vault, caller, tenant, key)
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise _no_write(tenant) from None
     custom[_version_by(version)] = who
     custom[_UPDATED] = _now()
@@ -328,7 +334,7 @@ def create(
         custom[usage.EXPIRES_AT] = expires_at
     try:
         vault.kv.write_metadata(caller.token, tenant, key, custom)
-    except errors.ServiceError:
+    except vault_errors.VaultError:
         _undo(lambda: vault.kv.delete_all(caller.token, tenant, key), "create")
         raise
     return _changed(vault, caller, tenant, key)
@@ -352,7 +358,7 @@ def update(
     check-and-set, so a concurrent edit is a 409, never silently merged), then the value: a
     refused value write puts the metadata back, so a failed update changes nothing."""
     meta = _live_metadata(vault, caller, tenant, key)
-    current = item_from_metadata(key, meta)
+    current = item_from_metadata(meta)
     if version is not None and version != current.version:
         raise errors.Conflict(
             f"The secret is at version {current.version}, not {version}; reload and try again",
@@ -367,17 +373,17 @@ def update(
     if expires_at is not KEEP:
         custom[usage.EXPIRES_AT] = expires_at or None
     try:
-        vault.kv.patch_metadata(caller.token, tenant, key, custom, metadata_cas=meta.get("current_metadata_version"))
+        vault.kv.patch_metadata(caller.token, tenant, key, custom, metadata_cas=meta.metadata_version)
         if value:
             try:
                 # cas pins the write to the version just read: a concurrent change makes this 409.
                 written = vault.kv.write_value(caller.token, tenant, key, value, cas=current.version)
-            except errors.ServiceError:
-                before = {k: ((meta.get("custom_metadata") or {}).get(k) or None) for k in custom}
+            except vault_errors.VaultError:
+                before = {k: (meta.custom.get(k) or None) for k in custom}
                 _undo(lambda: vault.kv.patch_metadata(caller.token, tenant, key, before), "update")
                 raise
             _record_version(vault, caller, tenant, key, meta, written)
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise _no_write(tenant) from None
     return _changed(vault, caller, tenant, key)
 
@@ -386,7 +392,7 @@ def _undo(action: Callable[[], None], what: str) -> None:
     """Take back the first half of a failed two-write change; the caller gets the first error."""
     try:
         action()
-    except errors.ServiceError as exc:
+    except vault_errors.VaultError as exc:
         log.warning("could not undo a failed %s: %s", what, type(exc).__name__)
 
 
@@ -405,14 +411,14 @@ def _recreate(
     """Create a key that exists only as a deleted secret: a new version on top, so its history
     stays. False when the key is live (a true 'already exists')."""
     meta = _metadata(vault, caller, tenant, key)
-    if not is_deleted(meta):
+    if not meta.current.deleted:
         return False
     try:
         # Pinned to the deleted version just read: a concurrent re-create or restore makes this 409.
-        written = vault.kv.write_value(caller.token, tenant, key, value, cas=int(meta.get("current_version") or 0))
-    except errors.Conflict:
+        written = vault.kv.write_value(caller.token, tenant, key, value, cas=meta.current.version)
+    except vault_errors.Conflict:
         raise _exists(key) from None
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise _no_write(tenant) from None
     who = caller.name
     custom: dict[str, str | None] = {
@@ -429,12 +435,12 @@ def _recreate(
     return True
 
 
-def _version_entries(vault: Vault, meta: dict[str, Any], written: int, who: str) -> dict[str, str | None]:
+def _version_entries(vault: Vault, meta: Metadata, written: int, who: str) -> dict[str, str | None]:
     """custom_metadata changes for a new version: who wrote it, and the entries of versions that
     Vault no longer keeps removed (custom_metadata holds at most 64 entries)."""
-    keep = max(int(meta.get("max_versions") or 0), vault.kv.max_versions)
+    keep = max(meta.max_versions, vault.kv.max_versions)
     entries: dict[str, str | None] = {_version_by(written): who}
-    for name in meta.get("custom_metadata") or {}:
+    for name in meta.custom:
         match = _VERSION_BY.match(name)
         if match and int(match.group(1)) <= written - keep:
             entries[name] = None
@@ -447,7 +453,7 @@ def delete(vault: Vault, caller: Caller, tenant: str, key: str, *, recovery_days
     meta = _live_metadata(vault, caller, tenant, key)
     if recovery_days == 0:
         return delete_permanently(vault, caller, tenant, key)
-    version = int(meta.get("current_version") or 0)
+    version = meta.current.version
     try:
         if version == 0:  # metadata without any version (made with the Vault CLI): nothing to restore
             vault.kv.delete_all(caller.token, tenant, key)
@@ -455,7 +461,7 @@ def delete(vault: Vault, caller: Caller, tenant: str, key: str, *, recovery_days
         # Pinned to the version just read: a version written meanwhile stays live.
         vault.kv.delete_versions(caller.token, tenant, key, [version])
         vault.kv.patch_metadata(caller.token, tenant, key, {"deleted_by": caller.name, "restored_by": None})
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise _no_write(tenant) from None
     return None
 
@@ -465,7 +471,7 @@ def delete_permanently(vault: Vault, caller: Caller, tenant: str, key: str) -> N
     _metadata(vault, caller, tenant, key)
     try:
         vault.kv.delete_all(caller.token, tenant, key)
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise _no_write(tenant) from None
 
 
@@ -478,42 +484,39 @@ def restore(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
     a second one that read the same metadata fails its check, and one that reads the claim
     before the undelete is done sees it (409 either way)."""
     meta = _metadata(vault, caller, tenant, key)
-    if not is_deleted(meta):
+    if not meta.current.deleted:
         raise errors.Conflict(_why_not_deleted(key, meta))
-    current = _current(meta) or {}
-    if current.get("destroyed"):
+    if meta.current.destroyed:
         raise errors.Conflict(f"The secret {key!r} was destroyed in Vault; it cannot be restored")
-    claimed = (meta.get("custom_metadata") or {}).get("restored_by")
-    changed = usage.parse_time(str(meta.get("updated_time") or ""))
+    claimed = meta.custom.get("restored_by")
+    changed = usage.parse_time(meta.updated_time)
     if claimed and changed and datetime.now(UTC) - changed < _RESTORE_CLAIM:
         raise errors.Conflict(f"{claimed} is restoring the secret {key!r} right now; reload in a moment")
-    version = int(meta.get("current_version") or 0)
+    version = meta.current.version
     try:
         vault.kv.patch_metadata(
             caller.token,
             tenant,
             key,
             {"deleted_by": None, "restored_by": caller.name},
-            metadata_cas=meta.get("current_metadata_version"),
+            metadata_cas=meta.metadata_version,
         )
-    except errors.Conflict:
+    except vault_errors.Conflict:
         raise errors.Conflict(
             f"The secret {key!r} was changed by someone else meanwhile (restored, re-created or deleted "
             "again); nothing was restored. Reload and check."
         ) from None
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise _no_write(tenant) from None
     try:
         vault.kv.undelete_versions(caller.token, tenant, key, [version])
-    except errors.PermissionDenied:
+    except vault_errors.Denied:
         raise _no_write(tenant) from None
     return get(vault, caller, tenant, key)
 
 
-def _why_not_deleted(key: str, meta: dict[str, Any]) -> str:
-    versions = meta.get("versions") or {}
-    current = str(meta.get("current_version") or 0)
-    if any(v.get("deletion_time") or v.get("destroyed") for n, v in versions.items() if n != current):
+def _why_not_deleted(key: str, meta: Metadata) -> str:
+    if any(v.deleted for n, v in meta.versions.items() if n != meta.current.version):
         return (
             f"A new secret with key {key!r} was created after it was deleted; nothing was restored. "
             "Its earlier versions are in its history."
@@ -524,22 +527,19 @@ def _why_not_deleted(key: str, meta: dict[str, Any]) -> str:
 def versions(vault: Vault, caller: Caller, tenant: str, key: str) -> tuple[list[Version], int]:
     """A live or deleted secret's versions, newest first, and how many Vault keeps."""
     meta = _metadata(vault, caller, tenant, key)
-    custom = meta.get("custom_metadata") or {}
-    now = datetime.now(UTC)
-    found = []
-    for number, info in (meta.get("versions") or {}).items():
-        found.append(
-            Version(
-                version=int(number),
-                created_time=str(info.get("created_time") or ""),
-                created_by=custom.get(_version_by(int(number)), ""),
-                deleted=_deleted_at(info, now) is not None,
-                deletion_time=str(info.get("deletion_time") or ""),
-                destroyed=bool(info.get("destroyed")),
-            )
+    found = [
+        Version(
+            version=v.number,
+            created_time=v.created_time,
+            created_by=meta.custom.get(_version_by(v.number), ""),
+            deleted=v.deleted,
+            deletion_time=v.deletion_time,
+            destroyed=v.destroyed,
         )
+        for v in meta.versions.values()
+    ]
     found.sort(key=lambda v: v.version, reverse=True)
-    return found, int(meta.get("max_versions") or 0)
+    return found, meta.max_versions
 
 
 def purge(
@@ -554,17 +554,18 @@ def purge(
             continue  # not a folder the service made; never touched
         after: str | None = None
         while True:
-            scanned, more = _scan(vault, token, tenant, after, SCAN_BUDGET)
-            for key, meta in scanned:
-                item = item_from_metadata(key, meta, recovery_days)
+            scanned, after, more = _scan(vault, token, tenant, after, SCAN_BUDGET)
+            for meta in scanned:
+                if not meta.current.deleted:
+                    continue
+                item = item_from_metadata(meta, recovery_days)
                 if item.deleted_time is None or not _past_window(item):
                     continue
                 if not dry_run:
-                    vault.kv.delete_all(token, tenant, key)
-                yield tenant, key, item.deleted_time
-            if not more or not scanned:
+                    vault.kv.delete_all(token, tenant, item.key)
+                yield tenant, item.key, item.deleted_time
+            if not more or after is None:
                 break
-            after = scanned[-1][0]
 
 
 def _no_access(tenant: str) -> errors.PermissionDenied:

@@ -26,9 +26,9 @@ from gunicorn import util as gunicorn_util
 from gunicorn.workers.ggevent import GeventWorker as _GeventWorker
 from gunicorn.workers.gthread import ThreadWorker as _ThreadWorker
 
-# Nothing here imports urllib3 (app.vault) at the top: gunicorn's master loads this module, and
-# gevent's monkey-patching in the workers must come before anything holds a reference to ssl.
-from app import config as _config
+# Nothing of the app is imported at the top (app.config leads to app.vault, hence urllib3):
+# gunicorn's master loads this module, and gevent's monkey-patching in the workers must come
+# before anything holds a reference to ssl.
 
 MODELS = {"gevent": "app.serving.GeventWorker", "gthread": "app.serving.ThreadWorker"}
 
@@ -52,8 +52,8 @@ def binds(host: str, port: int, settings: dict[str, Any]) -> list[str]:
 
 # -- gunicorn settings (module-level names are gunicorn's own settings) ---------------------------
 
-_settings = _config.from_environ()
-worker_class = MODELS[_settings["SERVING_MODEL"]]
+# NEXO_SERVING_MODEL, checked by app.config before `serve` and `dev` start gunicorn.
+worker_class = MODELS[os.environ.get("NEXO_SERVING_MODEL", "").strip() or "gevent"]
 worker_connections = 1000  # gevent: open connections per worker; slow ones included
 threads = 8  # gthread only
 # A kept-alive connection's idle time, and with gevent the time a request's head may take.
@@ -126,9 +126,9 @@ def _drain(sock: Any, limit: int = _DRAIN_BYTES, seconds: float = _DRAIN_SECONDS
 
 
 def _refuse(sock: Any, status: int, message: str) -> None:
-    from app import errors
+    from app import http_errors
 
-    payload = json.dumps(errors.body(status, message)).encode()
+    payload = json.dumps(http_errors.body(status, message)).encode()
     head = (
         f"HTTP/1.1 {status} {'Too Many Requests' if status == 429 else 'Error'}\r\n"
         "Connection: close\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
@@ -146,10 +146,10 @@ class GeventWorker(_GeventWorker):  # type: ignore[misc]
 
     def patch(self) -> None:
         super().patch()  # gevent's monkey-patching, first thing in the worker
-        from app import observe
+        from app import config, observe
 
         gunicorn_util.write_error = observe.write_json_error
-        settings = _config.from_environ()
+        settings = config.from_environ()
         self.read_seconds = float(settings["REQUEST_READ_SECONDS"])
         self.per_address = int(settings["MAX_CONNECTIONS_PER_ADDRESS"])
         self.open: Counter[str] = Counter()

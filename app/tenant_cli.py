@@ -2,7 +2,9 @@
 
 The user's own Vault token (VAULT_TOKEN, else ~/.vault-token that `bao login` leaves) is sent
 as Bearer, so the service and Vault see the user, with the user's permissions. Never a token
-or a value on the command line: both would stay in the shell's history.
+or a value on the command line: both would stay in the shell's history. `whoami` says whose
+token that is and where it came from, and so does every refusal (403): a VAULT_TOKEN left in
+the shell by another sign-in wins over `bao login`'s file, and that is easy to forget.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ _STATUS_WORDS = {"created": "created", "updated": "updated", "skipped": "skipped
 class Service:
     """The service's API with the user's token; every failure a ClickException with its message."""
 
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(self, url: str, token: str, source: str = "VAULT_TOKEN") -> None:
         self.url = url.rstrip("/")
         self._token = token
+        self.source = source  # where the token came from: VAULT_TOKEN or ~/.vault-token
         self._http = urllib3.PoolManager(retries=False, timeout=_TIMEOUT)
 
     def call(
@@ -40,8 +43,25 @@ class Service:
         """JSON in, the answer's JSON (or its bytes, raw) out; an error raised as the API says it."""
         response = self.send(method, path, body, query)
         if response.status >= 400:
-            raise click.ClickException(_message(response.status, _json(response.data)))
+            raise self.refusal(response)
         return response.data if raw else _json(response.data)
+
+    def refusal(self, response: Any) -> click.ClickException:
+        """The API's message; for a 403 also whom the token belongs to, and where it came from."""
+        message = _message(response.status, _json(response.data), self.source)
+        if response.status == 403:
+            message += "\n" + self.acting_as()
+        return click.ClickException(message)
+
+    def acting_as(self) -> str:
+        """"You are acting as alice (the token in VAULT_TOKEN)." and how to change that."""
+        who = self.send("GET", "/api/v1/session", None, None)
+        name = (_json(who.data) or {}).get("user") if who.status == 200 else None
+        said = f"You are acting as {name}" if name else "You are acting as the owner of that token"
+        said += f" (the token in {self.source})."
+        if self.source == "VAULT_TOKEN":
+            said += " To act as whom `bao login` signed in last, run: unset VAULT_TOKEN"
+        return said
 
     def send(self, method: str, path: str, body: Any, query: dict[str, Any] | None) -> Any:
         url = self.url + path + ("?" + urlencode(query) if query else "")
@@ -63,15 +83,14 @@ def _json(data: bytes) -> Any:
         return None
 
 
-def _message(status: int, payload: Any) -> str:
+def _message(status: int, payload: Any, source: str = "VAULT_TOKEN or ~/.vault-token") -> str:
     """The API's own message, its field errors after it (one per line)."""
     if not isinstance(payload, dict) or "message" not in payload:
         return f"the service answered {status} (is the URL that of Nexomatic Secrets?)"
     lines = [str(payload["message"])]
     found = payload.get("errors")
     found = found if isinstance(found, dict) else {}
-    fields = found.get("json", found)
-    for field, rules in fields.items():
+    for field, rules in found.items():
         if field in ("results", "existing", "unresolved"):
             continue
         for rule in rules if isinstance(rules, list) else [rules]:
@@ -79,7 +98,7 @@ def _message(status: int, payload: Any) -> str:
     for result in found.get("results") or []:
         lines.append(_result_line(result))  # a stop half way: what was written, what was not
     if status == 401:
-        lines.append("The token from VAULT_TOKEN or ~/.vault-token was refused: run `bao login` again.")
+        lines.append(f"The token from {source} was refused: run `bao login` again.")
     return "\n".join(lines)
 
 
@@ -88,17 +107,19 @@ def _result_line(result: dict[str, Any]) -> str:
     return f"{_STATUS_WORDS.get(result['status'], result['status'])} {result['key']}{reason}"
 
 
-def _token() -> str:
-    """The user's Vault token: VAULT_TOKEN, else what `bao login` wrote to ~/.vault-token."""
+def _token() -> tuple[str, str]:
+    """The user's Vault token and where it came from: VAULT_TOKEN, else what `bao login` wrote to
+    ~/.vault-token."""
     token = os.environ.get("VAULT_TOKEN", "").strip()
-    if not token:
-        try:
-            token = (Path.home() / ".vault-token").read_text().strip()
-        except OSError:
-            token = ""
+    if token:
+        return token, "VAULT_TOKEN"
+    try:
+        token = (Path.home() / ".vault-token").read_text().strip()
+    except OSError:
+        token = ""
     if not token:
         raise click.ClickException("no Vault token: sign in with `bao login -method=userpass username=...` first")
-    return token
+    return token, "~/.vault-token"
 
 
 def _service(url: str | None) -> Service:
@@ -109,7 +130,7 @@ def _service(url: str | None) -> Service:
         raise click.UsageError(f"--url must be an http(s) URL, not {url!r}")
     if parts.scheme == "http" and not _loopback(parts.hostname):
         click.echo(f"warning: {url} is plain http: your Vault token crosses the network unencrypted", err=True)
-    return Service(url, _token())
+    return Service(url, *_token())
 
 
 def _loopback(host: str) -> bool:
@@ -145,6 +166,20 @@ _url_option = click.option("--url", envvar="NEXO_URL", help="The service's URL (
 @click.group("secrets")
 def command() -> None:
     """A tenant's secrets, as you (your Vault token from `bao login`), through the service's API."""
+
+
+@command.command("whoami")
+@_url_option
+def whoami(url: str | None) -> None:
+    """Say whom your token belongs to, where it came from, and your tenants."""
+    service = _service(url)
+    info = service.call("GET", "/api/v1/session")
+    click.echo(f"{info['user']} (the token in {service.source})")
+    tenants = info.get("tenants") or {}
+    for tenant, permission in sorted(tenants.items()):
+        click.echo(f"  {tenant}: {permission}")
+    if not tenants:
+        click.echo("  no tenant")
 
 
 @command.command("list")
@@ -195,7 +230,7 @@ def set_(key: str, tenant: str, url: str | None, description: str | None) -> Non
         click.echo(f"{key} updated (version {item['version']})")
         return
     if response.status >= 400:
-        raise click.ClickException(_message(response.status, _json(response.data)))
+        raise service.refusal(response)
     click.echo(f"{key} created (version {_json(response.data)['version']})")
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 
-from app import access, create_app
+from app import access, create_app, hub_auth
 from app.vault import Vault
 
 PLANTED: list[str] = []
@@ -115,7 +115,7 @@ class _Collect(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             SEEN.append(("log " + record.name, self.format(record)))
-        except Exception:  # noqa: BLE001 - a broken record must not break the suite
+        except Exception:  # a broken record must not break the suite
             SEEN.append(("log " + record.name, repr(record.__dict__)))
 
 
@@ -136,13 +136,13 @@ def no_value_leaks() -> Iterator[None]:
     assert not leaks, f"secret values leaked into: {sorted({w for w, _ in leaks})}"
 
 
-def watched_app(bao: BaoServer, secret_key: str) -> Any:
+def watched_app(bao: BaoServer, secret_key: str, **settings: Any) -> Any:
     """A test app on `bao` whose every answer but a plain resolve's joins the leak search (a
     wrapped resolve's too: it carries wrapping tokens, never a value). A new account's answer,
-    the one place its first password is shown, stays out too; its password joins PLANTED."""
-    flask_app = create_app(
-        {"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": secret_key, "METRICS_PORT": METRICS_PORT}
-    )
+    the one place its first password is shown, stays out too; its password joins PLANTED.
+    `settings` make an app of another configuration: tests never change a shared app's config."""
+    base = {"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": secret_key, "METRICS_PORT": METRICS_PORT}
+    flask_app = create_app({**base, **settings})
 
     @flask_app.after_request
     def _record(response: Any) -> Any:
@@ -227,6 +227,7 @@ class Users:
     def tenant(self, name: str | None = None) -> Tenant:
         name = name or "t" + uuid.uuid4().hex[:10]
         access.provision(self.bao.vault, self.bao.root_token, name)
+        hub_auth.allow_tenant(self.bao.vault, self.bao.root_token, name)  # as `tenant create` does
         writer, password = self.user()
         reader, _ = self.user(password=password)
         access.grant(self.bao.vault, self.bao.root_token, name, writer, "write")
@@ -269,7 +270,24 @@ class Client:
 
 @pytest.fixture
 def login(app: Any) -> Any:
-    def sign_in(user: str, password: str) -> Client:
-        return Client(app, user, password)
+    def sign_in(user: str, password: str, on: Any = None) -> Client:
+        """A signed-in client of the shared app, or of the app `on` (another configuration)."""
+        return Client(on or app, user, password)
 
     return sign_in
+
+
+# The test tiers (README "Run the tests"): `ui` drives Chromium; `system` starts processes of its own
+# (`dev`, gunicorn, compose-style nodes, a cluster, the bench, the load script, the fuzzer). The quick
+# check is `pytest -m "not ui and not system"`; `.ci/run` runs every tier.
+UI_MODULES = {"test_ui", "test_ui_import", "test_ui_usage", "test_members_ui"}
+SYSTEM_MODULES = {"test_bench_smoke", "test_compose", "test_dev", "test_failover", "test_fuzz", "test_load_smoke", "test_runbook"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if isinstance(item, pytest.Function) else ""
+        if module in UI_MODULES:
+            item.add_marker(pytest.mark.ui)
+        if module in SYSTEM_MODULES:
+            item.add_marker(pytest.mark.system)

@@ -199,7 +199,7 @@ def run(
 
         lost = []
         for i, (tenant, key) in enumerate(owned):
-            stored = bao.vault.kv.read_value(bao.root_token, tenant, key)
+            stored, _ = bao.vault.kv.read_current(bao.root_token, tenant, key)
             if stored != last_acknowledged[i]:
                 lost.append(key)
 

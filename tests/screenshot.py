@@ -104,6 +104,7 @@ def main(out: Path) -> None:
             for name, viewport in (
                 ("screenshot", {"width": 1280, "height": 760}),
                 ("screenshot-narrow", {"width": 390, "height": 844}),
+                ("screenshot-tablet", {"width": 900, "height": 1000}),  # the list as cards beside the sidebar
             ):
                 context = browser.new_context(base_url=url, viewport=viewport, device_scale_factor=1)
                 page = context.new_page()
@@ -117,10 +118,15 @@ def main(out: Path) -> None:
                 if name == "screenshot":
                     page.get_by_role("button", name="Edit SMTP_API_KEY").click()
                     expect(page.get_by_role("dialog", name="Edit Secret")).to_be_visible()
+                    pem = "\n".join(["-----BEGIN PRIVATE KEY-----", *(secrets.token_hex(32) for _ in range(4)), "-----END PRIVATE KEY-----\n"])
+                    page.locator("#f-value-file").set_input_files(
+                        files=[{"name": "smtp-relay.pem", "mimeType": "text/plain", "buffer": pem.encode()}]
+                    )  # a new value from a file: masked, several lines
+                    expect(page.locator("#f-value-loaded")).to_contain_text("Loaded smtp-relay.pem")
                     page.screenshot(path=str(out / "screenshot-edit.png"))
                     page.keyboard.press("Escape")
                     page.get_by_role("button", name="Delete SMTP_API_KEY").click()
-                    expect(page.get_by_role("alertdialog", name="Delete SMTP_API_KEY?")).to_be_visible()
+                    expect(page.get_by_role("alertdialog", name="Delete secret?")).to_be_visible()
                     page.screenshot(path=str(out / "screenshot-delete.png"))
                     page.keyboard.press("Escape")
                     page.get_by_role("button", name="Import", exact=True).click()
@@ -143,8 +149,8 @@ def main(out: Path) -> None:
                     page.screenshot(path=str(out / "screenshot-deleted.png"))
                 context.close()
             for name, viewport in (
-                ("screenshot-members", {"width": 1280, "height": 900}),
-                ("screenshot-members-narrow", {"width": 390, "height": 844}),
+                ("screenshot-members", {"width": 1280, "height": 1100}),
+                ("screenshot-members-narrow", {"width": 390, "height": 1400}),
             ):
                 context = browser.new_context(base_url=url, viewport=viewport, device_scale_factor=1)
                 page = context.new_page()
@@ -153,6 +159,7 @@ def main(out: Path) -> None:
                 page.get_by_label("Password").fill(password)
                 page.get_by_role("button", name="Sign in").click()
                 expect(page.locator("#member-rows tr")).to_have_count(3)
+                expect(page.locator("#account-rows tr")).to_have_count(4)
                 page.mouse.move(0, 0)
                 page.screenshot(path=str(out / f"{name}.png"))
                 context.close()

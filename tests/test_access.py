@@ -115,7 +115,7 @@ def test_hostile_keys_never_reach_vault(key: str, app: Any, tenant: Tenant, logi
     url = f"/api/v1/tenants/{tenant.name}/secrets"
     try:
         created = client.post(url, json={"key": key, "value": planted()})
-        assert created.status_code == 422 and "key" in created.get_json()["errors"]["json"]
+        assert created.status_code == 422 and "key" in created.get_json()["errors"]
         for method in ("get", "delete", "patch"):
             reply = getattr(client, method)(
                 f"{url}/{_quote(key)}", json={"description": "x"} if method == "patch" else None
@@ -165,13 +165,13 @@ def test_grant_and_revoke_take_effect_on_next_request(bao: BaoServer, users: Use
     access.grant(bao.vault, bao.root_token, tenant.name, name, "write")
     assert client.post(url, json={"key": "K", "value": planted()}, headers=csrf).status_code == 201
     assert client.get("/api/v1/session").get_json()["tenants"] == {tenant.name: "write"}
-    members = access.members(bao.vault, bao.root_token, tenant.name)
+    members = access.roster(bao.vault, bao.root_token, tenant.name).members
     assert access.Member(name, "write") in members
 
     assert access.revoke(bao.vault, bao.root_token, tenant.name, name)
     assert client.get(url).status_code == 403
     assert client.get("/api/v1/session").get_json()["tenants"] == {}
-    assert access.Member(name, "write") not in access.members(bao.vault, bao.root_token, tenant.name)
+    assert access.Member(name, "write") not in access.roster(bao.vault, bao.root_token, tenant.name).members
 
 
 def test_grant_before_first_login_and_after(bao: BaoServer, users: Users, app: Any) -> None:
@@ -232,4 +232,4 @@ def test_policy_templates_refuse_bad_tenant(bao: BaoServer) -> None:
         access.render("tenant-read", bao.vault, 'x" { capabilities = ["sudo"] } path "*')
     rendered = access.render("tenant-write", bao.vault, "acme")
     assert 'path "secret/data/tenants/acme/*"' in rendered
-    assert '"read"' not in rendered.split('path "secret/data/tenants/acme/*"')[1]
+    assert '"read"' not in rendered.split('path "secret/data/tenants/acme/*"')[1].split("}")[0]

@@ -78,7 +78,7 @@ def test_unexpected_error_is_a_clean_500(bao: BaoServer, tenant: Tenant) -> None
 def test_create_validation(body: dict[str, Any], field: str, bao: BaoServer, tenant: Tenant, login: Any) -> None:
     client = login(tenant.writer, tenant.password)
     reply = client.post(f"/api/v1/tenants/{tenant.name}/secrets", json=body)
-    errors = assert_error(reply, 422)["errors"]["json"]
+    errors = assert_error(reply, 422)["errors"]
     assert field in errors
     assert bao.api("LIST", f"/v1/secret/metadata/tenants/{tenant.name}/").status_code == 404  # nothing written
 
@@ -93,7 +93,7 @@ def test_update_validation(tenant: Tenant, login: Any) -> None:
         ({"version": 0}, "version"),
         ({"key": "X"}, "key"),
     ):
-        assert field in assert_error(client.patch(f"{url}/K", json=body), 422)["errors"]["json"]
+        assert field in assert_error(client.patch(f"{url}/K", json=body), 422)["errors"]
     assert client.get(f"{url}/K").get_json()["description"] == "d"
     cleared = client.patch(f"{url}/K", json={"description": ""})
     assert cleared.status_code == 200 and cleared.get_json()["description"] == ""
@@ -142,11 +142,20 @@ def test_openapi_documents_every_endpoint(app: Any) -> None:
     assert "value" not in doc["components"]["schemas"]["SecretItem"]["properties"]
 
 
+def test_openapi_document_passes_an_outside_validator(app: Any) -> None:
+    """Code generators accept only a valid document: openapi-spec-validator checks it whole."""
+    from openapi_spec_validator import OpenAPIV30SpecValidator
+
+    doc = app.test_client().get("/api/openapi.json").get_json()
+    problems = [f"{'/'.join(map(str, e.path))}: {e.message[:200]}" for e in OpenAPIV30SpecValidator(doc).iter_errors()]
+    assert problems == []
+
+
 def test_openapi_says_what_the_server_enforces(app: Any) -> None:
     """The rules a fuzzer found missing: patterns, bounds, which operations need no credentials."""
     import re
 
-    from app import schemas
+    from app import rules
 
     doc = app.test_client().get("/api/openapi.json").get_json()
     paths = doc["paths"]
@@ -160,7 +169,7 @@ def test_openapi_says_what_the_server_enforces(app: Any) -> None:
         assert rule.match("Primary DB: café, 中文, \U0001f511")
         for char in ("\t", "\x7f", "\x85", "\u200b", "\u2028", "\u202e", "\u00ad", "\ufeff", "\U000e0041"):
             assert not rule.match(f"a{char}"), hex(ord(char))
-    assert description["pattern"] == f"^{schemas.PRINTABLE_CLASS}*$"
+    assert description["pattern"] == f"^{rules.PRINTABLE_CLASS}*$"
     for name in ("SecretCreate", "SecretUpdate"):
         value = re.compile(doc["components"]["schemas"][name]["properties"]["value"]["pattern"])
         assert value.match("any\nline \u200b") and not value.match("a\x00b"), name
@@ -231,6 +240,7 @@ def test_cli_bootstrap_tenant_grant_revoke(bao: BaoServer, users: Users, app: An
     assert denied.returncode != 0 and "VAULT_TOKEN was refused" in denied.stderr
 
 
+@pytest.mark.system
 def test_service_runs_with_no_vault_token(bao: BaoServer, tenant: Tenant, tmp_path: Path) -> None:
     """`nexo-secrets serve` under gunicorn: no Vault token in any of its processes' environment."""
     env = {
@@ -289,6 +299,7 @@ def _raw(base: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(lines[0].split()[1]), headers, body
 
 
+@pytest.mark.system
 def test_gunicorns_own_errors_use_the_shape(bao: BaoServer, tmp_path: Path) -> None:
     """Requests gunicorn refuses before the app sees them are answered in the one error shape too."""
     env = {**os.environ, "VAULT_ADDR": bao.addr, "SECRET_KEY": "g" * 48, "NEXO_ENV": "production"}
@@ -310,3 +321,54 @@ def test_gunicorns_own_errors_use_the_shape(bao: BaoServer, tmp_path: Path) -> N
     finally:
         stop(proc)
         SEEN.append(("gunicorn log (raw requests)", log.read_text()))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field", "message", "rule"),
+    [
+        ("get", "/api/v1/tenants/Bad_Tenant/secrets", "tenant", "Invalid tenant name", names.TENANT_RULE),
+        ("patch", "/api/v1/tenants/{t}/secrets/1KEY", "key", "Invalid key", names.KEY_RULE),
+        ("put", "/api/v1/tenants/{t}/members/-bob", "user", "Invalid user name", names.USER_RULE),
+    ],
+)
+def test_a_bad_name_in_the_path_is_refused_where_it_comes_in(
+    method: str, path: str, field: str, message: str, rule: str, app: Any, tenant: Tenant, login: Any
+) -> None:
+    """The route converters check each name once: the same 400 for every route, before any Vault call."""
+    client = login(tenant.writer, tenant.password)
+    adapter = app.extensions["nexo_vault"].transport
+    seen: list[str] = []
+    before = adapter.observer
+    adapter.observer = lambda method, url, status, seconds: seen.append(url)
+    try:
+        reply = getattr(client, method)(path.format(t=tenant.name), json={"value": planted("refused-name")})
+    finally:
+        adapter.observer = before
+    assert reply.status_code == 400
+    assert reply.get_json() == {"code": 400, "status": "Bad Request", "message": message, "errors": {field: [rule]}}
+    assert seen == []
+
+
+def test_every_errors_detail_maps_fields_to_messages(tenant: Tenant, login: Any) -> None:
+    """One shape for `errors` whichever layer refused: webargs, a route converter, a service."""
+    client = login(tenant.writer, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    assert client.post(url, json={"key": "TAKEN", "value": planted("shape")}).status_code == 201
+    answers = {
+        "body": (client.post(url, json={"key": "1BAD", "value": planted("shape")}), "key"),
+        "query": (client.get(f"{url}?limit=0"), "limit"),
+        "nested": (
+            client.post(
+                f"/api/v1/tenants/{tenant.name}/resolve",
+                json={"parameters": [{"name": "", "type": "SECRET", "value": "TAKEN"}]},
+            ),
+            "parameters.0.name",
+        ),
+        "path": (client.get("/api/v1/tenants/Not_A_Tenant/secrets"), "tenant"),
+        "exists": (client.post(url, json={"key": "TAKEN", "value": planted("shape")}), "key"),
+        "version": (client.patch(f"{url}/TAKEN", json={"version": 7, "description": "d"}), "version"),
+    }
+    for what, (reply, field) in answers.items():
+        found = reply.get_json()["errors"]
+        assert field in found, (what, found)
+        assert all(isinstance(m, str) for messages in found.values() for m in messages), (what, found)

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from app import bulk, errors
+from app import bulk, rules
+from app.vault import errors
 from tests.conftest import BaoServer, Tenant, Users, planted
 
 
@@ -107,7 +108,7 @@ def test_dotenv_refusals_name_the_line_and_rule_never_the_value(
     client = login(tenant.writer, tenant.password)
     reply = do_import(client, tenant.name, content.replace("{v}", value), on_conflict="overwrite")
     assert reply.status_code == 422, reply.get_json()
-    found = reply.get_json()["errors"]["json"]["content"]
+    found = reply.get_json()["errors"]["content"]
     assert any(any(p in f for p in problems) for f in found), found
     assert "nothing was written" in reply.get_json()["message"]
     assert value not in reply.get_data(as_text=True)
@@ -117,9 +118,9 @@ def test_dotenv_refusals_name_the_line_and_rule_never_the_value(
 def test_every_problem_is_listed_at_once(tenant: Tenant, login: Any) -> None:
     client = login(tenant.writer, tenant.password)
     reply = do_import(client, tenant.name, "A=1\n2B=x\nA=2\nC=\nD=4\n")
-    found = reply.get_json()["errors"]["json"]["content"]
+    found = reply.get_json()["errors"]["content"]
     assert found == [
-        "line 2: invalid key: " + bulk.names.KEY_RULE,
+        "line 2: invalid key: " + rules.KEY_RULE,
         "line 3: A is already on line 1 (each key once)",
         "line 4: C: the value is empty (a secret needs a value)",
     ]
@@ -197,7 +198,7 @@ def test_json_refusals(items: str, problem: str, bao: BaoServer, tenant: Tenant,
     client = login(tenant.writer, tenant.password)
     reply = do_import(client, tenant.name, items.replace("{v}", value), format="json")
     assert reply.status_code == 422, reply.get_json()
-    found = reply.get_json()["errors"]["json"]["content"]
+    found = reply.get_json()["errors"]["content"]
     assert any(problem in f for f in found), found
     assert value not in reply.get_data(as_text=True)
     assert stored_keys(bao, tenant.name) == []
@@ -217,17 +218,20 @@ def test_json_refusals(items: str, problem: str, bao: BaoServer, tenant: Tenant,
 def test_import_body_validation(body: dict[str, Any], tenant: Tenant, login: Any) -> None:
     client = login(tenant.writer, tenant.password)
     reply = client.post(f"/api/v1/tenants/{tenant.name}/secrets/import", json=body)
-    assert reply.status_code == 422 and "json" in reply.get_json()["errors"], reply.get_json()
+    assert reply.status_code == 422, reply.get_json()
+    found = reply.get_json()["errors"]  # field -> its messages, as for every endpoint
+    assert found and set(found) <= {"format", "content", "on_conflict", "dry_run"}, found
+    assert all(isinstance(m, str) for messages in found.values() for m in messages), found
 
 
 def test_limits(bao: BaoServer, tenant: Tenant, login: Any) -> None:
     client = login(tenant.writer, tenant.password)
-    too_many = "".join(f"K{i}=v\n" for i in range(bulk.MAX_IMPORT_KEYS + 1))
+    too_many = "".join(f"K{i}=v\n" for i in range(rules.MAX_IMPORT_KEYS + 1))
     reply = do_import(client, tenant.name, too_many)
     assert reply.status_code == 422
     assert (
-        f"content: at most {bulk.MAX_IMPORT_KEYS} keys per import (this has 501)"
-        in reply.get_json()["errors"]["json"]["content"]
+        f"content: at most {rules.MAX_IMPORT_KEYS} keys per import (this has 501)"
+        in reply.get_json()["errors"]["content"]
     )
     huge = do_import(client, tenant.name, "A=" + "x" * (300 * 1024))
     assert huge.status_code == 413
@@ -329,7 +333,7 @@ def test_export_pages_through_a_large_tenant(
     monkeypatch.setattr(bulk, "EXPORT_PAGE", 10)
     items = writer.get(f"/api/v1/tenants/{tenant.name}/secrets/export").get_json()
     assert [i["key"] for i in items] == [f"K{i:03d}" for i in range(25)]
-    monkeypatch.setattr(bulk, "MAX_EXPORT_ITEMS", 20)
+    monkeypatch.setattr(rules, "MAX_EXPORT_ITEMS", 20)
     refused = writer.get(f"/api/v1/tenants/{tenant.name}/secrets/export?format=csv")
     assert refused.status_code == 422 and "more than 20 secrets" in refused.get_json()["message"]
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
+import select
 import shutil
 import signal
 import socket
@@ -48,8 +50,14 @@ class Dev:
     @property
     def paste(self) -> str:
         """The shell lines the banner tells a user to paste."""
-        first = self.lines.index("Paste into another shell:") + 1
+        first = next(i for i, line in enumerate(self.lines) if line.startswith("Paste into another shell")) + 1
         return "\n".join(line.strip() for line in self.lines[first : self.lines.index(READY_LINE)])
+
+    @property
+    def auditor_line(self) -> str:
+        """The auditor's sign-in, which the paste block carries as a comment (run only when wanted)."""
+        [line] = [line.strip().removeprefix("#").strip() for line in self.paste.splitlines() if "bao login" in line]
+        return line
 
     def stop(self, signum: int = signal.SIGINT) -> int:
         self.process.send_signal(signum)
@@ -173,6 +181,36 @@ def run_hub_examples(dev: Dev, home: Path, value: str) -> None:
     assert python.returncode == 1 and "NO_SUCH_KEY" in python.stderr and "NameError" not in python.stderr
 
 
+def at_a_terminal(script: str, typed: str, env: dict[str, str]) -> str:
+    """Run `script` in bash on a pseudo-terminal, type `typed` and Enter; everything the terminal showed."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: bash on the terminal
+        os.execve("/bin/bash", ["bash", "--norc", "--noprofile", "-c", script], env)
+    shown = b""
+
+    def read(until: float, prompt: bool) -> bool:
+        nonlocal shown
+        while time.monotonic() < until:
+            if select.select([fd], [], [], 0.1)[0]:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    return False
+                if not chunk:
+                    return False
+                shown += chunk
+                if prompt and b"Password for" in shown:
+                    return True
+        return True
+
+    read(time.monotonic() + 20, prompt=True)
+    os.write(fd, typed.encode() + b"\r")
+    read(time.monotonic() + 30, prompt=False)  # until bash ends
+    os.waitpid(pid, 0)
+    os.close(fd)
+    return shown.decode(errors="replace")
+
+
 def record_files(folder: Path) -> None:
     for name in ("bao.log", "service.log", "logs/audit.log"):
         if (folder / name).exists():
@@ -206,6 +244,7 @@ def time_wait_on(port: int) -> bool:
     return any(r[1].endswith(f":{port:04X}") and r[3] == "06" for r in rows)
 
 
+@pytest.mark.system
 def test_dev_runs_everything_and_keeps_secrets_across_restarts(tmp_path: Path) -> None:
     folder = tmp_path / "nexo-dev"
     port = free_port()
@@ -255,24 +294,39 @@ def test_dev_runs_everything_and_keeps_secrets_across_restarts(tmp_path: Path) -
         # another login's ~/.vault-token lying around.
         home = tmp_path / "home"
         home.mkdir()
+        other = {k: v for k, v in bare.items() if k != "VAULT_TOKEN"}  # another shell, bao not on its PATH
         (home / ".vault-token").write_text("s.left-behind-by-another-login")
+        check = 'echo "hub=$HUB_TOKEN token=${VAULT_TOKEN-unset} addr=$VAULT_ADDR url=$NEXO_URL bao=$(command -v bao)"'
         pasted = subprocess.run(
-            ["bash", "-c", dev.paste + '\necho "hub=$HUB_TOKEN auditor=$VAULT_TOKEN addr=$VAULT_ADDR"'],
-            env={**bare, "HOME": str(home)},
+            ["bash", "-c", dev.paste + "\n" + check],
+            env={**other, "HOME": str(home)},
             capture_output=True,
             text=True,
             timeout=60,
         )
         assert pasted.returncode == 0 and not pasted.stderr, pasted.stderr
         said = dict(word.split("=", 1) for word in pasted.stdout.split())
-        assert said["hub"] and said["auditor"] and said["addr"].startswith("http://127.0.0.1:")
+        assert said["hub"] and said["addr"].startswith("http://127.0.0.1:")
+        assert said["url"] == dev.url.rstrip("/")  # the addresses dev chose, the service's port too
+        assert said["token"] == "unset"  # the shell acts as nobody: `bao login` as alice then counts
+        assert said["bao"].endswith("/bao")  # the README's bao commands work in that shell
+        assert "password" not in dev.paste.replace("password=-", "").replace("Password for", "")
+
+        # The auditor's sign-in, when wanted: the password asked at the terminal without echo,
+        # one Enter ends it; a wrong password exports nothing.
+        auditor, auditor_password = accounts["auditor"]
+        sign = dev.paste + "\n" + dev.auditor_line + '\necho "token=${VAULT_TOKEN-unset}"'
+        shown = at_a_terminal(sign, auditor_password, {**other, "HOME": str(home)})
+        assert f"Password for {auditor}:" in shown and auditor_password not in shown, shown
+        assert "token=" in shown, shown
+        token = re.findall(r"token=(\S+)", shown)[-1]
         listed = requests.request(
-            "LIST",
-            said["addr"] + "/v1/secret/metadata/tenants/demo",
-            headers={"X-Vault-Token": said["auditor"]},
-            timeout=10,
+            "LIST", said["addr"] + "/v1/secret/metadata/tenants/demo", headers={"X-Vault-Token": token}, timeout=10
         )
         assert listed.status_code == 200 and "DEV_RESTART_CHECK" in listed.json()["data"]["keys"]  # dave's token
+        shown = at_a_terminal(sign, "not-his-password", {**other, "HOME": str(home), "VAULT_TOKEN": "kept"})
+        assert re.findall(r"token=(\S+)", shown)[-1] == "kept"  # a failed sign-in changes nothing
+        SEEN.append(("the auditor's sign-in at a terminal", shown))
         hub_token = said["hub"]
         resolved = requests.post(
             dev.url + "api/v1/tenants/demo/resolve",
@@ -312,6 +366,7 @@ def test_dev_runs_everything_and_keeps_secrets_across_restarts(tmp_path: Path) -
     assert env["VAULT_TOKEN"] not in service_log
 
 
+@pytest.mark.system
 def test_dev_uses_an_existing_vault_from_vault_addr(tmp_path: Path, bao: BaoServer) -> None:
     folder = tmp_path / "external"
     taken = socket.socket()  # another program listens on the default port

@@ -19,9 +19,16 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.pytest import from_fixture
 
 from app import names
-from tests.conftest import SEEN, BaoServer, Users, planted
+from tests.conftest import SEEN, BaoServer, Users, planted, watched_app
 
 SHAPE = {"code", "status", "message"}
+
+
+@pytest.fixture(scope="module")
+def app(bao: BaoServer) -> Any:
+    """The fuzzer's own app: generated sign-ins fail by the hundred, so no failure floor to wait
+    out (test_auth checks it is applied), and its address throttle is its own."""
+    return watched_app(bao, "t" * 48, LOGIN_FAILURE_SECONDS=0)
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +45,6 @@ def world(app: Any, bao: BaoServer, users: Users) -> Iterator[dict[str, Any]]:
     assert created.status_code in (201, 409)
     hub = bao.vault.transport.request("POST", "/v1/auth/token/create", bao.root_token, {"policies": ["nexo-hub"]})
     admin, admin_pw = users.user(policies=("nexo-admin",))
-    # Generated sign-ins fail by the hundred: no waiting out the floor here (test_auth checks
-    # it is applied), and the shared app's address throttle is reset for the tests after.
-    floor = app.config["LOGIN_FAILURE_SECONDS"]
-    app.config["LOGIN_FAILURE_SECONDS"] = 0
     yield {
         "value": value,
         "tokens": {
@@ -50,8 +53,6 @@ def world(app: Any, bao: BaoServer, users: Users) -> Iterator[dict[str, Any]]:
             "admin": users.token(admin, admin_pw),
         },
     }
-    app.config["LOGIN_FAILURE_SECONDS"] = floor
-    app.extensions["nexo_throttle"]._failures.clear()
 
 
 # Every check and every phase; few examples each, to keep the suite's time.

@@ -79,7 +79,7 @@ def test_admin_grants_and_the_member_signs_in_to_the_tenant(
     token = users.token(newcomer, newcomer_pw)
     data = f"secret/data/tenants/{tenant.name}/K"
     assert bao.api("POST", "/v1/sys/capabilities-self", token, json={"paths": [data]}).json()[data] == ["deny"]
-    assert access.Member(newcomer, "read") in access.members(bao.vault, bao.root_token, tenant.name)
+    assert access.Member(newcomer, "read") in access.roster(bao.vault, bao.root_token, tenant.name).members
 
 
 def test_admin_revokes_after_confirming_and_the_members_next_request_is_refused(
@@ -102,7 +102,7 @@ def test_admin_revokes_after_confirming_and_the_members_next_request_is_refused(
 
         # Cancel first: nothing changes.
         the_row.get_by_role("button", name=f"Revoke {tenant.reader}").click()
-        confirm = page.get_by_role("alertdialog", name=f"Revoke {tenant.reader}'s access?")
+        confirm = page.get_by_role("alertdialog", name="Revoke access?")
         expect(confirm).to_contain_text("from their next request on")
         expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
         page.keyboard.press("Escape")
@@ -175,6 +175,7 @@ def test_admin_creates_an_account_sees_its_password_once_and_disables_it(
     ui: Watched, browser: Browser, base_url: str, bao: Any, users: Any, suite: ModuleType
 ) -> None:
     admin, admin_pw = admin_account(users)
+    tenant = users.tenant()
     page = open_members(sign_in(ui, admin, admin_pw))
     name = "erin-" + uuid.uuid4().hex[:6]
     page.get_by_role("textbox", name="Account name").fill("Erin Smith")
@@ -198,9 +199,21 @@ def test_admin_creates_an_account_sees_its_password_once_and_disables_it(
         fresh = sign_in(other, name, password)
         expect(fresh.get_by_text("Ask an administrator")).to_be_visible()
         # ...and, disabled, its session stops at once and it can no longer sign in.
-        page.get_by_role("textbox", name="Account name").fill(name)
-        page.get_by_role("button", name="Disable").click()
+        # The Accounts list shows it, active and in no tenant; Disable asks first.
+        account = page.locator("#account-rows tr").filter(has=page.get_by_role("rowheader", name=name, exact=True))
+        expect(account.get_by_role("cell").nth(0)).to_have_text("Active")
+        expect(account.get_by_role("cell").nth(1)).to_have_text("No tenant")
+        account.get_by_role("button", name=f"Disable {name}").click()
+        confirm = page.get_by_role("alertdialog", name="Disable account?")
+        expect(confirm).to_contain_text(f"{name} can no longer sign in")
+        confirm.get_by_role("button", name="Cancel").click()
+        expect(confirm).to_be_hidden()
+        fresh.reload()
+        expect(fresh.get_by_text("Ask an administrator")).to_be_visible()  # cancelled: still signed in
+        account.get_by_role("button", name=f"Disable {name}").click()
+        confirm.get_by_role("button", name="Disable").click()
         expect(page.get_by_role("status").filter(has_text=f"Account {name} disabled")).to_be_visible()
+        expect(account.get_by_role("cell").nth(0)).to_have_text("Disabled")
         fresh.reload()
         expect(fresh.get_by_role("heading", name="Sign in to Secrets")).to_be_visible()
         fresh.get_by_role("textbox", name="Username").fill(name)
@@ -209,9 +222,19 @@ def test_admin_creates_an_account_sees_its_password_once_and_disables_it(
         expect(fresh.get_by_role("alert")).to_have_text("Invalid username or password")
     finally:
         other.context.close()
-    page.get_by_role("textbox", name="Account name").fill(name)
-    page.get_by_role("button", name="Enable").click()
+    account.get_by_role("button", name=f"Enable {name}").click()
+    confirm = page.get_by_role("alertdialog", name="Enable account?")
+    confirm.get_by_role("button", name="Enable").click()
     expect(page.get_by_role("status").filter(has_text=f"Account {name} enabled")).to_be_visible()
+    expect(account.get_by_role("cell").nth(0)).to_have_text("Active")
+    # Granted a tenant, the list says which (and with what permission).
+    page.get_by_role("combobox", name="Tenant").select_option(tenant.name)
+    page.get_by_role("textbox", name="User name").fill(name)
+    page.get_by_role("button", name="Grant").click()
+    expect(account.get_by_role("cell").nth(1)).to_have_text(f"{tenant.name} (read)")
+    # Not one's own account: disabling it would end this session.
+    own = page.locator("#account-rows tr").filter(has=page.get_by_role("rowheader", name=admin, exact=True))
+    expect(own.get_by_role("button")).to_have_count(0)
     users.token(name, password)
     assert_no_values(ui, suite)
 
@@ -233,12 +256,13 @@ def test_a_non_admin_trying_the_admin_calls_from_the_page_is_refused(ui: Watched
                 await send("POST", "/api/v1/users", {username: "sneaky-" + Date.now()}),
                 await send("POST", `/api/v1/users/${user}/disable`),
                 await send("PUT", `/api/v1/tenants/${tenant}`),
+                await send("GET", "/api/v1/users"),
             ];
         }""",
         [tenant.name, tenant.reader],
     )
-    assert calls == [403, 403, 403, 403, 403]
-    assert access.Member(tenant.reader, "read") in access.members(bao.vault, bao.root_token, tenant.name)
+    assert calls == [403, 403, 403, 403, 403, 403]
+    assert access.Member(tenant.reader, "read") in access.roster(bao.vault, bao.root_token, tenant.name).members
 
 
 def test_members_on_a_narrow_screen(browser: Browser, base_url: str, users: Any, suite: ModuleType) -> None:
@@ -256,7 +280,10 @@ def test_members_on_a_narrow_screen(browser: Browser, base_url: str, users: Any,
         assert page.evaluate(OVERFLOW) <= 0
         name_box = the_row.locator(".member-name").bounding_box()
         revoke_box = the_row.get_by_role("button", name=f"Revoke {long_name}").bounding_box()
-        assert name_box and revoke_box and name_box["x"] + name_box["width"] <= revoke_box["x"]  # no overlap
+        assert name_box and revoke_box
+        beside = name_box["x"] + name_box["width"] <= revoke_box["x"]
+        below = name_box["y"] + name_box["height"] <= revoke_box["y"]  # a phone: actions on a line of their own
+        assert beside or below, (name_box, revoke_box)  # no overlap
         the_row.get_by_role("button", name=f"Revoke {long_name}").click()
         box = page.get_by_role("alertdialog").bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375

@@ -169,6 +169,7 @@ def test_log_lines_name_only_the_exception_type() -> None:
     assert line["exception"] == "ValueError" and line["message"] == "failed" and line["request_id"] == "-"
 
 
+@pytest.mark.system
 def test_gunicorn_workers_add_up_and_every_line_is_json(bao: BaoServer, tmp_path: Path) -> None:
     """`nexo-secrets serve` with two workers and PROMETHEUS_MULTIPROC_DIR, as docker-compose runs it."""
     metrics_dir = tmp_path / "metrics"

@@ -4,8 +4,6 @@ history, against a real OpenBao server (issue 14)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from app import access, cli, config
-from tests.conftest import BaoServer, Tenant, Users, planted, watch_resolve_answer
+from tests.conftest import BaoServer, Tenant, Users, planted, watch_resolve_answer, watched_app
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +45,10 @@ def keys(client: Any, tenant: str, **query: Any) -> list[str]:
     return [i["key"] for i in reply.get_json()["items"]]
 
 
-@contextmanager
-def setting(app: Any, name: str, value: Any) -> Iterator[None]:
-    old = app.config[name]
-    app.config[name] = value
-    try:
-        yield
-    finally:
-        app.config[name] = old
+@pytest.fixture(scope="module")
+def no_window_app(bao: BaoServer) -> Any:
+    """The service configured with a recovery window of 0 days (delete is permanent at once)."""
+    return watched_app(bao, "t" * 48, RECOVERY_DAYS=0)
 
 
 def test_delete_restore_round_trip(app: Any, bao: BaoServer, tenant: Tenant, login: Any, hub_token: str) -> None:
@@ -202,13 +196,12 @@ def test_delete_permanently(bao: BaoServer, tenant: Tenant, login: Any) -> None:
     assert writer.delete(f"{url}/LIVE", query_string={"permanent": "maybe"}).status_code == 422
 
 
-def test_recovery_days_zero_deletes_at_once(app: Any, bao: BaoServer, tenant: Tenant, login: Any) -> None:
-    writer = login(tenant.writer, tenant.password)
+def test_recovery_days_zero_deletes_at_once(no_window_app: Any, bao: BaoServer, tenant: Tenant, login: Any) -> None:
+    writer = login(tenant.writer, tenant.password, on=no_window_app)
     url = f"/api/v1/tenants/{tenant.name}/secrets"
     writer.post(url, json={"key": "K", "value": planted()})
-    with setting(app, "RECOVERY_DAYS", 0):
-        assert writer.delete(f"{url}/K").status_code == 204
-        assert writer.get("/api/v1/session").get_json()["recovery_days"] == 0
+    assert writer.delete(f"{url}/K").status_code == 204
+    assert writer.get("/api/v1/session").get_json()["recovery_days"] == 0
     assert metadata(bao, tenant.name, "K").status_code == 404
     assert keys(writer, tenant.name, deleted="true") == []
 
@@ -320,17 +313,19 @@ def test_listing_skips_deleted_keys_across_pages(tenant: Tenant, login: Any) -> 
     assert [i["key"] for i in page["items"]] == ["K1", "K2", "K3"] and page["next"] == "K3"
 
 
-def test_opening_recently_deleted_purges_past_the_window(app: Any, bao: BaoServer, tenant: Tenant, login: Any) -> None:
+def test_opening_recently_deleted_purges_past_the_window(
+    no_window_app: Any, bao: BaoServer, tenant: Tenant, login: Any
+) -> None:
     writer = login(tenant.writer, tenant.password)
-    reader = login(tenant.reader, tenant.password)
     url = f"/api/v1/tenants/{tenant.name}/secrets"
     writer.post(url, json={"key": "OLD", "value": planted()})
     writer.delete(f"{url}/OLD")
-    # A window of 0 days makes the deletion just made past it, without waiting.
-    with setting(app, "RECOVERY_DAYS", 0):
-        assert keys(reader, tenant.name, deleted="true") == ["OLD"]  # a reader's token may not purge
-        assert metadata(bao, tenant.name, "OLD").status_code == 200
-        assert keys(writer, tenant.name, deleted="true") == []
+    # A service whose window is 0 days finds the deletion just made past it, without waiting.
+    reader = login(tenant.reader, tenant.password, on=no_window_app)
+    writer = login(tenant.writer, tenant.password, on=no_window_app)
+    assert keys(reader, tenant.name, deleted="true") == ["OLD"]  # a reader's token may not purge
+    assert metadata(bao, tenant.name, "OLD").status_code == 200
+    assert keys(writer, tenant.name, deleted="true") == []
     assert metadata(bao, tenant.name, "OLD").status_code == 404
 
 

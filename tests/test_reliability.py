@@ -39,6 +39,7 @@ def server_node(tmp_path: Path) -> Iterator[tuple[Node, str, str]]:
     SEEN.append(("openbao server log", node.log()))
 
 
+@pytest.mark.system
 def test_vault_stopped_sealed_and_back(server_node: tuple[Node, str, str]) -> None:
     node, key, root = server_node
     vault_app = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [node.addr], "SECRET_KEY": "s" * 48, "VAULT_TIMEOUT": 2})
@@ -120,7 +121,7 @@ class _FakeHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_LIST = _answer  # noqa: N815
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_LIST = _answer
 
     def log_message(self, *args: Any) -> None:
         pass

@@ -17,6 +17,7 @@ import requests
 
 from app import access, errors, resolve
 from app.client import SecretsClient, UnwrapError
+from app.vault import errors as vault_errors
 from tests.conftest import BaoServer, Tenant, Users, planted, watch_resolve_answer
 
 SECRET_ROOT = "/v1/secret/data/tenants"
@@ -160,12 +161,12 @@ def test_limits(app: Any, tenant: Tenant, login: Any, hub_token: str) -> None:
     hundred = [secret(f"p{i}", "K") for i in range(100)]
     assert call(app, hub_token, tenant.name, {"parameters": hundred}).status_code == 200
     too_many = call(app, hub_token, tenant.name, {"parameters": [*hundred, secret("p100", "K")]})
-    assert too_many.status_code == 422 and "parameters" in too_many.get_json()["errors"]["json"]
+    assert too_many.status_code == 422 and "parameters" in too_many.get_json()["errors"]
     assert call(app, hub_token, tenant.name, {"parameters": []}).get_json() == {"parameters": []}
 
     for ttl in (9, 901, "16m", "9s", "soon", True, -5, 12.5, "1d"):
         reply = call(app, hub_token, tenant.name, {"parameters": hundred[:1], "wrap_ttl": ttl})
-        assert reply.status_code == 422 and "wrap_ttl" in reply.get_json()["errors"]["json"], ttl
+        assert reply.status_code == 422 and "wrap_ttl" in reply.get_json()["errors"], ttl
     for ttl, seconds in ((10, 10), ("15m", 900), ("90s", 90), ("1m", 60)):
         reply = call(app, hub_token, tenant.name, {"parameters": hundred[:1], "wrap_ttl": ttl})
         assert reply.status_code == 200 and reply.get_json()["parameters"][0]["wrap"]["ttl"] == seconds, ttl
@@ -243,7 +244,6 @@ def test_hub_token_reads_tenant_values_and_nothing_else(bao: BaoServer, tenant: 
             ("LIST", "/v1/secret/metadata/"),
             ("LIST", "/v1/secret/metadata/tenants/"),
             ("LIST", f"/v1/secret/metadata/tenants/{tenant.name}/"),
-            ("GET", f"/v1/secret/metadata/tenants/{tenant.name}/K"),
             ("LIST", f"/v1/secret/detailed-metadata/tenants/{tenant.name}/"),
             ("POST", f"{SECRET_ROOT}/{tenant.name}/K"),
             ("DELETE", f"{SECRET_ROOT}/{tenant.name}/K"),
@@ -454,7 +454,7 @@ def test_wrapped_resolve_failing_midway_revokes_what_it_made(
 
     def flaky(token: str, tenant_name: str, key: str, ttl: int) -> dict[str, Any]:
         if key == "TWO":
-            raise errors.Unavailable()
+            raise vault_errors.Unavailable()
         info = dict(real_wrap_read(token, tenant_name, key, ttl))
         made.append(info)
         return info

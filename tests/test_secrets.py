@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from app import secrets
 from tests.conftest import BaoServer, Tenant, planted
 
 
@@ -134,6 +136,111 @@ def test_listing_fallback_for_hashicorp_vault(app: Any, tenant: Tenant, login: A
     assert [i["key"] for i in second["items"]] == ["F3"] and second["next"] is None
 
 
+def all_pages(client: Any, tenant: str, limit: int, **query: Any) -> list[dict[str, Any]]:
+    """Every page of a listing, following `next` to the end."""
+    pages: list[dict[str, Any]] = []
+    after = None
+    while len(pages) < 100:
+        page_query = {"limit": limit, **query, **({"after": after} if after else {})}
+        reply = client.get(f"/api/v1/tenants/{tenant}/secrets", query_string=page_query)
+        assert reply.status_code == 200, reply.get_json()
+        pages.append(reply.get_json())
+        assert len(pages[-1]["items"]) <= limit
+        after = pages[-1]["next"]
+        if after is None:
+            return pages
+    raise AssertionError("the listing never ended")
+
+
+def listed(pages: list[dict[str, Any]]) -> list[str]:
+    return [item["key"] for page in pages for item in page["items"]]
+
+
+@pytest.mark.parametrize("detailed", [None, False], ids=["openbao", "hashicorp-fallback"])
+def test_a_sparse_search_past_the_budget_answers_what_it_found_and_next(
+    app: Any, tenant: Tenant, login: Any, monkeypatch: Any, detailed: bool | None
+) -> None:
+    """Matches spread beyond the scan budget: each request reads at most the budget, answers the
+    items it found (maybe none) and a `next`; following it finds every match once, in order."""
+    monkeypatch.setattr(secrets, "SCAN_BUDGET", 10)
+    monkeypatch.setattr(secrets, "_FALLBACK_SCAN_BUDGET", 10)
+    client = login(tenant.writer, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    matches = {2, 3, 4, 21, 22, 38}
+    for n in range(40):
+        body = {"key": f"K{n:02d}", "description": "needle" if n in matches else "hay", "value": planted()}
+        assert client.post(url, json=body).status_code == 201
+    vault = app.extensions["nexo_vault"]
+    listed_keys: list[int] = []  # keys each LIST asked for, beyond the one that says "more"
+    real_detailed, real_keys = vault.kv.list_detailed, vault.kv.list_keys
+
+    def count(real: Any) -> Any:
+        def call(token: str, tenant: str, after: str | None, limit: int | None) -> Any:
+            answer = real(token, tenant, after, limit)
+            if answer is not None:  # None: no detailed LIST (the fallback lists keys next)
+                listed_keys.append((limit or 0) - 1)
+            return answer
+
+        return call
+
+    monkeypatch.setattr(vault.kv, "list_detailed", count(real_detailed))
+    monkeypatch.setattr(vault.kv, "list_keys", count(real_keys))
+    vault.kv.detailed = detailed
+    try:
+        pages = all_pages(client, tenant.name, 2, q="needle")
+        requests = len(pages)
+        assert sum(listed_keys) <= 10 * requests
+    finally:
+        vault.kv.detailed = None
+    assert listed(pages) == [f"K{n:02d}" for n in sorted(matches)]
+    # Reads of 2 then 8 keys per request: a full page stops early (K04 is the next one), a
+    # request that spends the budget answers what it found, even nothing, and its last key.
+    assert [len(page["items"]) for page in pages] == [2, 1, 2, 0, 1]
+    assert [page["next"] for page in pages] == ["K03", "K13", "K23", "K33", None]
+
+
+def test_the_scan_budget_is_documented(app: Any) -> None:
+    spec = app.test_client().get("/api/openapi.json").get_json()
+    listing = spec["paths"]["/api/v1/tenants/{tenant}/secrets"]["get"]["description"]
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for text in (listing, readme):
+        assert f"at most {secrets.SCAN_BUDGET:,} keys (500 on HashiCorp Vault" in text
+    assert secrets._FALLBACK_SCAN_BUDGET == 500
+
+
+def test_a_page_is_filled_past_deleted_keys(tenant: Tenant, login: Any) -> None:
+    client = login(tenant.writer, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    for n in range(12):
+        assert client.post(url, json={"key": f"K{n:02d}", "value": planted()}).status_code == 201
+    for n in (0, 1, 2, 3, 4, 5, 8, 11):
+        assert client.delete(f"{url}/K{n:02d}").status_code == 204
+    pages = all_pages(client, tenant.name, 3)
+    assert [[i["key"] for i in page["items"]] for page in pages] == [["K06", "K07", "K09"], ["K10"]]
+    assert pages[0]["next"] == "K09"
+    deleted = all_pages(client, tenant.name, 3, deleted="true")
+    assert [[i["key"] for i in page["items"]] for page in deleted] == [
+        ["K00", "K01", "K02"],
+        ["K03", "K04", "K05"],
+        ["K08", "K11"],
+    ]
+    # Recently deleted among many live keys: the page is full all the same.
+    sparse = all_pages(client, tenant.name, 2, deleted="true", after="K05")
+    assert [[i["key"] for i in page["items"]] for page in sparse] == [["K08", "K11"]]
+
+
+def test_the_expiring_filter_fills_its_page(tenant: Tenant, login: Any) -> None:
+    client = login(tenant.writer, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    for n in range(9):
+        body: dict[str, Any] = {"key": f"K{n}", "value": planted()}
+        if n in (1, 6, 8):
+            body["expires_at"] = "2020-01-01"  # expired: within any window
+        assert client.post(url, json=body).status_code == 201
+    pages = all_pages(client, tenant.name, 2, expiring_within_days=30)
+    assert [[i["key"] for i in page["items"]] for page in pages] == [["K1", "K6"], ["K8"]]
+
+
 def test_empty_tenant_lists_nothing(tenant: Tenant, login: Any) -> None:
     client = login(tenant.reader, tenant.password)
     reply = client.get(f"/api/v1/tenants/{tenant.name}/secrets")
@@ -161,7 +268,7 @@ def test_descriptions_vault_would_refuse_are_422_and_write_nothing(bao: BaoServe
         key = f"FORMAT_{n}"
         created = client.post(url, json={"key": key, "value": planted("format"), "description": f"a{char}b"})
         assert created.status_code == 422, (hex(ord(char)), created.get_json())
-        assert "description" in created.get_json()["errors"]["json"]
+        assert "description" in created.get_json()["errors"]
         assert bao.api("GET", f"/v1/secret/metadata/tenants/{tenant.name}/{key}").status_code == 404
         patched = client.patch(f"{url}/FORMAT_KEY", json={"value": planted("format"), "description": f"a{char}"})
         assert patched.status_code == 422, hex(ord(char))
@@ -189,14 +296,14 @@ def test_a_create_whose_metadata_write_fails_leaves_nothing(
     app: Any, bao: BaoServer, tenant: Tenant, login: Any, monkeypatch: Any
 ) -> None:
     """A fault after the value write (Vault refusing or failing the metadata write) is undone."""
-    from app import errors
+    from app.vault import errors
 
     client = login(tenant.writer, tenant.password)
     url = f"/api/v1/tenants/{tenant.name}/secrets"
     kv = app.extensions["nexo_vault"].kv
 
     def refuse(*args: Any, **kwargs: Any) -> None:
-        raise errors.BadRequest("Vault refused the request")
+        raise errors.Invalid()
 
     with monkeypatch.context() as patch:
         patch.setattr(kv, "write_metadata", refuse)
@@ -212,7 +319,7 @@ def test_an_update_that_fails_halfway_changes_nothing(
     failing: str, app: Any, bao: BaoServer, tenant: Tenant, login: Any, monkeypatch: Any
 ) -> None:
     """Value and description change together or not at all, whichever of the two writes fails."""
-    from app import errors
+    from app.vault import errors
 
     client = login(tenant.writer, tenant.password)
     url = f"/api/v1/tenants/{tenant.name}/secrets"
@@ -221,7 +328,7 @@ def test_an_update_that_fails_halfway_changes_nothing(
     kv = app.extensions["nexo_vault"].kv
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise errors.Conflict("The secret was changed by someone else; reload and try again")
+        raise errors.Conflict()
 
     with monkeypatch.context() as patch:
         patch.setattr(kv, failing, refuse)
@@ -236,7 +343,7 @@ def test_the_printable_rule_is_pythons_isprintable_over_every_code_point() -> No
     """The class is built from a partial scan (planes 4-13 unassigned, 15-16 private use)."""
     import sys
 
-    from app import schemas
+    from app import rules
 
-    allowed = schemas.PRINTABLE_RE
+    allowed = rules.PRINTABLE_RE
     assert all(bool(allowed.match(c)) == c.isprintable() for c in map(chr, range(sys.maxunicode + 1)))

@@ -137,7 +137,11 @@ def test_errors_are_the_apis_message(tenant: Tenant, users: Users, service_url: 
         "set", "K", "-t", tenant.name, url=service_url, token=reader, home=tmp_path, stdin=planted("cli-denied")
     )
     assert denied.returncode == 1
-    assert denied.stderr.strip() == f"Error: You do not have write permission on tenant '{tenant.name}'"
+    assert denied.stderr.strip() == (
+        f"Error: You do not have write permission on tenant '{tenant.name}'\n"
+        f"You are acting as {tenant.reader} (the token in VAULT_TOKEN)."
+        " To act as whom `bao login` signed in last, run: unset VAULT_TOKEN"
+    )
     refused = run("list", "-t", tenant.name, url=service_url, token="not-a-token", home=tmp_path)
     assert refused.returncode == 1 and "run `bao login` again" in refused.stderr, refused.stderr
     none = run("list", "-t", tenant.name, url=service_url, home=tmp_path)
@@ -200,3 +204,42 @@ def test_set_prompts_for_the_value_without_echo(
     SEEN.append(("tenant cli set at a terminal", shown.decode(errors="replace")))
     assert value.encode() not in shown and b"PROMPTED created (version 1)" in shown, shown
     assert stored(bao, tenant.name, "PROMPTED") == value
+
+
+def test_whoami_and_refusals_say_whose_token_acts_and_where_it_came_from(
+    tenant: Tenant, users: Users, service_url: str, tmp_path: Path
+) -> None:
+    """The README's case: a shell left with another user's VAULT_TOKEN after `bao login` as the writer."""
+    (tmp_path / ".vault-token").write_text(users.token(tenant.writer, tenant.password))
+    me = run("whoami", url=service_url, home=tmp_path)
+    assert me.returncode == 0, me.stderr
+    assert me.stdout.splitlines() == [f"{tenant.writer} (the token in ~/.vault-token)", f"  {tenant.name}: write"]
+
+    other, other_password = users.user()
+    left_over = users.token(other, other_password)
+    me = run("whoami", url=service_url, token=left_over, home=tmp_path)
+    assert me.stdout.splitlines() == [f"{other} (the token in VAULT_TOKEN)", "  no tenant"]
+    denied = run("list", "-t", tenant.name, url=service_url, token=left_over, home=tmp_path)
+    assert denied.returncode == 1
+    assert f"You are acting as {other} (the token in VAULT_TOKEN)" in denied.stderr
+    assert "unset VAULT_TOKEN" in denied.stderr
+
+    # Only the file: the refusal names it, and has no advice about VAULT_TOKEN.
+    (tmp_path / ".vault-token").write_text(left_over)
+    denied = run("list", "-t", tenant.name, url=service_url, home=tmp_path)
+    assert f"You are acting as {other} (the token in ~/.vault-token)." in denied.stderr
+    assert "unset" not in denied.stderr
+
+
+def test_an_inventory_export_given_to_import_is_named_as_such(
+    tenant: Tenant, users: Users, service_url: str, tmp_path: Path
+) -> None:
+    writer = users.token(tenant.writer, tenant.password)
+    assert run("set", "A_KEY", "-t", tenant.name, url=service_url, token=writer, home=tmp_path, stdin=planted("cli-inv")).returncode == 0
+    for fmt in ("json", "csv"):
+        out = tmp_path / f"inventory.{fmt}"
+        assert run("export", "-t", tenant.name, "--format", fmt, "-o", str(out), url=service_url, token=writer, home=tmp_path).returncode == 0
+        given = run("import", str(out), "-t", tenant.name, "--format", "json" if fmt == "json" else "dotenv", url=service_url, token=writer, home=tmp_path)
+        assert given.returncode == 1
+        assert given.stderr.startswith("Error: This is an inventory export (Download), which lists keys and descriptions but holds no values"), given.stderr
+        assert len(given.stderr.strip().splitlines()) == 1, given.stderr  # one sentence

@@ -218,7 +218,7 @@ def test_a_non_admin_is_refused_every_admin_call(bao: BaoServer, users: Users, l
         # Their own tenants only, even though the tenant list is open to them.
         assert [i["name"] for i in _all_tenants(client, 1000)] == [tenant.name]
     assert bao.api("GET", f"/v1/auth/userpass/users/{name}").status_code == 404
-    assert {m.user for m in access.members(bao.vault, bao.root_token, tenant.name)} == {tenant.writer, tenant.reader}
+    assert {m.user for m in access.roster(bao.vault, bao.root_token, tenant.name).members} == {tenant.writer, tenant.reader}
 
 
 def test_an_admin_who_is_a_member_still_manages_that_tenant(bao: BaoServer, users: Users, login: Any) -> None:

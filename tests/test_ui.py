@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
-from app import auth
+from app import auth, secrets
 from tests.ui_server import CHROMIUM, launch, serve
 
 SEARCH_PATH = "/api/v1/tenants/{}/secrets"
@@ -62,7 +62,7 @@ class Watched:
     def evidence(self) -> dict[str, str]:
         """Every place a value must never be: HTML, input values, browser storage, URLs."""
         storage = self.page.evaluate("() => JSON.stringify({local: {...localStorage}, session: {...sessionStorage}})")
-        inputs = self.page.evaluate("() => JSON.stringify([...document.querySelectorAll('input')].map(i => i.value))")
+        inputs = self.page.evaluate("() => JSON.stringify([...document.querySelectorAll('input, textarea')].map(i => i.value))")
         return {
             "page html": self.page.content(),
             "page inputs": inputs,
@@ -170,8 +170,10 @@ def test_writer_adds_edits_changes_value_and_deletes(
     expect(dialog).to_be_visible()
     expect(field(dialog, "Key")).to_be_focused()
     value = field(dialog, "Value")
-    expect(value).to_have_attribute("type", "password")
-    expect(value).to_have_attribute("autocomplete", "new-password")
+    # Several lines, masked as a password field is (test_ui_values covers PEM and JSON files)
+    assert value.evaluate("e => e.tagName") == "TEXTAREA"
+    assert value.evaluate("e => getComputedStyle(e).webkitTextSecurity") == "disc"
+    expect(value).to_have_attribute("spellcheck", "false")
     expect(value).to_have_value("")
     field(dialog, "Key").fill("DATABASE_PASSWORD")
     field(dialog, "Description").fill("Primary Postgres")
@@ -227,7 +229,7 @@ def test_writer_adds_edits_changes_value_and_deletes(
     # Cancel a delete (button, then Escape): the row and the secret stay
     for dismiss in ("button", "escape"):
         the_row.get_by_role("button", name="Delete DATABASE_PASSWORD").click()
-        confirm = page.get_by_role("alertdialog", name="Delete DATABASE_PASSWORD?")
+        confirm = page.get_by_role("alertdialog", name="Delete secret?")
         expect(confirm).to_be_visible()
         expect(confirm).to_contain_text("will stop resolving")
         expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
@@ -242,7 +244,7 @@ def test_writer_adds_edits_changes_value_and_deletes(
 
     # Delete after confirming
     the_row.get_by_role("button", name="Delete DATABASE_PASSWORD").click()
-    confirm = page.get_by_role("alertdialog", name="Delete DATABASE_PASSWORD?")
+    confirm = page.get_by_role("alertdialog", name="Delete secret?")
     confirm.get_by_role("button", name="Delete secret").click()
     expect(confirm).to_be_hidden()
     expect(the_row).to_have_count(0)
@@ -457,6 +459,8 @@ def test_user_without_tenants_gets_a_clear_empty_state(ui: Watched, users: Any) 
     expect(page.get_by_role("searchbox")).to_be_hidden()
     expect(page.get_by_role("button", name=re.compile("Add"))).to_have_count(0)
     assert not [u for _, u, _ in ui.requests if "/tenants/" in u]
+    expect(page.locator("#tenant-box")).to_be_hidden()  # no "TENANT None" in the sidebar
+    assert "None" not in page.locator(".sidebar").inner_text()
     # The session cannot tell an auditor from anyone else: the same text tells them where to look.
     expect(page.get_by_text("Auditors: you review keys, metadata and the audit log with the bao CLI")).to_be_visible()
 
@@ -469,6 +473,9 @@ def test_admin_without_tenants_is_told_what_an_admin_can_do(ui: Watched, users: 
     expect(text).to_contain_text("You are an administrator: you grant people read or write on tenants")
     expect(text).to_contain_text("on the Members page")
     expect(text).not_to_contain_text("Ask an administrator")
+    link = page.get_by_role("link", name="Open Members")
+    expect(link).to_be_visible()
+    assert link.evaluate("e => getComputedStyle(e).textDecorationLine") == "none"  # a button, not underlined
 
 
 # -- search and paging ------------------------------------------------------------------
@@ -621,7 +628,10 @@ def test_narrow_screen_has_no_sideways_scroll(
         assert page.evaluate(overflow) <= 0
         key_box = row(page, "A_RATHER_LONG_KEY_NAME_FOR_A_PHONE").locator(".key-text").bounding_box()
         edit_box = page.get_by_role("button", name="Edit A_RATHER_LONG_KEY_NAME_FOR_A_PHONE").bounding_box()
-        assert key_box and edit_box and key_box["x"] + key_box["width"] <= edit_box["x"]  # no overlap
+        assert key_box and edit_box
+        beside = key_box["x"] + key_box["width"] <= edit_box["x"]
+        below = key_box["y"] + key_box["height"] <= edit_box["y"]  # a phone: the actions on a line of their own
+        assert beside or below, (key_box, edit_box)  # no overlap
         page.get_by_role("button", name="Edit A_RATHER_LONG_KEY_NAME_FOR_A_PHONE").click()
         box = secret_dialog(page, "Edit Secret").bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
@@ -685,7 +695,7 @@ def test_long_descriptions_and_keys_are_clamped_and_can_be_read_whole(
         pill_box, row_box = pill.bounding_box(), line.bounding_box()
         assert pill_box and row_box
         assert pill_box["height"] < 32, pill_box  # one line in its pill
-        assert row_box["height"] < 150, row_box  # two lines of description, not twenty
+        assert row_box["height"] < 200, row_box  # two lines of description, not twenty
         overflow = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
         assert page.evaluate(overflow) <= 0
         expect(desc).to_have_attribute("aria-expanded", "false")
@@ -743,13 +753,13 @@ def test_delete_restore_and_delete_permanently(
     page = sign_in(ui, tenant.writer, tenant.password)
     for key in ("SMTP_API_KEY", "OLD_TOKEN"):
         row(page, key).get_by_role("button", name=f"Delete {key}").click()
-        confirm = page.get_by_role("alertdialog", name=f"Delete {key}?")
+        confirm = page.get_by_role("alertdialog", name="Delete secret?")
         expect(confirm).to_contain_text("moves to Recently deleted")
         expect(confirm).to_contain_text("within 30 days")
         confirm.get_by_role("button", name="Delete secret").click()
         expect(confirm).to_be_hidden()
         expect(row(page, key)).to_have_count(0)
-    expect(page.get_by_role("status").filter(has_text="Restore it from Recently deleted")).to_be_visible()
+    expect(page.get_by_role("button", name="Undo the delete of OLD_TOKEN")).to_be_visible()  # the last toast
     assert hub_resolves(app, bao, tenant.name, "SMTP_API_KEY", suite).status_code == 422
 
     # Recently deleted: both, with who deleted them and when they will be purged
@@ -779,7 +789,8 @@ def test_delete_restore_and_delete_permanently(
     page.get_by_role("tab", name="Recently deleted").click()
     old = row(page, "OLD_TOKEN")
     old.get_by_role("button", name="Delete OLD_TOKEN permanently").click()
-    confirm = page.get_by_role("alertdialog", name="Delete OLD_TOKEN permanently?")
+    confirm = page.get_by_role("alertdialog", name="Delete permanently?")
+    expect(confirm.locator("code")).to_have_text("OLD_TOKEN")  # named once, in the sentence
     expect(confirm).to_contain_text("cannot be restored")
     expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
     confirm.get_by_role("button", name="Cancel").click()
@@ -817,7 +828,7 @@ def test_a_deletion_someone_else_made_first_closes_the_confirm_and_says_so(
     page = sign_in(ui, tenant.writer, tenant.password)
 
     row(page, "RACED").get_by_role("button", name="Delete RACED").click()
-    confirm = page.get_by_role("alertdialog", name="Delete RACED?")
+    confirm = page.get_by_role("alertdialog", name="Delete secret?")
     assert client.delete(f"{url}/RACED", query_string={"permanent": "true"}).status_code == 204
     confirm.get_by_role("button", name="Delete secret").click()
     expect(confirm).to_be_hidden()
@@ -826,12 +837,43 @@ def test_a_deletion_someone_else_made_first_closes_the_confirm_and_says_so(
 
     page.get_by_role("tab", name="Recently deleted").click()
     row(page, "PURGED").get_by_role("button", name="Delete PURGED permanently").click()
-    confirm = page.get_by_role("alertdialog", name="Delete PURGED permanently?")
+    confirm = page.get_by_role("alertdialog", name="Delete permanently?")
     assert client.delete(f"{url}/PURGED", query_string={"permanent": "true"}).status_code == 204
     confirm.get_by_role("button", name="Delete permanently").click()
     expect(confirm).to_be_hidden()
     expect(page.get_by_role("status").filter(has_text="Secret PURGED was already gone.")).to_be_visible()
     expect(row(page, "PURGED")).to_have_count(0)
+
+
+def test_the_delete_toast_offers_undo_while_the_secret_is_restorable(
+    ui: Watched, app: Any, bao: Any, tenant: Any, login: Any, planted: Callable[[str], str], suite: ModuleType
+) -> None:
+    client = login(tenant.writer, tenant.password)
+    value = planted("ui-undo")
+    body = {"key": "UNDO_ME", "description": "Comes back", "value": value}
+    assert client.post(SEARCH_PATH.format(tenant.name), json=body).status_code == 201
+    page = sign_in(ui, tenant.writer, tenant.password)
+    row(page, "UNDO_ME").get_by_role("button", name="Delete UNDO_ME").click()
+    page.get_by_role("alertdialog", name="Delete secret?").get_by_role("button", name="Delete secret").click()
+    expect(row(page, "UNDO_ME")).to_have_count(0)
+    assert hub_resolves(app, bao, tenant.name, "UNDO_ME", suite).status_code == 422
+    undo = page.locator("#toast").get_by_role("button", name="Undo the delete of UNDO_ME")
+    expect(undo).to_have_text("Undo")
+    undo.click()
+    expect(page.get_by_role("status").filter(has_text="Secret UNDO_ME restored.")).to_be_visible()
+    expect(row(page, "UNDO_ME")).to_contain_text("Comes back")
+    answer = hub_resolves(app, bao, tenant.name, "UNDO_ME", suite)
+    assert answer.status_code == 200 and answer.get_json()["parameters"][0]["value"] == value
+    assert_no_values(ui, suite)
+
+
+def test_restore_is_labelled_in_words(ui: Watched, tenant: Any, login: Any, planted: Callable[[str], str]) -> None:
+    client = login(tenant.writer, tenant.password)
+    assert client.post(SEARCH_PATH.format(tenant.name), json={"key": "GONE", "value": planted("ui")}).status_code == 201
+    assert client.delete(f"{SEARCH_PATH.format(tenant.name)}/GONE").status_code == 204
+    page = sign_in(ui, tenant.writer, tenant.password)
+    page.get_by_role("tab", name="Recently deleted").click()
+    expect(row(page, "GONE").get_by_role("button", name="Restore GONE")).to_have_text("Restore")
 
 
 def test_reader_sees_recently_deleted_without_buttons(
@@ -898,3 +940,54 @@ def test_a_page_of_only_deleted_secrets_is_followed(
     expect(row(page, "Z_LIVE")).to_be_visible()
     expect(page.locator("#rows tr")).to_have_count(1)
     expect(page.get_by_role("heading", name="No secrets yet")).to_be_hidden()
+    assert len(listings(ui, tenant.name)) == 1  # the server filled the page past the 51 deleted
+
+
+def listings(ui: Watched, tenant: str) -> list[str]:
+    """The query strings of the page's listing requests for the tenant, in order."""
+    path = SEARCH_PATH.format(tenant)
+    found = [url.split("?", 1) for method, url, _ in ui.requests if method == "GET" and path in url]
+    return [parts[1] if len(parts) > 1 else "" for parts in found if parts[0].endswith(path)]
+
+
+def test_each_page_is_one_request_even_when_the_scan_budget_stops_it(
+    ui: Watched, tenant: Any, login: Any, planted: Callable[[str], str], monkeypatch: Any
+) -> None:
+    """A sparse search (or Recently deleted) past the scan budget: the page shows what one request
+    found, says more may follow, and Load more is one more request."""
+    monkeypatch.setattr(secrets, "SCAN_BUDGET", 20)
+    client = login(tenant.writer, tenant.password)
+    url = SEARCH_PATH.format(tenant.name)
+    for n in range(30):
+        body = {"key": f"K_{n:02d}", "description": "the needle" if n == 25 else "hay", "value": planted("ui-budget")}
+        assert client.post(url, json=body).status_code == 201
+    assert client.delete(f"{url}/K_27").status_code == 204
+
+    page = sign_in(ui, tenant.writer, tenant.password)
+    rows = page.locator("#rows tr")
+    expect(rows).to_have_count(20)  # the budget (20 keys) is below the page size here
+    assert len(listings(ui, tenant.name)) == 1
+    page.get_by_role("searchbox", name="Search secrets by key or description").fill("needle")
+    expect(page.get_by_role("heading", name="No matches yet")).to_be_visible()
+    expect(page.get_by_role("heading", name="No matching secrets")).to_be_hidden()
+    searches = [q for q in listings(ui, tenant.name) if "q=needle" in q]
+    assert len(searches) == 1 and "after" not in searches[0]
+    page.get_by_role("button", name="Load more").click()
+    expect(row(page, "K_25")).to_be_visible()
+    expect(rows).to_have_count(1)
+    expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+    searches = [q for q in listings(ui, tenant.name) if "q=needle" in q]
+    assert len(searches) == 2 and "after=K_19" in searches[1]
+
+    before = len(listings(ui, tenant.name))
+    page.get_by_role("tab", name="Recently deleted").click()
+    deleted = page.get_by_role("tabpanel", name="Recently deleted")
+    expect(deleted.get_by_role("heading", name="No deleted secrets found yet")).to_be_visible()
+    opened = listings(ui, tenant.name)[before:]
+    assert len(opened) == 1 and "deleted=true" in opened[0]
+    deleted.get_by_role("button", name="Load more").click()
+    expect(page.locator("#deleted-rows tr")).to_have_count(1)
+    expect(page.locator("#deleted-rows")).to_contain_text("K_27")
+    expect(deleted.get_by_role("heading", name="Nothing recently deleted")).to_be_hidden()
+    opened = listings(ui, tenant.name)[before:]
+    assert len(opened) == 2 and "deleted=true" in opened[1] and "after=K_19" in opened[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -177,7 +178,7 @@ def test_reader_downloads_the_inventory_and_cannot_import(
 def test_an_import_stopped_half_way_says_what_was_written(
     ui: Watched, app: Any, tenant: Any, planted: Callable[[str], str], suite: ModuleType, monkeypatch: Any
 ) -> None:
-    from app import errors
+    from app.vault import errors
 
     kv = app.extensions["nexo_vault"].kv
     real_write = kv.write_value
@@ -205,4 +206,33 @@ def test_an_import_stopped_half_way_says_what_was_written(
     dialog.get_by_role("button", name="Done").click()
     expect(row(page, "A_FIRST")).to_be_visible()  # the table shows what was written
     expect(row(page, "B_SECOND")).to_have_count(0)
+    assert_no_values(ui, suite)
+
+
+def test_an_inventory_export_given_to_import_is_named_as_such(
+    ui: Watched, tenant: Any, login: Any, planted: Callable[[str], str], suite: ModuleType
+) -> None:
+    """The Download menu's files hold no values: Import says so in one sentence, for JSON and CSV."""
+    writer = login(tenant.writer, tenant.password)
+    writer.post(f"/api/v1/tenants/{tenant.name}/secrets", json={"key": "A_KEY", "value": planted("ui-inv")})
+    exported = {fmt: writer.get(f"/api/v1/tenants/{tenant.name}/secrets/export?format={fmt}").data for fmt in ("json", "csv")}
+    page = sign_in(ui, tenant.writer, tenant.password)
+    for fmt, content in exported.items():
+        dialog = import_dialog(page)
+        dialog.locator("#import-file").set_input_files(
+            files=[{"name": f"{tenant.name}-secrets.{fmt}", "mimeType": "text/plain", "buffer": content}]
+        )
+        alert = dialog.locator("#import-error")
+        expect(alert).to_have_text(re.compile(r"^This is an inventory export \(Download\), which lists keys and descriptions but holds no values"))
+        expect(alert.locator("li")).to_have_count(0)  # one sentence, no list of field errors
+        expect(dialog.get_by_role("button", name="Import", exact=True)).to_be_disabled()
+        page.keyboard.press("Escape")
+    assert writer.get(f"/api/v1/tenants/{tenant.name}/secrets").get_json()["items"][0]["version"] == 1  # nothing written
+
+    # A JSON list with a bad item: the item's number and the field, in words.
+    dialog = import_dialog(page)
+    content = json.dumps([{"key": "OK", "value": planted("ui-inv")}, {"key": "NO_VALUE", "description": "x"}])
+    dialog.locator("#import-file").set_input_files(files=[{"name": "list.json", "mimeType": "application/json", "buffer": content.encode()}])
+    expect(dialog.locator("#import-error li")).to_have_text(["item 2: value: required, and missing"])
+    page.keyboard.press("Escape")
     assert_no_values(ui, suite)

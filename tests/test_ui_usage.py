@@ -95,13 +95,14 @@ def test_last_used_expiry_badges_filter_sort_and_the_delete_warning(
 
     # The delete confirm says what a delete breaks, and for how long it can be restored.
     row(page, "SMTP_API_KEY").get_by_role("button", name="Delete SMTP_API_KEY").click()
-    confirm = page.get_by_role("alertdialog", name="Delete SMTP_API_KEY?")
+    confirm = page.get_by_role("alertdialog", name="Delete secret?")
     expect(confirm).to_contain_text(re.compile("Resolved by the Hub (this hour|1 hour ago)"))
-    expect(confirm).to_contain_text("Actions that reference SMTP_API_KEY will stop resolving")
+    expect(confirm).to_contain_text("Actions that reference it will stop resolving")
+    expect(confirm.locator("code")).to_have_text("SMTP_API_KEY")  # the key named once
     expect(confirm).to_contain_text("within 30 days")
     confirm.get_by_role("button", name="Cancel").click()
     row(page, "UNUSED").get_by_role("button", name="Delete UNUSED").click()
-    confirm = page.get_by_role("alertdialog", name="Delete UNUSED?")
+    confirm = page.get_by_role("alertdialog", name="Delete secret?")
     expect(confirm).to_contain_text("Never resolved by the Hub")
     expect(confirm).not_to_contain_text("Resolved by the Hub")
     confirm.get_by_role("button", name="Delete secret").click()

@@ -11,6 +11,17 @@ path "{{mount}}/metadata/{{prefix}}/*" {
 path "{{mount}}/detailed-metadata/{{prefix}}/*" {
   capabilities = ["list"]
 }
+# References: which Actions and Event Types name which keys (names and parameter names; the
+# referrers' full records are data, denied below with the values).
+path "{{mount}}/metadata/{{references}}/" {
+  capabilities = ["list"]
+}
+path "{{mount}}/metadata/{{references}}/*" {
+  capabilities = ["read", "list"]
+}
+path "{{mount}}/detailed-metadata/{{references}}/*" {
+  capabilities = ["list"]
+}
 # Values: denied outright. A deny wins over any other policy the same token may carry.
 path "{{mount}}/data/*" {
   capabilities = ["deny"]

@@ -37,3 +37,19 @@ path "{{mount}}/undelete/{{prefix}}/{{tenant}}/*" {
 path "{{mount}}/destroy/{{prefix}}/{{tenant}}/*" {
   capabilities = ["update"]
 }
+
+# References (issue 25): which of the tenant's Actions and Event Types name which keys. Read by
+# the tenant's members; only the Hub's token declares them. Beside the tenant's secret folder,
+# never in it, and no secret value is in them.
+path "{{mount}}/metadata/{{references}}/{{tenant}}/" {
+  capabilities = ["list"]
+}
+path "{{mount}}/metadata/{{references}}/{{tenant}}/*" {
+  capabilities = ["read", "list"]
+}
+path "{{mount}}/detailed-metadata/{{references}}/{{tenant}}/" {
+  capabilities = ["list"]
+}
+path "{{mount}}/data/{{references}}/{{tenant}}/*" {
+  capabilities = ["read"]
+}

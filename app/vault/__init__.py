@@ -1,8 +1,8 @@
 """The only package that talks to Vault (or OpenBao).
 
 `transport` is the one road (pool, failover, retries, redirects; every answer a payload or one
-domain error); `kv`, `identity`, `auth` and `sys` are thin classes per Vault API on top of it.
-Every call carries the caller's own token.
+Vault error of `errors`, which carry no HTTP status); `kv`, `identity`, `auth` and `sys` are thin
+classes per Vault API on top of it. Every call carries the caller's own token.
 """
 
 from __future__ import annotations
@@ -35,9 +35,13 @@ class Vault:
         timeout: float = 5.0,
         cacert: str | None = None,
         max_versions: int = 10,
+        references_prefix: str = "references",
     ) -> None:
         self.transport = Transport(addresses, timeout=timeout, cacert=cacert)
         self.kv = KV(self.transport, mount, prefix, max_versions)
+        # References (which Actions and Event Types name which keys): beside the tenants' folders,
+        # never in them; one version each is enough (app/references.py).
+        self.refs = KV(self.transport, mount, references_prefix, 1)
         self.identity = Identity(self.transport)
         self.auth = Auth(self.transport, userpass_mount, approle_mount)
         self.sys = Sys(self.transport)
@@ -70,6 +74,7 @@ def from_settings(settings: Mapping[str, Any]) -> Vault:
         timeout=settings["VAULT_TIMEOUT"],
         cacert=settings.get("VAULT_CACERT"),
         max_versions=settings.get("MAX_VERSIONS", 10),
+        references_prefix=settings.get("REFERENCES_PREFIX", "references"),
     )
 
 

@@ -1,4 +1,4 @@
-"""Signing in and tokens: userpass and AppRole, token lookups, revoking wrapping tokens."""
+"""Signing in and tokens: userpass, AppRole and JWT, token lookups, revoking wrapping tokens."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app import errors
+from app.vault import errors
 from app.vault.transport import Transport, path
 
 
@@ -33,15 +33,15 @@ class Auth:
     # -- signing in --------------------------------------------------------------------------
 
     def login_userpass(self, username: str, password: str) -> dict[str, Any]:
-        """Vault's auth block for a userpass sign-in; NotAuthenticated for any bad credential."""
+        """Vault's auth block for a userpass sign-in; BadCredentials for any bad credential."""
         try:
             reply = self.t.request(
                 "POST", path("auth", self.userpass_mount, "login", username), None, {"password": password}
             )
-        except (errors.BadRequest, errors.PermissionDenied, errors.NotFound, errors.Unsupported):
+        except (errors.Invalid, errors.Denied, errors.NotFound, errors.Unsupported):
             # Vault says 400 for a wrong password and for an unknown user alike, 403 for a
             # locked-out account, 405 for a name its route refuses: all a bad credential.
-            raise errors.NotAuthenticated("Invalid username or password") from None
+            raise errors.BadCredentials("Invalid username or password") from None
         return dict(reply["auth"])
 
     def login_approle(self, role_id: str, secret_id: str) -> dict[str, Any]:
@@ -49,8 +49,17 @@ class Auth:
         body = {"role_id": role_id, "secret_id": secret_id}
         try:
             reply = self.t.request("POST", path("auth", self.approle_mount, "login"), None, body)
-        except (errors.BadRequest, errors.PermissionDenied):
-            raise errors.NotAuthenticated("Invalid AppRole credentials") from None
+        except (errors.Invalid, errors.Denied):
+            raise errors.BadCredentials("Invalid AppRole credentials") from None
+        return dict(reply["auth"])
+
+    def login_jwt(self, mount: str, role: str, jwt: str) -> dict[str, Any]:
+        """Vault's auth block for a JWT login (a Hub run); BadCredentials for any refused JWT."""
+        try:
+            reply = self.t.request("POST", path("auth", mount, "login"), None, {"role": role, "jwt": jwt})
+        except (errors.Invalid, errors.Denied):
+            # Vault says 400 for a bad signature, issuer, audience, expiry or claim alike.
+            raise errors.BadCredentials("The JWT was refused") from None
         return dict(reply["auth"])
 
     # -- tokens ------------------------------------------------------------------------------
@@ -59,7 +68,7 @@ class Auth:
         """Who the token belongs to; TokenInvalid if it is expired or revoked."""
         try:
             data = self.t.request("GET", path("auth", "token", "lookup-self"), token)["data"]
-        except errors.PermissionDenied:
+        except errors.Denied:
             raise errors.TokenInvalid() from None
         meta = data.get("meta") or {}
         name = meta.get("username") or meta.get("role_name") or data.get("display_name") or "unknown"
@@ -76,7 +85,7 @@ class Auth:
         """Revoke the token (sign-out); an already dead token is fine."""
         try:
             self.t.request("POST", path("auth", "token", "revoke-self"), token)
-        except (errors.NotAuthenticated, errors.PermissionDenied):
+        except (errors.TokenInvalid, errors.Denied):
             pass
 
     def revoke_wrapping(self, wrapping_token: str) -> bool:
@@ -86,9 +95,9 @@ class Auth:
         token has one use, and Vault spends it on this request (even one its policy refuses)."""
         try:
             self.t.request("POST", path("auth", "token", "revoke-self"), wrapping_token)
-        except (errors.NotAuthenticated, errors.PermissionDenied):
+        except (errors.TokenInvalid, errors.Denied):
             return True  # already used, expired or revoked: unusable either way
-        except errors.ServiceError:
+        except errors.VaultError:
             return False
         return True
 
@@ -107,6 +116,14 @@ class Auth:
         except errors.NotFound:
             return False
         return True
+
+    def list_users(self, token: str) -> list[str]:
+        """The userpass accounts' names (none yet: an empty list)."""
+        try:
+            reply = self.t.request("LIST", path("auth", self.userpass_mount, "users"), token)
+        except errors.NotFound:
+            return []
+        return [str(k) for k in (reply.get("data") or {}).get("keys") or []]
 
     def delete_user(self, token: str, user: str) -> bool:
         """Delete a userpass account; False if there was none."""
@@ -128,3 +145,17 @@ class Auth:
         return dict(
             self.t.request("POST", path("auth", self.approle_mount, "role", role, "secret-id"), token, body)["data"]
         )
+
+    def write_jwt_config(self, token: str, mount: str, settings: Mapping[str, Any]) -> None:
+        """Configure a jwt auth mount: the keys (or JWKS URL) and the issuer it trusts."""
+        self.t.request("POST", path("auth", mount, "config"), token, dict(settings))
+
+    def write_jwt_role(self, token: str, mount: str, role: str, settings: Mapping[str, Any]) -> None:
+        """Create a jwt role, or update the fields given of an existing one."""
+        self.t.request("POST", path("auth", mount, "role", role), token, dict(settings))
+
+    def read_jwt_role(self, token: str, mount: str, role: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.t.request("GET", path("auth", mount, "role", role), token)["data"])
+        except errors.NotFound:
+            return None

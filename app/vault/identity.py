@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from app import errors
+from app.vault import errors
 from app.vault.transport import Transport, path
 
 

@@ -1,12 +1,121 @@
-"""A tenant's secrets in KV version 2: `<mount>/{data,metadata}/<prefix>/<tenant>/<key>`."""
+"""A tenant's secrets in KV version 2: `<mount>/{data,metadata}/<prefix>/<tenant>/<key>`.
+
+Metadata comes back as typed records (`Metadata`, `Version`, `Current`); Vault's JSON is read
+here only. One rule says when a version is deleted (`_deleted_time`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from app import errors
+from app.vault import errors
 from app.vault.transport import Transport, path
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One version of a key as its metadata lists it (never its value)."""
+
+    number: int
+    created_time: str
+    deletion_time: str  # as Vault has it: "" for none; a future time is only scheduled
+    destroyed: bool
+    deleted_time: str | None  # when it was deleted or destroyed; None while live
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_time is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Current:
+    """The current version's state: what listing, import, restore and purge decide on."""
+
+    version: int  # 0: metadata without any version (made with the Vault CLI)
+    created_time: str
+    deleted_time: str | None  # when it was deleted or destroyed; None while live
+    destroyed: bool
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_time is not None
+
+    @property
+    def holds_value(self) -> bool:
+        """A live version exists: a create with check-and-set 0 would be refused."""
+        return self.version > 0 and self.deleted_time is None
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    """A key's metadata as Vault answered it: times, versions and custom_metadata."""
+
+    key: str
+    created_time: str
+    updated_time: str  # Vault's own: also moves when only custom_metadata changed
+    max_versions: int  # 0: the mount's setting
+    metadata_version: int | None  # for a metadata check-and-set (OpenBao; None: HashiCorp Vault)
+    custom: Mapping[str, str]
+    versions: Mapping[int, Version]  # those Vault keeps, by number
+    current: Current
+
+
+def _deleted_time(version: Mapping[str, Any], now: datetime) -> str | None:
+    """When a version was deleted or destroyed; None while it is live: the one rule.
+
+    A deletion_time in the future is not a deletion yet: a mount or key with
+    delete_version_after gives every version one from its creation."""
+    when = str(version.get("deletion_time") or "")
+    destroyed = bool(version.get("destroyed"))
+    if not when and not destroyed:
+        return None  # live: the common case, no time to parse
+    try:
+        parsed: datetime | None = datetime.fromisoformat(when)
+    except ValueError:
+        parsed = None
+    if parsed is not None and parsed.astimezone(UTC) <= now:
+        return when
+    if destroyed:
+        return when or str(version.get("created_time") or "")
+    return None
+
+
+def _version(number: int, version: Mapping[str, Any], now: datetime) -> Version:
+    return Version(
+        number=number,
+        created_time=str(version.get("created_time") or ""),
+        deletion_time=str(version.get("deletion_time") or ""),
+        destroyed=bool(version.get("destroyed")),
+        deleted_time=_deleted_time(version, now),
+    )
+
+
+def _metadata(key: str, data: Mapping[str, Any], now: datetime) -> Metadata:
+    """The record of a metadata answer (or one entry of a detailed LIST)."""
+    raw_versions = data.get("versions") or {}
+    versions = {int(n): _version(int(n), v or {}, now) for n, v in raw_versions.items()}
+    number = int(data.get("current_version") or 0)
+    found = versions.get(number)
+    current = (
+        Current(number, found.created_time, found.deleted_time, found.destroyed)
+        if found
+        else Current(number, "", None, False)
+    )
+    custom = data.get("custom_metadata")
+    cas_version = data.get("current_metadata_version")
+    return Metadata(
+        key=key,
+        created_time=str(data.get("created_time") or ""),
+        updated_time=str(data.get("updated_time") or ""),
+        max_versions=int(data.get("max_versions") or 0),
+        metadata_version=None if cas_version is None else int(cas_version),
+        custom=custom if isinstance(custom, dict) else {},  # Vault holds strings only
+        versions=versions,
+        current=current,
+    )
 
 
 class KV:
@@ -26,9 +135,7 @@ class KV:
         """The data path of a key as policies name it (no /v1/, not quoted): for capabilities."""
         return "/".join((self.mount, "data", *self.prefix, tenant, key))
 
-    def list_detailed(
-        self, token: str, tenant: str, after: str | None, limit: int | None
-    ) -> dict[str, dict[str, Any]] | None:
+    def list_detailed(self, token: str, tenant: str, after: str | None, limit: int | None) -> list[Metadata] | None:
         """OpenBao's LIST detailed-metadata: keys with their metadata in one call, in key order.
 
         None when Vault has no such endpoint (HashiCorp Vault)."""
@@ -42,11 +149,12 @@ class KV:
             self.detailed = False
             return None
         except errors.NotFound:
-            return {}  # the tenant has no keys
+            return []  # the tenant has no keys
         self.detailed = True
         data = reply["data"]
         info = data.get("key_info") or {}
-        return {k: info.get(k) or {} for k in data.get("keys", []) if not k.endswith("/")}
+        now = datetime.now(UTC)
+        return [_metadata(k, info.get(k) or {}, now) for k in data.get("keys", []) if not k.endswith("/")]
 
     def list_keys(self, token: str, tenant: str, after: str | None = None, limit: int | None = None) -> list[str]:
         """Plain LIST of a tenant's keys (HashiCorp Vault and OpenBao)."""
@@ -60,9 +168,10 @@ class KV:
             keys = [k for k in keys if k > after]
         return keys[:limit] if limit else keys
 
-    def read_metadata(self, token: str, tenant: str, key: str) -> dict[str, Any]:
+    def read_metadata(self, token: str, tenant: str, key: str) -> Metadata:
         """A key's metadata (versions, times, custom_metadata); NotFound if absent."""
-        return dict(self.t.request("GET", self._path("metadata", tenant, key), token)["data"])
+        data = self.t.request("GET", self._path("metadata", tenant, key), token)["data"]
+        return _metadata(key, data, datetime.now(UTC))
 
     def write_value(self, token: str, tenant: str, key: str, value: str, cas: int) -> int:
         """Write a new version with check-and-set (cas=0: create only); returns the version."""
@@ -119,10 +228,6 @@ class KV:
             return []
         return [k.rstrip("/") for k in reply["data"].get("keys", []) if k.endswith("/")]
 
-    def read_value(self, token: str, tenant: str, key: str) -> str:
-        """The current value of a key (only the Hub's policy allows this); NotFound if deleted."""
-        return self.read_current(token, tenant, key)[0]
-
     def read_current(self, token: str, tenant: str, key: str) -> tuple[str, dict[str, Any]]:
         """The current value of a key and its custom_metadata, from the one data read (KV v2
         answers the metadata with the data); NotFound if deleted."""
@@ -130,6 +235,22 @@ class KV:
         if data.get("data") is None:  # the current version was deleted
             raise errors.NotFound()
         return str(data["data"]["value"]), _custom(data)
+
+    def read_data(self, token: str, tenant: str, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The current version's data as stored, and its custom_metadata (product records outside
+        the tenants' folders, never a secret's value); NotFound if absent or deleted."""
+        data = self.t.request("GET", self._path("data", tenant, key), token).get("data") or {}
+        record = data.get("data")
+        if not isinstance(record, dict):
+            raise errors.NotFound()
+        return record, _custom(data)
+
+    def write_record(
+        self, token: str, tenant: str, key: str, record: Mapping[str, Any], custom: Mapping[str, str]
+    ) -> None:
+        """Write a product record (data, then its custom_metadata): last writer wins."""
+        self.t.request("POST", self._path("data", tenant, key), token, {"data": dict(record)})
+        self.write_metadata(token, tenant, key, custom)
 
     def current_custom(self, token: str, tenant: str, key: str) -> dict[str, Any] | None:
         """A key's custom_metadata if its current version holds a value, else None; learnt

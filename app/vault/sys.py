@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import errors
+from app.vault import errors
 from app.vault.transport import Transport, path
 
 
@@ -51,7 +51,7 @@ class Sys:
         """The accessor of an auth mount (entity aliases are keyed by it)."""
         found = self.auth_methods(token).get(mount.strip("/") + "/")  # the listing needs no sudo
         if not found:
-            raise errors.NotFound(f"Auth method {mount!r} is not enabled")
+            raise errors.NotFound(f"auth method {mount!r} is not enabled")
         return str(found["accessor"])
 
     def capabilities(self, token: str, policy_path: str) -> list[str]:

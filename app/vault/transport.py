@@ -1,5 +1,5 @@
 """One road to Vault: a connection pool, failover across addresses, retries, redirects, and the
-one place where Vault's answers become domain errors.
+one place where Vault's answers become Vault errors (app/vault/errors.py).
 
 urllib3 straight rather than hvac's client: every call here carries its own caller's token (an
 hvac client holds one).
@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 
 import urllib3
 
-from app import errors
+from app.vault import errors
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,6 @@ for _name in (
     # A logger's filters see only the records made on it, not its children's: each one gets it.
     logging.getLogger(_name).addFilter(_REDACT)
 
-RETRY_AFTER = 5  # seconds a caller is told to wait when Vault is unavailable
 # Vault answers 400 with these texts when a (metadata) check-and-set version does not match.
 _CAS_MISMATCH = ("check-and-set parameter did not match", "check-and-set parameter does not match")
 _NO_ROUTE = "no handler for route"
@@ -64,7 +63,10 @@ Observer = Callable[[str, str, "int | None", float], None]
 
 
 def path(*segments: str) -> str:
-    """A Vault API path from segments, each quoted: '/', '..', '?' and '%' never change the path."""
+    """A Vault API path from segments, each quoted: '/', '?' and '%' never change the path.
+
+    A '..' or '.' segment is not quoted (it needs no quoting) and HTTP clients and servers collapse
+    it: only the naming rules (app/names.py), checked before a path is built, keep it out."""
     return "/v1/" + "/".join(quote(s, safe="") for s in segments)
 
 
@@ -100,7 +102,7 @@ class _Answered(Exception):
 
 
 class Transport:
-    """Sends requests to Vault with the caller's token and answers payloads or domain errors."""
+    """Sends requests to Vault with the caller's token and answers payloads or Vault errors."""
 
     observer: Observer | None = None  # app.observe counts and times calls through this
 
@@ -135,7 +137,7 @@ class Transport:
         content_type: str = "application/json",
         probe: bool = False,
     ) -> Any:
-        """One call: Vault's JSON payload (None for 204), or a domain error.
+        """One call: Vault's JSON payload (None for 204), or a Vault error.
 
         Reads (GET, LIST) are retried with jittered backoff after a dropped connection, a timeout,
         429 or a 5xx; any request is retried when no node could even be connected to; all within
@@ -226,43 +228,43 @@ class Transport:
         except urllib3.exceptions.HTTPError as exc:
             raise _Unreachable(f"redirect: {type(exc).__name__}", sent=True) from None
 
-    def _error(self, failure: Exception, method: str, url: str, token: str | None) -> errors.ServiceError:
-        """The domain error for a failed call. Vault's own text is logged (never handed upward);
+    def _error(self, failure: Exception, method: str, url: str, token: str | None) -> errors.VaultError:
+        """The Vault error for a failed call. Vault's own text is logged (never handed upward);
         the log names the operation, not the path, which may hold a user name typed as a password."""
         what = operation(method, url)
         if isinstance(failure, _Unreachable):
             log.warning("vault unreachable: %s (%s)", what, failure)
-            return errors.Unavailable(retry_after=RETRY_AFTER)
+            return errors.Unavailable()
         assert isinstance(failure, _Answered)
         status = failure.status
         found = failure.payload.get("errors") if isinstance(failure.payload, dict) else None
         text = " ".join(str(e) for e in found or [])
         log.info("vault answered %s to %s: %s", status, what, text[:300])
         if status == 400 and any(m in text for m in _CAS_MISMATCH):
-            return errors.Conflict("The secret was changed by someone else; reload and try again")
+            return errors.Conflict()
         if status == 403:
             if token and not url.startswith(path("auth", "token", "lookup-self")) and not self._valid(token):
                 return errors.TokenInvalid()
-            return errors.PermissionDenied()
+            return errors.Denied()
         if status == 404 and _NO_ROUTE in text:
             # A node that has just become active answers this until its mounts are set up.
-            return errors.Unavailable(retry_after=RETRY_AFTER)
+            return errors.Unavailable()
         if status == 405 or (status == 404 and _UNSUPPORTED in text):
             return errors.Unsupported()
         if status == 404:
             return errors.NotFound()
         if status == 429:
-            return errors.TooManyRequests("Vault is rate-limiting requests", retry_after=1)
+            return errors.RateLimited()
         if status == 400:
-            return errors.BadRequest("Vault refused the request")
-        return errors.Unavailable(retry_after=RETRY_AFTER)
+            return errors.Invalid()
+        return errors.Unavailable()
 
     def _valid(self, token: str) -> bool:
         """Whether Vault still knows the token (a 403 then means 'not allowed', not 'signed out')."""
         try:
             self.request("GET", path("auth", "token", "lookup-self"), token)
-        except errors.PermissionDenied:
+        except errors.Denied:
             return False
-        except errors.ServiceError:
+        except errors.VaultError:
             return True
         return True

@@ -543,7 +543,7 @@ def _worker(factory: Factory, start_at: float, seconds: float, queue: Any) -> No
             call()
             done += 1
         queue.put(done)
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the run
+    except BaseException as exc:  # reported to the parent, which fails the run
         queue.put(f"{type(exc).__name__}: {exc}")
 
 

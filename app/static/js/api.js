@@ -24,15 +24,12 @@ export class ApiError extends Error {
   }
 }
 
-// 422s from webargs nest field errors under the location ({"json": {"key": [...]}});
-// domain errors (409) name the field directly ({"key": [...]}). Flatten both.
+// `errors` maps each field to its messages ({"key": [...]}; README: HTTP API): one text per field.
 function fieldErrors(errors) {
   const out = {};
   if (!errors || typeof errors !== "object") return out;
   for (const [name, detail] of Object.entries(errors)) {
-    if (["json", "query", "form", "path"].includes(name) && detail && !Array.isArray(detail)) {
-      Object.assign(out, fieldErrors(detail));
-    } else if (Array.isArray(detail)) {
+    if (Array.isArray(detail)) {
       out[name] = detail.map(String).join(" ");
     } else if (typeof detail === "string") {
       out[name] = detail;

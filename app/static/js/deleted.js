@@ -4,10 +4,9 @@
 import { api, paths } from "./api.js";
 import { closeDialog, onConfirm, openDialog } from "./dialogs.js";
 import { openHistory } from "./history.js";
-import { cell, iconButton, span, timeElement, toast } from "./parts.js";
+import { cell, icon, iconButton, span, timeElement, toast } from "./parts.js";
 
 const PAGE_SIZE = 50;
-const EMPTY_PAGE_HOPS = 20;
 const $ = (id) => document.getElementById(id);
 
 let screen = null; // {tenant(), canWrite(), recoveryDays(), permissionsChanged()} from main.js
@@ -54,12 +53,9 @@ async function load(reset) {
   $("deleted-table").setAttribute("aria-busy", "true");
   $("deleted-count").textContent = "Loading…";
   try {
-    let page = await api("GET", `${paths.secrets(tenant)}?${params}`, { signal: controller.signal });
-    // One request scans a bounded number of keys: an empty page may still have more after it.
-    for (let hop = 0; page.items.length === 0 && page.next && hop < EMPTY_PAGE_HOPS; hop += 1) {
-      params.set("after", page.next);
-      page = await api("GET", `${paths.secrets(tenant)}?${params}`, { signal: controller.signal });
-    }
+    // One request per page: the server fills it (a scan stopped by its budget answers what it
+    // found, maybe nothing, and a `next` that Load more follows).
+    const page = await api("GET", `${paths.secrets(tenant)}?${params}`, { signal: controller.signal });
     if (reset) {
       state.items.clear();
       $("deleted-rows").replaceChildren();
@@ -99,7 +95,13 @@ function render() {
     ? `${count} deleted ${count === 1 ? "secret" : "secrets"}${state.next ? " shown, more available" : ""}`
     : "";
   $("deleted-empty").hidden = count > 0;
+  // Nothing found yet in the part of a large tenant read so far: not "nothing deleted".
+  $("deleted-empty-title").textContent = state.next ? "No deleted secrets found yet" : "Nothing recently deleted";
+  $("deleted-empty-text").textContent = state.next
+    ? "Only part of this tenant's secrets was read so far. Load more reads further."
+    : "Deleted secrets show here until they are purged, and a user with write permission can restore them.";
   $("deleted-table").classList.toggle("is-empty", count === 0);
+  $("deleted-table").classList.toggle("has-more", Boolean(state.next));
   $("deleted-card").hidden = count === 0 && !$("deleted-error").hidden;
 }
 
@@ -124,7 +126,7 @@ function buildRow(item) {
   const buttons = [iconButton("history", `History of ${item.key}`, (event) => openHistory(screen.tenant(), item.key, event.currentTarget))];
   if (screen.canWrite()) {
     buttons.push(
-      iconButton("restore", `Restore ${item.key}`, (event) => restore(item, event.currentTarget)),
+      restoreButton(item),
       iconButton("trash", `Delete ${item.key} permanently`, (event) => openPurge(item, event.currentTarget), "danger-hover"),
     );
   }
@@ -132,6 +134,17 @@ function buildRow(item) {
   actions.className = "cell-actions";
   row.append(actions);
   return row;
+}
+
+/** Restore, labelled in words: an arrow icon alone next to the trash reads as Undo. */
+function restoreButton(item) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "btn small";
+  button.setAttribute("aria-label", `Restore ${item.key}`);
+  button.append(icon("restore"), "Restore");
+  button.addEventListener("click", (event) => restore(item, event.currentTarget));
+  return button;
 }
 
 const day = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
@@ -181,7 +194,7 @@ async function restore(item, button) {
 function openPurge(item, opener) {
   state.purging = item;
   $("purge-key").textContent = item.key;
-  $("purge-title").textContent = `Delete ${item.key} permanently?`;
+  $("purge-title").textContent = "Delete permanently?";
   $("purge-error").hidden = true;
   openDialog($("purge-dialog"), opener, $("purge-cancel"));
 }

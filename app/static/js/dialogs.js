@@ -62,7 +62,8 @@ export function closeDialog(dialog, { restoreFocus = true } = {}) {
 // runs. Done, or a 404 (someone else was first: gone() says so), closes the dialog and runs
 // after(subject); any other failure shows in the dialog's alert and keeps it open (refused()
 // hears of a 403). A 401 is left to the sign-in screen.
-export function onConfirm(form, { dialog, button, alert, busy, subject, remove, done, gone, refused, after }) {
+// `action(subject)`, if given, may add a button to the done toast (an Undo).
+export function onConfirm(form, { dialog, button, alert, busy, subject, remove, done, gone, refused, after, action }) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const what = subject();
@@ -70,7 +71,7 @@ export function onConfirm(form, { dialog, button, alert, busy, subject, remove, 
     setBusy(button, true, busy);
     try {
       await remove(what);
-      toast(done(what));
+      toast(done(what), action ? action(what) : null);
     } catch (error) {
       if (error.status === 401) return;
       if (error.status !== 404) {

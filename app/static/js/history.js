@@ -14,7 +14,7 @@ export async function openHistory(tenant, key, opener) {
   const wanted = `${tenant}/${key}`;
   shown = wanted;
   $("history-title").textContent = `History of ${key}`;
-  $("history-caption").textContent = `Versions of ${key}`;
+  $("history-caption").textContent = "Versions"; // the dialog's title names the key, once
   $("history-note").textContent = "Loading…";
   $("history-description").textContent = "";
   $("history-error").hidden = true;

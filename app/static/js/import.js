@@ -235,7 +235,7 @@ function showResults(results, words) {
 /** The refusal's list: each line (or item) and the rule it broke, or the existing keys. */
 function problems(error) {
   const found = error.errors;
-  const lines = (found.json && found.json.content) || [];
+  const lines = found.content || [];
   if (found.existing && !lines.length) return [];
   return Array.isArray(lines) ? lines.map(String) : [];
 }

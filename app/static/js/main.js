@@ -12,13 +12,13 @@ import { cell, clampedText, iconButton, setBusy, showAlert, span, timeElement, t
 import { initDeleted, leaveDeleted, showDeleted } from "./deleted.js";
 import { openHistory } from "./history.js";
 import { initMembers, resetMembers, showMembers } from "./members.js";
+import { clearValue, initValueField, valueText } from "./value.js";
 import {
   EXPIRING_DAYS, dateField, expiresAtOf, expiryBadge, expiryHint, expiryState, lastUsedCell, nextSort, showSort, sortRows, usageSentence,
 } from "./usage.js";
 
 const PAGE_SIZE = 50;
 const SEARCH_DELAY_MS = 250;
-const EMPTY_PAGE_HOPS = 20;
 
 const $ = (id) => document.getElementById(id);
 
@@ -84,7 +84,8 @@ function route() {
   $("nav").classList.toggle("single", !mayOpenMembers());
   $("secrets-view").hidden = members;
   $("members-view").hidden = !members;
-  $("tenant-box").hidden = members; // the Members screen has its own tenant picker
+  // The Members screen has its own tenant picker; an account with no tenant has nothing to pick.
+  $("tenant-box").hidden = members || !Object.keys(state.session.tenants).length;
   if (members) {
     $("nav-secrets").removeAttribute("aria-current");
     $("nav-members").setAttribute("aria-current", "page");
@@ -197,8 +198,8 @@ function renderTenants() {
   if (names.length === 0) {
     state.tenant = "";
     select.hidden = true;
-    single.hidden = false;
-    single.textContent = "None";
+    single.hidden = true;
+    single.textContent = "";
     showTenant();
     return;
   }
@@ -304,13 +305,9 @@ async function loadList(reset) {
   $("more").disabled = true;
   $("count").textContent = "Loading…";
   try {
-    let page = await api("GET", `${paths.secrets(state.tenant)}?${params}`, { signal: controller.signal });
-    // A page leaves deleted secrets out (and a search reads a bounded number of keys), so it
-    // can come back empty with more to read: follow it a few times rather than say "no secrets".
-    for (let hop = 0; page.items.length === 0 && page.next && hop < EMPTY_PAGE_HOPS; hop += 1) {
-      params.set("after", page.next);
-      page = await api("GET", `${paths.secrets(state.tenant)}?${params}`, { signal: controller.signal });
-    }
+    // One request per page: the server fills it (a search stopped by its scan budget answers
+    // what it found, maybe nothing, and a `next` that Load more follows).
+    const page = await api("GET", `${paths.secrets(state.tenant)}?${params}`, { signal: controller.signal });
     if (reset) {
       state.items.clear();
       $("rows").replaceChildren();
@@ -378,12 +375,17 @@ function renderEmpty() {
   const empty = $("empty");
   empty.hidden = count > 0;
   $("table").classList.toggle("is-empty", count === 0);
+  $("table").classList.toggle("has-more", Boolean(state.next));
   // Nothing loaded because loading failed: the error above says so; "no secrets" would be wrong.
   $("list-card").hidden = count === 0 && !$("list-error").hidden;
   $("empty-members").hidden = true;
   if (count > 0) return;
   $("empty-add").hidden = true;
-  if (!state.tenant) {
+  if (state.tenant && state.next) {
+    // A large tenant's scan stopped at its budget before finding anything: more may follow.
+    $("empty-title").textContent = state.q || state.expiring ? "No matches yet" : "No secrets found yet";
+    $("empty-text").textContent = "Only part of this tenant's secrets was read so far. Load more reads further.";
+  } else if (!state.tenant) {
     $("empty-title").textContent = "No tenant";
     $("empty-text").textContent = noTenantText(state.session);
     $("empty-members").hidden = !(state.session && state.session.admin);
@@ -524,6 +526,7 @@ function openAdd(event) {
   $("f-value-hint").textContent = "Stored encrypted in Vault. It cannot be viewed again after saving.";
   $("secret-save").textContent = "Save";
   $("f-expires_at-hint").textContent = expiryHint("");
+  clearValue();
   openDialog($("secret-dialog"), event && event.currentTarget, fields.key);
 }
 
@@ -540,7 +543,7 @@ function openEdit(key) {
   $("f-key-hint").textContent = "A key cannot be renamed: add a new secret and delete this one instead.";
   fields.description.value = item.description || "";
   fields.value.required = false;
-  fields.value.value = "";
+  clearValue();
   fields.value.placeholder = "Unchanged";
   $("f-value-req").textContent = "optional";
   $("f-value-req").className = "opt";
@@ -559,9 +562,10 @@ $("empty-add").addEventListener("click", openAdd);
 // Whatever closes the dialog (Save, Cancel, Escape, sign-out), the typed value goes at once.
 // ("closing" fires synchronously, see dialogs.js.)
 $("secret-dialog").addEventListener("closing", () => {
-  fields.value.value = "";
+  clearValue();
   state.editing = null;
 });
+initValueField({ error: (message) => setFieldError("value", message) });
 
 fields.key.addEventListener("input", () => {
   if (!fields.key.readOnly) setFieldError("key", keyProblem(fields.key.value));
@@ -597,7 +601,7 @@ form.addEventListener("submit", async (event) => {
   if (!validate()) return;
   const editing = state.editing;
   const tenant = state.tenant;
-  const value = fields.value.value;
+  const value = valueText();
   const description = fields.description.value;
   const expiresAt = expiresAtOf(fields.expires_at.value);
   setBusy($("secret-save"), true, "Saving…");
@@ -614,7 +618,7 @@ form.addEventListener("submit", async (event) => {
       if (expiresAt) body.expires_at = expiresAt;
       item = await api("POST", paths.secrets(tenant), { body });
     }
-    fields.value.value = "";
+    clearValue();
     closeDialog($("secret-dialog"));
     if (tenant !== state.tenant) return;
     upsertRow(item, { highlight: true });
@@ -675,7 +679,7 @@ function openDelete(key) {
   const item = state.items.get(key);
   if (!item) return;
   state.deleting = item;
-  $("confirm-title").textContent = `Delete ${item.key}?`;
+  $("confirm-title").textContent = "Delete secret?";
   $("confirm-error").hidden = true;
   const days = state.session.recovery_days;
   const what = $("confirm-what");
@@ -684,14 +688,11 @@ function openDelete(key) {
   code.id = "confirm-key";
   code.textContent = item.key;
   if (days > 0) {
-    what.replaceChildren("Delete ", code, `? It moves to Recently deleted, where a user with write permission can restore it within ${days} ${days === 1 ? "day" : "days"}; then it is purged.`);
+    what.replaceChildren(code, ` moves to Recently deleted, where a user with write permission can restore it within ${days} ${days === 1 ? "day" : "days"}; then it is purged.`);
   } else {
-    what.replaceChildren("Delete ", code, " and all its versions? This cannot be undone.");
+    what.replaceChildren(code, " and all its versions are deleted. This cannot be undone.");
   }
-  const usedCode = document.createElement("code");
-  usedCode.className = "mono";
-  usedCode.textContent = item.key;
-  $("confirm-usage").replaceWith(usageSentence(item, usedCode));
+  $("confirm-usage").replaceWith(usageSentence(item));
   openDialog($("confirm-dialog"), rowButton(item.key, "Delete"), $("confirm-cancel"));
 }
 
@@ -706,7 +707,9 @@ onConfirm($("confirm-form"), {
   busy: "Deleting…",
   subject: () => state.deleting,
   remove: (item) => api("DELETE", paths.secret(state.tenant, item.key)),
-  done: (item) => (state.session.recovery_days > 0 ? `Secret ${item.key} deleted. Restore it from Recently deleted.` : `Secret ${item.key} deleted.`),
+  done: (item) => `Secret ${item.key} deleted.`,
+  // While the recovery window allows it, the toast offers the restore (Vault's undelete).
+  action: (item) => (state.session.recovery_days > 0 ? undoDelete(state.tenant, item) : null),
   gone: (item) => `Secret ${item.key} was already deleted.`,
   refused: refreshPermissionsQuietly,
   after: (item) => {
@@ -714,6 +717,26 @@ onConfirm($("confirm-form"), {
     (canWrite() ? $("add") : $("search")).focus();
   },
 });
+
+/** The delete toast's Undo: restore the secret, and show it again if its tenant is on screen. */
+function undoDelete(tenant, item) {
+  return {
+    label: "Undo",
+    name: `Undo the delete of ${item.key}`,
+    run: async () => {
+      try {
+        await api("POST", `${paths.secret(tenant, item.key)}/restore`);
+        toast(`Secret ${item.key} restored.`);
+        if (tenant !== state.tenant) return;
+        if (state.view === "deleted") showDeleted();
+        else upsertRow(await api("GET", paths.secret(tenant, item.key)), { highlight: true });
+        renderEmpty();
+      } catch (error) {
+        if (error.status !== 401) toast(`Could not restore ${item.key}: ${error.message}`);
+      }
+    },
+  };
+}
 
 initMembers({ toast, setBusy, showAlert, onAccessChanged: refreshPermissionsQuietly });
 boot();

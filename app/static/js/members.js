@@ -17,6 +17,7 @@ const paths = {
   members: (tenant) => `/api/v1/tenants/${segment(tenant)}/members`,
   member: (tenant, user) => `/api/v1/tenants/${segment(tenant)}/members/${segment(user)}`,
   users: "/api/v1/users",
+  accountsPage: (after) => `/api/v1/users?${new URLSearchParams(after ? { limit: "1000", after } : { limit: "1000" })}`,
   account: (user, action) => `/api/v1/users/${segment(user)}/${action}`,
 };
 
@@ -28,6 +29,8 @@ const state = {
   members: [],
   request: null, // AbortController of the load in flight
   revoking: null, // the member awaiting confirmation
+  accounts: [], // [{user, disabled, tenants}] for an admin
+  switching: null, // {user, disabled} awaiting the Disable/Enable confirmation
 };
 
 export function initMembers(helpers) {
@@ -50,14 +53,16 @@ export async function showMembers(session, wanted) {
   $("members-table").classList.toggle("readonly", !isAdmin());
   if (fresh || !state.tenants.length) await loadTenants();
   pickTenant(wanted);
+  if (isAdmin()) loadAccounts();
 }
 
 /** Forget everything shown (sign-out). */
 export function resetMembers() {
   if (state.request) state.request.abort();
-  for (const id of ["revoke-dialog", "password-dialog"]) closeDialog($(id));
-  Object.assign(state, { session: null, tenants: [], tenant: "", members: [], request: null, revoking: null });
+  for (const id of ["revoke-dialog", "password-dialog", "account-dialog"]) closeDialog($(id));
+  Object.assign(state, { session: null, tenants: [], tenant: "", members: [], request: null, revoking: null, accounts: [], switching: null });
   $("member-rows").replaceChildren();
+  $("account-rows").replaceChildren();
   $("members-tenant").replaceChildren();
   $("grant-user").value = "";
   $("account-user").value = "";
@@ -259,6 +264,7 @@ $("grant-form").addEventListener("submit", async (event) => {
     ui.toast(effectText(user, permission, tenant));
     if (user === state.session.user) ui.onAccessChanged();
     if (tenant === state.tenant) await loadMembers();
+    loadAccounts();
   } catch (error) {
     if (error.status === 401) return;
     setUserError("grant-user", error.status === 404 && !/tenant/i.test(error.message) ? `${error.message}. Create the account first (below).` : error.message);
@@ -278,6 +284,7 @@ async function change(member, select) {
     await api("PUT", paths.member(tenant, member.user), { body: { permission } });
     member.permission = permission;
     ui.toast(effectText(member.user, permission, tenant));
+    loadAccounts();
     if (member.user === state.session.user) ui.onAccessChanged();
   } catch (error) {
     if (error.status === 401) return;
@@ -292,7 +299,7 @@ async function change(member, select) {
 
 function openRevoke(member, opener) {
   state.revoking = { ...member, tenant: state.tenant };
-  $("revoke-title").textContent = `Revoke ${member.user}'s access?`;
+  $("revoke-title").textContent = "Revoke access?"; // the sentence below names the member, once
   const what = member.permission === "write" ? "read or write" : "read";
   $("revoke-text").textContent = `${member.user} will no longer ${what} the secrets of ${state.tenant}, from their next request on. You can grant access again later.`;
   $("revoke-error").hidden = true;
@@ -315,6 +322,7 @@ onConfirm($("revoke-form"), {
   after: async (member) => {
     if (member.user === state.session.user) ui.onAccessChanged();
     if (member.tenant === state.tenant) await loadMembers();
+    loadAccounts();
     $("grant-user").focus();
   },
 });
@@ -342,6 +350,7 @@ $("account-form").addEventListener("submit", async (event) => {
     $("password-text").textContent = `Give ${made.user} this password for their first sign-in.`;
     $("password-value").textContent = made.password;
     openDialog($("password-dialog"), $("account-create"), $("password-copy"));
+    loadAccounts();
   } catch (error) {
     if (error.status === 401) return;
     setUserError("account-user", error.fields.username || error.message);
@@ -366,24 +375,106 @@ $("password-copy").addEventListener("click", async () => {
   }
 });
 
-for (const [id, action, done] of [
-  ["account-disable", "disable", "disabled: it can no longer sign in, and its sessions have stopped"],
-  ["account-enable", "enable", "enabled again: it can sign in"],
-]) {
-  $(id).addEventListener("click", async () => {
-    const user = accountName();
-    if (!user) return;
-    ui.setBusy($(id), true, action === "disable" ? "Disabling…" : "Enabling…");
-    try {
-      await api("POST", paths.account(user, action));
-      $("account-user").value = "";
-      ui.toast(`Account ${user} ${done}.`);
-    } catch (error) {
-      if (error.status === 401) return;
-      setUserError("account-user", error.message);
-      $("account-user").focus();
-    } finally {
-      ui.setBusy($(id), false);
+// -- the accounts list, with Disable and Enable (each confirmed) ---------------------------------
+
+async function loadAccounts() {
+  const found = [];
+  let after = null;
+  try {
+    for (let pages = 0; pages < 100; pages += 1) {
+      const page = await api("GET", paths.accountsPage(after));
+      found.push(...page.items);
+      after = page.next;
+      if (!after) break;
     }
-  });
+  } catch (error) {
+    if (error.status === 401) return;
+    $("accounts-count").textContent = `Could not load the accounts: ${error.message}`;
+    return;
+  }
+  state.accounts = found;
+  $("account-rows").replaceChildren(...found.map(accountRow));
+  const disabled = found.filter((a) => a.disabled).length;
+  $("accounts-count").textContent = `${found.length} ${found.length === 1 ? "account" : "accounts"}${disabled ? `, ${disabled} disabled` : ""}`;
+  $("accounts-table").classList.toggle("is-empty", found.length === 0);
 }
+
+function tenantsText(tenants) {
+  const names = Object.keys(tenants);
+  if (!names.length) return "No tenant";
+  return names.map((t) => `${t} (${tenants[t]})`).join(", ");
+}
+
+function accountRow(account) {
+  const row = document.createElement("tr");
+  row.setAttribute("role", "row");
+  row.dataset.user = account.user;
+  const name = document.createElement("th");
+  name.setAttribute("role", "rowheader");
+  name.scope = "row";
+  name.className = "cell-member";
+  name.textContent = account.user;
+  const status = document.createElement("td");
+  status.setAttribute("role", "cell");
+  status.className = "cell-status";
+  const badge = document.createElement("span");
+  badge.className = `status ${account.disabled ? "status-disabled" : "status-active"}`;
+  badge.textContent = account.disabled ? "Disabled" : "Active";
+  status.append(badge);
+  const tenants = document.createElement("td");
+  tenants.setAttribute("role", "cell");
+  tenants.className = "cell-tenants";
+  tenants.textContent = tenantsText(account.tenants);
+  const actions = document.createElement("td");
+  actions.setAttribute("role", "cell");
+  actions.className = "cell-actions";
+  const you = state.session && account.user === state.session.user;
+  if (!you) {
+    // Not for one's own account: disabling it would end this very session.
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn small";
+    button.textContent = account.disabled ? "Enable" : "Disable";
+    button.setAttribute("aria-label", `${account.disabled ? "Enable" : "Disable"} ${account.user}`);
+    button.addEventListener("click", () => openSwitch(account, button));
+    actions.append(button);
+  }
+  row.append(name, status, tenants, actions);
+  return row;
+}
+
+function openSwitch(account, opener) {
+  state.switching = { user: account.user, disabled: account.disabled };
+  const enabling = account.disabled;
+  $("account-title").textContent = enabling ? "Enable account?" : "Disable account?";
+  $("account-text").textContent = enabling
+    ? `${account.user} can sign in again, with the tenants they still belong to.`
+    : `${account.user} can no longer sign in, and their open sessions and tokens stop working at once. Their tenant access is kept for when you enable them again.`;
+  $("account-confirm").textContent = enabling ? "Enable" : "Disable";
+  $("account-confirm").className = enabling ? "btn primary" : "btn danger";
+  $("account-error").hidden = true;
+  openDialog($("account-dialog"), opener, $("account-cancel"));
+}
+
+$("account-dialog").addEventListener("closing", () => {
+  state.switching = null;
+});
+
+onConfirm($("account-confirm-form"), {
+  dialog: $("account-dialog"),
+  button: $("account-confirm"),
+  alert: $("account-error"),
+  busy: "Saving…",
+  subject: () => state.switching,
+  remove: (account) => api("POST", paths.account(account.user, account.disabled ? "enable" : "disable")),
+  done: (account) =>
+    account.disabled
+      ? `Account ${account.user} enabled again: it can sign in.`
+      : `Account ${account.user} disabled: it can no longer sign in, and its sessions have stopped.`,
+  gone: (account) => `There is no account ${account.user} any more.`,
+  after: async (account) => {
+    await loadAccounts();
+    const again = $("account-rows").querySelector(`tr[data-user="${CSS.escape(account.user)}"] button`);
+    (again || $("account-user")).focus();
+  },
+});

@@ -125,17 +125,44 @@ export function setBusy(button, busy, label) {
 }
 
 let toastTimer = 0;
+const TOAST_MS = 4000;
+const TOAST_ACTION_MS = 10000; // time to reach an Undo
 
-/** A short confirmation: shown for a few seconds, and announced through a live region that
- * always exists (regions that appear together with their text are often not read out). */
-export function toast(message) {
+/**
+ * A short confirmation: shown for a few seconds, and announced through a live region that
+ * always exists (regions that appear together with their text are often not read out).
+ * `action` ({label, name, run}) adds a button (Undo), kept while the toast shows; `name` is its
+ * accessible name (“Undo delete of KEY”).
+ */
+export function toast(message, action = null) {
   const element = $("toast");
-  element.textContent = message;
+  $("toast-text").textContent = message;
+  const buttons = [];
+  if (action) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn small";
+    button.textContent = action.label;
+    button.setAttribute("aria-label", action.name || action.label);
+    button.addEventListener("click", () => {
+      hideToast();
+      action.run();
+    });
+    buttons.push(button);
+  }
+  element.replaceChildren($("toast-text"), ...buttons);
   element.hidden = false;
-  $("announce").textContent = message;
+  $("announce").textContent = action ? `${message} ${action.label} is available at the bottom of the page.` : message;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => {
-    element.hidden = true;
-    $("announce").textContent = "";
-  }, 4000);
+  toastTimer = setTimeout(hideToast, action ? TOAST_ACTION_MS : TOAST_MS);
+}
+
+function hideToast() {
+  clearTimeout(toastTimer);
+  const element = $("toast");
+  // Focus on the Undo button must not be lost with it: back to the page's heading.
+  if (element.contains(document.activeElement)) document.getElementById("page-title").focus();
+  element.hidden = true;
+  element.replaceChildren($("toast-text"));
+  $("announce").textContent = "";
 }

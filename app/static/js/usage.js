@@ -95,16 +95,17 @@ export function expiryHint(date) {
   return `Expires at midnight UTC; marked in the table ${EXPIRING_DAYS} days before. The Hub still resolves it afterwards and logs a warning.`;
 }
 
-/** What deleting breaks, for the confirm: when the Hub last resolved the key, or that it never did. */
-export function usageSentence(item, code) {
+/** What deleting breaks, for the confirm: when the Hub last resolved the key, or that it never did.
+ * The sentence says "it": the confirm names the key once, in the sentence before. */
+export function usageSentence(item) {
   const paragraph = document.createElement("p");
   paragraph.id = "confirm-usage";
   if (item.last_used_time) {
     const when = usedTime(item.last_used_time);
     paragraph.className = "usage-warning";
-    paragraph.append("Resolved by the Hub ", when, ": Actions that reference ", code, " will stop resolving. Update those parameters before deleting.");
+    paragraph.append("Resolved by the Hub ", when, ": Actions that reference it will stop resolving. Update those parameters before deleting.");
   } else {
-    paragraph.append("Never resolved by the Hub: no Action is known to use ", code, ". Any parameter that references it will stop resolving.");
+    paragraph.append("Never resolved by the Hub: no Action is known to use it. Any parameter that references it will stop resolving.");
   }
   return paragraph;
 }
