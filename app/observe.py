@@ -25,7 +25,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client import multiprocess as _multiprocess
 from werkzeug.exceptions import NotFound
 
-from app import http_errors
+# Nothing of app.vault (hence urllib3) at the top: gunicorn's master loads this module for its
+# logger class, and a gevent worker must patch ssl before anything holds a reference to it.
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # An incoming request id is kept only if it is short and plain: it is written into every log line.
@@ -93,7 +94,7 @@ def count_unresolved(tenant: str, count: int) -> None:
 
 def observe_vault_call(method: str, url: str, status: int | None, seconds: float) -> None:
     """Count and time one Vault call (status None: Vault could not be reached)."""
-    from app.vault import operation as name  # not at the top: gunicorn's master loads this module's logger
+    from app.vault import operation as name  # not at the top: see the imports
 
     operation = name(method, url)
     VAULT_REQUESTS.labels(operation, str(status) if status is not None else "unreachable").inc()
@@ -185,6 +186,8 @@ def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None
 
     gunicorn's message repeats what the client sent (a request line may carry anything), so
     the answer says only the status: the worker's log line has the detail."""
+    from app import http_errors
+
     try:
         shape = http_errors.body(status_int, HTTPStatus(status_int).phrase)
     except ValueError:  # not a status Python knows: same shape, gunicorn's reason
