@@ -10,10 +10,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /srv/nexo
 COPY pyproject.toml constraints.txt README.md ./
 COPY app ./app
+COPY client ./client
 COPY vault-policies ./vault-policies
 COPY deploy ./deploy
 # The lock: the versions the tests ran, the bao CLI included (the same as the server image's).
-RUN pip install -c constraints.txt ".[embedded]" \
+# The client (./client, which holds the naming rules) is in no index: installed from here.
+RUN pip install -c constraints.txt ./client ".[embedded]" \
  && useradd --system --uid 10001 --home-dir /srv/nexo --shell /usr/sbin/nologin nexo \
  && mkdir -p /nexo/init \
  && chown nexo /nexo/init \

@@ -1,7 +1,7 @@
 """Nexomatic Secrets: the tenant-scoped secrets store, a thin service in front of Vault.
 
-The package imports no web framework by itself, so `app.client` (the Hub's client) works
-without Flask installed; `create_app` loads the service on first use.
+The package imports no web framework by itself; `create_app` loads the service on first use.
+The Hub's client is the separate distribution nexo-secrets-client (client/).
 """
 
 from __future__ import annotations

@@ -395,12 +395,36 @@ def create_user(vault: Vault, token: str, user: str) -> str:
     if user_exists(vault, token, user):
         raise errors.Conflict(f"An account named {user!r} exists already", errors={"username": ["Already in use."]})
     password = secrets.token_urlsafe(18)
+    # The mark first: an account is never there without it (the user must choose their own).
+    vault.kv.mark_first_password(token, user)
     vault.auth.write_user(token, user, password)
     return password
 
 
-def bootstrap(vault: Vault, token: str) -> list[str]:
-    """Enable userpass and approle, ensure the KV v2 mount, write the static policies."""
+# Sign-in quota (OpenBao rate-limit quota on the userpass login path, app/auth.py): per failure
+# budget (an account's untrusted devices, or one device cookie) SIGN_IN_RATE attempts per
+# SIGN_IN_INTERVAL seconds, then that budget is refused for SIGN_IN_BLOCK seconds.
+SIGN_IN_QUOTA = "nexo-sign-in"
+SIGN_IN_RATE = 10
+SIGN_IN_INTERVAL = 900
+SIGN_IN_BLOCK = 900
+_SELF_BEGIN, _SELF_END = "# -- nexo-self begin (written by nexo-secrets bootstrap)", "# -- nexo-self end"
+
+
+def _with_self(default: str, self_policy: str) -> str:
+    """Vault's default policy with nexo-self.hcl in it (replacing an earlier copy)."""
+    before, _, rest = default.partition(_SELF_BEGIN)
+    _, _, after = rest.partition(_SELF_END)
+    kept = (before.rstrip() + "\n" + after.strip()).strip() if rest else default.strip()
+    return f"{kept}\n\n{_SELF_BEGIN}\n{self_policy.strip()}\n{_SELF_END}\n"
+
+
+def bootstrap(vault: Vault, token: str, *, session_hours: float = 8, sign_in_quota: bool = False) -> list[str]:
+    """Enable userpass and approle, ensure the KV v2 mount, write the static policies.
+
+    Userpass tokens live as long as a session, and OpenBao's user lockout is off (anyone who knows
+    a name could lock it). With `sign_in_quota` the quota that bounds guessing is written: it needs
+    the listener to take X-Forwarded-For from the service (README, "Signing in")."""
     done = []
     methods = vault.sys.auth_methods(token)
     for mount, kind in ((vault.auth.userpass_mount, "userpass"), (vault.auth.approle_mount, "approle")):
@@ -419,6 +443,15 @@ def bootstrap(vault: Vault, token: str) -> list[str]:
         if (policy_dir() / f"{name}.hcl").exists():
             vault.identity.put_policy(token, name, render(name, vault, userpass_accessor=accessor))
             done.append(f"wrote policy {name}")
+    self_policy = render("nexo-self", vault, userpass_accessor=accessor)
+    vault.identity.put_policy(token, "default", _with_self(vault.identity.read_policy(token, "default"), self_policy))
+    done.append("added nexo-self to policy default")
+    vault.auth.tune_userpass(token, session_hours)
+    done.append(f"tuned auth {vault.auth.userpass_mount}/: token ttl {session_hours:g}h, user lockout off")
+    if sign_in_quota:
+        quota_path = f"auth/{vault.auth.userpass_mount}/login/*"
+        vault.sys.write_rate_limit(token, SIGN_IN_QUOTA, quota_path, SIGN_IN_RATE, SIGN_IN_INTERVAL, SIGN_IN_BLOCK)
+        done.append(f"wrote rate-limit quota {SIGN_IN_QUOTA} on {quota_path}")
     done.append(setup_hub(vault, token))
     return done
 

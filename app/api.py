@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, after_this_request, current_app, jsonify, request
 from flask.views import MethodView
+from flask_login import current_user
 from flask_smorest import Blueprint
 
 from app import access, auth, bulk, converters, errors, hub_auth, observe, references, resolve, schemas, secrets, usage
@@ -63,6 +64,8 @@ def _guard() -> None:
     # cookies already keep other sites from signing a browser in.
     if not (request.method == "POST" and request.endpoint == "api.Session"):
         auth.check_csrf()
+    if request.endpoint not in ("api.Session", "api.SessionPassword") and current_user.is_authenticated:
+        auth.require_own_password(current_user)
 
 
 def _user() -> auth.User:
@@ -106,6 +109,18 @@ class Session(MethodView):
         auth.sign_out()
 
 
+@blp.route("/session/password")
+class SessionPassword(MethodView):
+    @blp.arguments(schemas.PasswordChange())
+    @blp.response(204)
+    @_document(401, 403, 422, 429)
+    def put(self, body: dict[str, str]) -> None:
+        """Change one's own password: the current one, then the new one. Vault's policy lets a
+        token change its own account's password only. Clears the mark of a first password an
+        admin chose (until then, nothing else is answered)."""
+        auth.change_password(_user(), body["current"], body["new"])
+
+
 def _session_info(user: auth.User) -> dict[str, Any]:
     info = _vault().auth.lookup_self(user.token)
     return {
@@ -114,6 +129,7 @@ def _session_info(user: auth.User) -> dict[str, Any]:
         "admin": access.is_admin(info.policies),
         "csrf_token": auth.csrf_token() if user.via_session else "",
         "recovery_days": _recovery_days(),
+        "first_sign_in": user.first_password,
     }
 
 
@@ -141,7 +157,7 @@ class SecretList(MethodView):
         found, maybe none, and a `next` that continues the scan; never an error. A caller has
         at most a few listings in flight (429 beyond)."""
         user = _user()
-        with current_app.extensions["nexo_listings"].hold(user.token, request.remote_addr or "-"):
+        with current_app.extensions["nexo_listings"].hold(user.identity(), request.remote_addr or "-"):
             items, next_key = secrets.list_secrets(
                 _vault(),
                 user.caller(),
@@ -193,9 +209,12 @@ class SecretImport(MethodView):
         Everything is checked before the first write. Vault has no transactions: if it fails
         half way the error's errors.results says which keys were written; importing again with
         on_conflict skip finishes the job."""
-        caller = _user().caller()  # signed in before the content is looked at
-        entries = bulk.parse(body["format"], body["content"])
-        results = bulk.import_entries(_vault(), caller, tenant, entries, body["on_conflict"], dry_run=body["dry_run"])
+        user = _user()  # signed in before the content is looked at
+        with current_app.extensions["nexo_listings"].hold(user.identity(), request.remote_addr or "-"):
+            entries = bulk.parse(body["format"], body["content"])
+            results = bulk.import_entries(
+                _vault(), user.caller(), tenant, entries, body["on_conflict"], dry_run=body["dry_run"]
+            )
         return {"results": results, "dry_run": body["dry_run"]}
 
 
@@ -224,7 +243,7 @@ class SecretExport(MethodView):
         format=json (default) answers the list of items; format=csv a text/csv attachment with
         a header row. At most 20,000 secrets (more is a 422)."""
         user = _user()
-        with current_app.extensions["nexo_listings"].hold(user.token, request.remote_addr or "-"):
+        with current_app.extensions["nexo_listings"].hold(user.identity(), request.remote_addr or "-"):
             items = bulk.inventory(_vault(), user.caller(), tenant)
         filename = f"{tenant}-secrets.{args['format']}"
         if args["format"] == "json":

@@ -70,10 +70,17 @@ def main() -> None:
 
 
 @main.command()
-def bootstrap() -> None:
+@click.option(
+    "--sign-in-quota/--no-sign-in-quota",
+    default=False,
+    help="Write OpenBao's rate-limit quota that bounds password guessing. Needs the listener to "
+    "trust the service's X-Forwarded-For (README, Signing in); without that it counts every sign-in together.",
+)
+def bootstrap(sign_in_quota: bool) -> None:
     """Enable userpass and approle, ensure the KV v2 mount, write the static policies."""
     vault = _vault()
-    for line in _run(lambda: access.bootstrap(vault, _token())):
+    hours = config.from_environ()["SESSION_HOURS"]
+    for line in _run(lambda: access.bootstrap(vault, _token(), session_hours=hours, sign_in_quota=sign_in_quota)):
         click.echo(line)
     click.echo("bootstrap done")
 

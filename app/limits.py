@@ -1,14 +1,15 @@
 """What one caller may hold at once: listings in flight per caller and per client address.
 
 A listing reads a tenant's folder from Vault and, with a search, filters up to a scan budget of
-keys (app/secrets.py): the most expensive request the service answers. Without a bound, one
-reader sending searches in a loop held every worker thread and others waited. Counted per
-worker process, in memory; over the bound the answer is 429 with Retry-After.
+keys (app/secrets.py): the most expensive request the service answers, with export and import
+(dry runs too). Without a bound, one reader sending searches in a loop held every worker thread
+and others waited. A caller is a Vault entity (a person or a machine identity), not a token:
+signing in eight times gives nothing more (app/auth.py, User.identity). Counted per worker
+process, in memory; over the bound the answer is 429 with Retry-After.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ RETRY_AFTER = 1
 
 
 class InFlight:
-    """Counts requests in flight per caller (by a hash of their token) and per client address."""
+    """Counts requests in flight per caller (their Vault entity) and per client address."""
 
     def __init__(self, per_caller: int, per_address: int) -> None:
         self.per_caller = per_caller
@@ -28,9 +29,9 @@ class InFlight:
         self._lock = threading.Lock()
 
     @contextmanager
-    def hold(self, token: str, address: str) -> Iterator[None]:
-        """Hold one place for the caller and the address while the block runs, or raise 429."""
-        caller = "c:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    def hold(self, identity: str, address: str) -> Iterator[None]:
+        """Hold one place for the caller (User.identity()) and the address while the block runs, or raise 429."""
+        caller = "c:" + identity
         where = "a:" + address
         with self._lock:
             if self._held.get(caller, 0) >= self.per_caller or self._held.get(where, 0) >= self.per_address:

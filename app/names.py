@@ -1,19 +1,49 @@
-"""The naming rules for tenants, keys and users, checked before any Vault path is built."""
+"""The naming rules for tenants, keys and users, checked before any Vault path is built.
+
+Tenant and key rules are the client's (nexo_secrets_client.names, one copy for the server, the
+Hub and the sinks); this module adds the user rule and the checks that answer 400.
+"""
 
 from __future__ import annotations
 
 import re
 
+from nexo_secrets_client.names import (
+    KEY_PATTERN,
+    KEY_RE,
+    KEY_RULE,
+    TENANT_PATTERN,
+    TENANT_RE,
+    TENANT_RULE,
+    is_key,
+    is_tenant,
+)
+
 from app import errors
 
-TENANT_PATTERN = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-KEY_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]{0,127}"
+__all__ = [
+    "KEY_PATTERN",
+    "KEY_RE",
+    "KEY_RULE",
+    "TENANT_PATTERN",
+    "TENANT_RE",
+    "TENANT_RULE",
+    "USER_PATTERN",
+    "USER_RE",
+    "USER_RULE",
+    "documented",
+    "is_key",
+    "is_tenant",
+    "is_user",
+    "key",
+    "tenant",
+    "user",
+]
+
 # Vault's userpass names a user by `\w(([\w-.@]+)?\w)?`: a name ending in '.', '-' or '@'
 # matches no route there (405), so it is no user name here either.
 USER_PATTERN = r"[a-z0-9](?:[a-z0-9._@-]{0,62}[a-z0-9_])?"
 # Anchored with \Z (not $): '$' also matches before a trailing newline.
-TENANT_RE = re.compile(rf"^{TENANT_PATTERN}\Z")
-KEY_RE = re.compile(rf"^{KEY_PATTERN}\Z")
 USER_RE = re.compile(rf"^{USER_PATTERN}\Z")
 
 
@@ -22,20 +52,10 @@ def documented(regex: re.Pattern[str]) -> str:
     return regex.pattern.removesuffix("\\Z") + "$"
 
 
-TENANT_RULE = "1-63 lowercase letters, digits or '-', not starting or ending with '-'"
-KEY_RULE = "starts with a letter or '_', then up to 127 letters, digits, '_', '.' or '-'"
 USER_RULE = (
     "1-64 lowercase letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
     " and ending with a letter, digit or '_'"
 )
-
-
-def is_tenant(name: str) -> bool:
-    return isinstance(name, str) and TENANT_RE.match(name) is not None
-
-
-def is_key(name: str) -> bool:
-    return isinstance(name, str) and KEY_RE.match(name) is not None
 
 
 def is_user(name: str) -> bool:

@@ -250,6 +250,20 @@ class Login(Strict):
     password = StrictString(required=True, validate=validate.Length(min=1, max=1024), load_only=True)
 
 
+PASSWORD_MIN, PASSWORD_MAX = 12, 1024
+
+
+class PasswordChange(Strict):
+    current = StrictString(required=True, validate=validate.Length(min=1, max=1024), load_only=True)
+    new = StrictString(
+        required=True,
+        validate=validate.Length(
+            min=PASSWORD_MIN, max=PASSWORD_MAX, error=f"Between {PASSWORD_MIN} and {PASSWORD_MAX} characters."
+        ),
+        load_only=True,
+    )
+
+
 class SessionInfo(ma.Schema):
     user = ma.fields.String(required=True)
     tenants = ma.fields.Dict(
@@ -260,6 +274,9 @@ class SessionInfo(ma.Schema):
     admin = ma.fields.Boolean()
     csrf_token = ma.fields.String()
     recovery_days = ma.fields.Integer(metadata={"description": "Days a deleted secret can be restored (0: none)."})
+    first_sign_in = ma.fields.Boolean(
+        metadata={"description": "Still the first password an admin chose: only choosing one's own is answered."}
+    )
 
 
 class Permission(Strict):

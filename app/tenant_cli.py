@@ -303,3 +303,21 @@ def delete(key: str, tenant: str, url: str | None, yes: bool) -> None:
         click.confirm(f"Delete {key} from {tenant}? Parameters naming it will stop resolving", abort=True)
     service.call("DELETE", _secrets_path(tenant, key))
     click.echo(f"{key} deleted")
+
+
+@command.command("passwd")
+@_url_option
+def passwd(url: str | None) -> None:
+    """Change your own password (the account your token signed in as): the current one, then the
+    new one twice, at prompts; or, from a pipe, the current and the new one on two lines."""
+    service = _service(url)
+    if sys.stdin.isatty():
+        current = str(click.prompt("Current password", hide_input=True))
+        new = str(click.prompt("New password", hide_input=True, confirmation_prompt=True))
+    else:
+        lines = sys.stdin.read().splitlines()
+        if len(lines) < 2:
+            raise click.ClickException("send the current and the new password on two lines")
+        current, new = lines[0], lines[1]
+    service.call("PUT", "/api/v1/session/password", {"current": current, "new": new})
+    click.echo("password changed")

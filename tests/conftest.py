@@ -280,14 +280,14 @@ def login(app: Any) -> Any:
 # The test tiers (README "Run the tests"): `ui` drives Chromium; `system` starts processes of its own
 # (`dev`, gunicorn, compose-style nodes, a cluster, the bench, the load script, the fuzzer). The quick
 # check is `pytest -m "not ui and not system"`; `.ci/run` runs every tier.
-UI_MODULES = {"test_ui", "test_ui_import", "test_ui_usage", "test_members_ui"}
+UI_MODULES = {"test_members_ui"}  # and every test_ui* module
 SYSTEM_MODULES = {"test_bench_smoke", "test_compose", "test_dev", "test_failover", "test_fuzz", "test_load_smoke", "test_runbook"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1] if isinstance(item, pytest.Function) else ""
-        if module in UI_MODULES:
+        if module in UI_MODULES or module.startswith("test_ui"):
             item.add_marker(pytest.mark.ui)
         if module in SYSTEM_MODULES:
             item.add_marker(pytest.mark.system)

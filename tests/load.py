@@ -8,7 +8,10 @@ Writers use `version` (check-and-set), so two clients sharing a key may see docu
 
 With `--flood`, one reader of a 5,000-key tenant also sends searches that match nothing
 (`?q=zz...&limit=1000`) at 20 requests/s, in blocks of a few seconds that alternate with quiet
-ones; the other clients' latencies are reported for both kinds of block, and their ratio.
+ones; the other clients' latencies are reported for both kinds of block, and their ratio, with
+`/healthz` probed throughout. `--flood-kind sessions`: the same reader signed in 8 times, each
+search with the next of its 8 tokens (one caller all the same: its Vault entity). `--flood-kind
+import`: one writer sends import dry runs of 500 keys instead.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ TENANTS = 10
 FLOOD_KEYS = 5000
 FLOOD_RATE = 20  # searches per second
 FLOOD_BLOCK = 3.0  # seconds; flood and quiet blocks alternate
+FLOOD_KINDS = ("search", "sessions", "import")
+FLOOD_SESSIONS = 8
+IMPORT_KEYS = 500
 
 
 @dataclass
@@ -71,16 +77,26 @@ def fill(bao: Any, tenant: str, count: int) -> None:
         list(pool.map(one, range(count)))
 
 
-def flood(base: str, token: str, tenant: str, ends_at: float, began: float, tally: Tally) -> None:
-    """Searches at FLOOD_RATE per second during flood blocks, not waiting for answers (open loop)."""
+def flood(
+    base: str, tokens: list[str], tenant: str, ends_at: float, began: float, tally: Tally, kind: str = "search"
+) -> None:
+    """Searches (or import dry runs) at FLOOD_RATE per second during flood blocks, not waiting
+    for answers (open loop); each request with the next of `tokens`."""
     url = f"{base}/api/v1/tenants/{tenant}/secrets?limit=1000&q=" + "z" * 40
+    content = "".join(f"IMPORTED_{i:04d}=dry-run-{i}\n" for i in range(IMPORT_KEYS))
+    body = {"format": "dotenv", "content": content, "dry_run": True}
     local = threading.local()
+    turn = iter(range(1 << 62))
 
     def search() -> None:
         http = getattr(local, "http", None) or requests.Session()
         local.http = http
+        headers = {"Authorization": f"Bearer {tokens[next(turn) % len(tokens)]}"}
         started = time.perf_counter()
-        reply = http.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=120)
+        if kind == "import":
+            reply = http.post(f"{base}/api/v1/tenants/{tenant}/secrets/import", json=body, headers=headers, timeout=120)
+        else:
+            reply = http.get(url, headers=headers, timeout=120)
         tally.add("flood", reply.status_code, time.perf_counter() - started)
 
     with ThreadPoolExecutor(64) as pool:
@@ -92,8 +108,28 @@ def flood(base: str, token: str, tenant: str, ends_at: float, began: float, tall
             time.sleep(max(0.0, tick - time.monotonic()))
 
 
+def probe_health(base: str, ends_at: float, began: float, tally: Tally) -> None:
+    """GET /healthz five times a second, tallied by the block it started in."""
+    http = requests.Session()
+    while time.monotonic() < ends_at:
+        block = "flood" if flooding(began, time.monotonic()) else "quiet"
+        started = time.perf_counter()
+        try:
+            status = http.get(f"{base}/healthz", timeout=30).status_code
+        except requests.RequestException:
+            status = 0
+        tally.add(f"healthz ({block})", status, time.perf_counter() - started)
+        time.sleep(0.2)
+
+
 def run(
-    clients: int, seconds: float, workers: int, value_prefix: str, with_flood: bool = False, flood_keys: int = FLOOD_KEYS
+    clients: int,
+    seconds: float,
+    workers: int,
+    value_prefix: str,
+    with_flood: bool = False,
+    flood_keys: int = FLOOD_KEYS,
+    flood_kind: str = "search",
 ) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="nexo-load-"))
     bao = start_bao_dev(tmp)
@@ -111,8 +147,11 @@ def run(
         if with_flood:
             access.provision(bao.vault, bao.root_token, "flood")
             bao.vault.auth.write_user(bao.root_token, "flooder", "flooder-password")
-            access.grant(bao.vault, bao.root_token, "flood", "flooder", "read")
-            flooder = bao.vault.auth.login_userpass("flooder", "flooder-password")["client_token"]
+            access.grant(bao.vault, bao.root_token, "flood", "flooder", "write" if flood_kind == "import" else "read")
+            signs_in = FLOOD_SESSIONS if flood_kind == "sessions" else 1
+            flooders = [
+                bao.vault.auth.login_userpass("flooder", "flooder-password")["client_token"] for _ in range(signs_in)
+            ]
             fill(bao, "flood", flood_keys)
 
         env = {k: v for k, v in os.environ.items() if k != "VAULT_TOKEN"}
@@ -134,10 +173,15 @@ def run(
             assert reply.status_code == 201, reply.text
             owned.append((tenant, key))
 
-        # Each client signs in on its own, as each person would: its own token (a caller). Signed
-        # in here, one after the other: userpass logins are costly (password hashing), and 200 at
-        # once would measure OpenBao's hashing rather than the service.
-        writers = [bao.vault.auth.login_userpass("loader", "loader-password")["client_token"] for _ in range(clients)]
+        # Each client is a person of its own (a caller is a Vault entity, app/limits.py), signed in
+        # here one after the other: userpass logins are costly (password hashing), and 200 at once
+        # would measure OpenBao's hashing rather than the service.
+        writers = []
+        for i in range(clients):
+            person = f"loader{i}"
+            bao.vault.auth.write_user(bao.root_token, person, "loader-password")
+            access.grant(bao.vault, bao.root_token, owned[i][0], person, "write")
+            writers.append(bao.vault.auth.login_userpass(person, "loader-password")["client_token"])
         tally = Tally()
         last_acknowledged: dict[int, str] = {i: f"{value_prefix}-{i}-0" for i in range(clients)}
         undocumented: list[str] = []
@@ -189,7 +233,10 @@ def run(
         threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
         began = time.monotonic()
         if with_flood:
-            threads.append(threading.Thread(target=flood, args=(base, flooder, "flood", ends_at, began, tally)))
+            threads.append(
+                threading.Thread(target=flood, args=(base, flooders, "flood", ends_at, began, tally, flood_kind))
+            )
+            threads.append(threading.Thread(target=probe_health, args=(base, ends_at, began, tally)))
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -226,9 +273,10 @@ def run(
             p50 = report["latency_ms"]
             report["flood_over_quiet_p50"] = {
                 kind: round(p50[f"{kind} (flood)"]["p50"] / p50[f"{kind} (quiet)"]["p50"], 2)
-                for kind in ("list", "resolve", "update")
+                for kind in ("list", "resolve", "update", "healthz")
                 if f"{kind} (flood)" in p50 and f"{kind} (quiet)" in p50
             }
+            report["flood_kind"] = flood_kind
         report["service_log"] = str(tmp / "service.log")
         return report
     finally:
@@ -244,9 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--flood", action="store_true", help="one reader also floods with searches (see above)")
+    parser.add_argument("--flood-kind", choices=FLOOD_KINDS, help="flood this way (implies --flood; see above)")
     args = parser.parse_args(argv)
     prefix = os.environ.get("NEXO_LOAD_VALUE_PREFIX") or f"load-{random.getrandbits(64):x}"
-    report = run(args.clients, args.seconds, args.workers, prefix, with_flood=args.flood)
+    kind = args.flood_kind or "search"
+    report = run(args.clients, args.seconds, args.workers, prefix, with_flood=args.flood or bool(args.flood_kind), flood_kind=kind)
     for name in ("clients", "seconds", "requests", "requests_per_s", "undocumented", "lost_updates"):
         print(f"{name:>22}: {report[name]}")
     for status, count in report["statuses"].items():
@@ -254,7 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     for kind, figures in report["latency_ms"].items():
         print(f"{kind + ' ms':>22}: p50 {figures['p50']}  p99 {figures['p99']}")
     if "flood_over_quiet_p50" in report:
+        print(f"{'flood kind':>22}: {report['flood_kind']}")
         print(f"{'flood/quiet p50':>22}: {report['flood_over_quiet_p50']}")
+        healthz = [v for k, v in report["latency_ms"].items() if k.startswith("healthz")]
+        print(f"{'healthz worst p99 ms':>22}: {max((f['p99'] or f['p50'] for f in healthz), default=None)}")
     print(f"{'worker RSS MiB':>22}: before {report['worker_rss_mib_before']} after {report['worker_rss_mib_after']}")
     print(json.dumps(report))
     return 0 if report["undocumented"] == 0 and report["lost_updates"] == 0 else 1

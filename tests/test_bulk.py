@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app import bulk, rules
+from app import bulk, rules, secrets
 from app.vault import errors
 from tests.conftest import BaoServer, Tenant, Users, planted
 
@@ -319,7 +319,7 @@ def test_export_json_and_csv(bao: BaoServer, tenant: Tenant, users: Users, login
 
 
 def test_csv_cells_that_start_a_formula_are_quoted() -> None:
-    item = bulk.secrets.Item("K", "+1", 1, "t", "t", "-x", "@y")
+    item = secrets.Item("K", "+1", 1, "t", "t", "-x", "@y")
     row = list(csv.reader(io.StringIO(bulk.as_csv([item]))))[1]
     assert row == ["K", "'+1", "1", "t", "t", "'-x", "'@y", "", ""]  # never used, no expiry
 

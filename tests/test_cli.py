@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 
 from app import names
-from tests.conftest import SEEN, BaoServer, Users, free_port
-
-
-def cli(*args: str, addr: str, token: str | None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-    env["VAULT_ADDR"] = addr
-    if token is not None:
-        env["VAULT_TOKEN"] = token
-    done = subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True, timeout=60)
-    SEEN.append(("cli " + " ".join(args[:2]), done.stdout + done.stderr))
-    return done
+from tests.conftest import BaoServer, Users, free_port
+from tests.helpers import cli
 
 
 def test_unreachable_vault_names_the_address_and_vault_addr() -> None:

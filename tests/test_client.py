@@ -1,11 +1,14 @@
-"""The Hub/sink client over real HTTP: AppRole login and renewal, resolve, unwrap, log masking."""
+"""The Hub/sink client (nexo_secrets_client) over real HTTP: AppRole login and renewal, resolve,
+unwrap against the sink's own expectation, log masking, and the distribution installed alone."""
 
 from __future__ import annotations
 
 import base64
+import importlib.util
 import io
 import json
 import logging
+import shutil
 import subprocess
 import sys
 import uuid
@@ -15,11 +18,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import nexo_secrets_client
 import pytest
+import requests
 from click.testing import CliRunner
-
-from app import access, cli
-from app.client import (
+from nexo_secrets_client import (
     MASK,
     Delivery,
     MaskingFilter,
@@ -28,10 +31,11 @@ from app.client import (
     Unresolved,
     UnwrapError,
 )
+
+from app import access, cli
 from tests.conftest import BaoServer, Tenant, Users, planted
 from tests.ui_server import serve
-
-CLIENT_PY = Path(__file__).resolve().parent.parent / "app" / "client.py"
+from tests.vault_nodes import REPO
 
 
 @pytest.fixture(scope="module")
@@ -93,18 +97,23 @@ def test_resolve_and_deliver_with_approle(client: SecretsClient, bao: BaoServer,
     token = delivery.parameters[0]["wrap"]["token"]
     assert token not in repr(delivery) and value not in json.dumps(delivery.as_dict())
     sink = SecretsClient(vault_addr=bao.addr)
-    # As the Hub hands it over: JSON, the tenant the sink expects given apart.
-    assert sink.unwrap(json.loads(json.dumps(delivery.as_dict())), tenant=tenant.name) == resolved
+    expect = {"api_token": "API_TOKEN"}  # the sink's own configuration, never the delivery's labels
+    # As the Hub hands it over: JSON, the tenant and the expected keys given apart.
+    assert sink.unwrap(json.loads(json.dumps(delivery.as_dict())), tenant=tenant.name, expect=expect) == resolved
     assert sink.log_filter.mask(value) == MASK  # the sink masks what it unwrapped
-    with pytest.raises(UnwrapError):
-        sink.unwrap(delivery, tenant=tenant.name)
+    with pytest.raises(UnwrapError, match="already used"):
+        sink.unwrap(delivery, tenant=tenant.name, expect=expect)
+    again = client.resolve(tenant.name, parameters, wrap_ttl=30)
     with pytest.raises(UnwrapError, match="for tenant"):
-        sink.unwrap(client.resolve(tenant.name, parameters, wrap_ttl=30), tenant="another")
+        sink.unwrap(again, tenant="another", expect=expect)
+    with pytest.raises(UnwrapError, match="give expect"):
+        sink.unwrap(again, tenant=tenant.name)  # type: ignore[call-overload]
+    assert sink.unwrap(again, tenant=tenant.name, expect=expect) == resolved  # the refusals used nothing
 
     # One token alone, with the key it must be a read of.
     one = client.resolve(tenant.name, parameters[:1], wrap_ttl=30).parameters[0]["wrap"]["token"]
     with pytest.raises(UnwrapError, match="give the key"):
-        sink.unwrap(one, tenant=tenant.name)
+        sink.unwrap(one, tenant=tenant.name)  # type: ignore[call-overload]
     assert SecretsClient(vault_addr=bao.addr).unwrap(one, tenant=tenant.name, key="API_TOKEN") == value
 
 
@@ -269,11 +278,147 @@ def test_hub_style_task_log_holds_no_value(client: SecretsClient, bao: BaoServer
     assert base64.b64encode(password.encode()).decode()[4:-4] not in text
 
 
-def test_client_needs_neither_flask_nor_hvac() -> None:
-    """The client module loads with Flask, flask-smorest, marshmallow, hvac and app.vault blocked."""
+# -- the sink checks a delivery against its own expectation --------------------------------
+
+SINK_EXPECTS = {"db_password": "DATABASE_PASSWORD", "api_key": "API_KEY"}
+
+
+@pytest.fixture
+def stored(bao: BaoServer, tenant: Tenant) -> dict[str, str]:
+    """The values of the keys the sink expects, written straight to Vault."""
+    values = {key: planted(key.lower()) for key in SINK_EXPECTS.values()}
+    for key, value in values.items():
+        store(bao, tenant.name, key, value)
+    return values
+
+
+@pytest.fixture
+def delivery(client: SecretsClient, tenant: Tenant, stored: dict[str, str]) -> dict[str, Any]:
+    """A genuine wrapped resolve of two keys and a plain parameter, as JSON handed to a sink."""
+    parameters = [
+        secret("db_password", "DATABASE_PASSWORD"),
+        {"name": "db_host", "type": "STRING", "value": "db.internal"},
+        secret("api_key", "API_KEY"),
+    ]
+    made = client.resolve(tenant.name, parameters, wrap_ttl=60).as_dict()
+    return json.loads(json.dumps(made))
+
+
+def tokens_of(delivered: dict[str, Any]) -> list[str]:
+    return [p["wrap"]["token"] for p in delivered["parameters"] if "wrap" in p]
+
+
+def unused(bao: BaoServer, token: str) -> bool:
+    """sys/wrapping/lookup answers 200 only for a token that has not been used."""
+    return requests.post(f"{bao.addr}/v1/sys/wrapping/lookup", json={"token": token}, timeout=10).status_code == 200
+
+
+def tampered(delivered: dict[str, Any], name: str, **changes: Any) -> dict[str, Any]:
+    """The delivery with one parameter's fields changed (a field set to None is removed)."""
+    copy = json.loads(json.dumps(delivered))
+    for parameter in copy["parameters"]:
+        if parameter["name"] == name:
+            parameter.update(changes)
+            for field in [k for k, v in changes.items() if v is None and k != "value"]:
+                del parameter[field]
+    return copy
+
+
+def test_sink_refuses_an_expected_secret_that_arrives_plain(
+    bao: BaoServer, tenant: Tenant, delivery: dict[str, Any], stored: dict[str, str]
+) -> None:
+    sink = SecretsClient(vault_addr=bao.addr)
+    chosen = planted("attacker")  # a value someone on the way would like the sink to use
+    api_wrap = delivery["parameters"][2]["wrap"]
+    attempts = {
+        "made a STRING": (tampered(delivery, "db_password", type="STRING", value=chosen), "arrived plain"),
+        "a value beside the token": (tampered(delivery, "db_password", value=chosen), "arrived plain"),
+        "no token": (tampered(delivery, "db_password", wrap=None, key=None), "without a wrapping token"),
+        "left out": (
+            {"tenant": tenant.name, "parameters": delivery["parameters"][1:]},
+            "missing from the delivery: db_password",
+        ),
+        "a SECRET the sink does not expect": (
+            {
+                "tenant": tenant.name,
+                "parameters": [
+                    *delivery["parameters"],
+                    {"name": "extra", "type": "SECRET", "value": None, "key": "API_KEY", "wrap": api_wrap},
+                ],
+            },
+            "'extra' arrived as SECRET but the sink does not expect it",
+        ),
+    }
+    for label, (attempt, reason) in attempts.items():
+        with pytest.raises(UnwrapError, match=reason) as refused:
+            sink.unwrap(attempt, tenant=tenant.name, expect=SINK_EXPECTS)
+        assert chosen not in str(refused.value) and "nothing unwrapped" in str(refused.value), label
+    # Refused before any lookup or unwrap: the genuine delivery is whole.
+    assert all(unused(bao, token) for token in tokens_of(delivery))
+    got = sink.unwrap(delivery, tenant=tenant.name, expect=SINK_EXPECTS)
+    assert got == [
+        secret("db_password", stored["DATABASE_PASSWORD"]),
+        {"name": "db_host", "type": "STRING", "value": "db.internal"},
+        secret("api_key", stored["API_KEY"]),
+    ]
+
+
+def test_sink_refuses_a_genuine_token_relabelled_as_another_key(
+    bao: BaoServer, tenant: Tenant, delivery: dict[str, Any], stored: dict[str, str]
+) -> None:
+    sink = SecretsClient(vault_addr=bao.addr)
+    db, api = (p["wrap"] for p in delivery["parameters"] if "wrap" in p)
+    db_path = f"secret/data/tenants/{tenant.name}/DATABASE_PASSWORD"
+    # The API key's genuine token under the database password's name, its labels rewritten to match.
+    relabelled = tampered(delivery, "db_password", wrap=api | {"creation_path": db_path})
+    with pytest.raises(UnwrapError, match="one wrapping token is given for keys 'DATABASE_PASSWORD' and 'API_KEY'"):
+        sink.unwrap(relabelled, tenant=tenant.name, expect=SINK_EXPECTS)
+    alone = {"tenant": tenant.name, "parameters": relabelled["parameters"][:2]}  # without the API key's own
+    swapped = tampered(tampered(delivery, "db_password", wrap=api), "api_key", wrap=db)
+    for attempt, expect in ((alone, {"db_password": "DATABASE_PASSWORD"}), (swapped, SINK_EXPECTS)):
+        with pytest.raises(UnwrapError, match=f"created at '{api['creation_path']}', not '{db_path}'; not unwrapped"):
+            sink.unwrap(attempt, tenant=tenant.name, expect=expect)
+    # Every token was looked up, none used: the genuine delivery still unwraps, once.
+    assert all(unused(bao, token) for token in tokens_of(delivery))
+    got = sink.unwrap(delivery, tenant=tenant.name, expect=SINK_EXPECTS)
+    assert [p["value"] for p in got] == [stored["DATABASE_PASSWORD"], "db.internal", stored["API_KEY"]]
+    assert not any(unused(bao, token) for token in tokens_of(delivery))
+
+
+def test_sink_refuses_a_token_that_holds_no_read_and_says_so(
+    bao: BaoServer, users: Users, tenant: Tenant, delivery: dict[str, Any], stored: dict[str, str]
+) -> None:
+    """A writer's wrapped write to the key's own path looks like a read to sys/wrapping/lookup."""
+    sink = SecretsClient(vault_addr=bao.addr)
+    chosen = planted("written")
+    write = requests.post(
+        f"{bao.addr}/v1/secret/data/tenants/{tenant.name}/DATABASE_PASSWORD",
+        headers={"X-Vault-Token": users.token(tenant.writer, tenant.password), "X-Vault-Wrap-TTL": "60s"},
+        json={"data": {"value": chosen}},
+        timeout=10,
+    ).json()["wrap_info"]
+    assert write["creation_path"] == delivery["parameters"][0]["wrap"]["creation_path"]
+    forged = tampered(delivery, "db_password", wrap=write)
+    with pytest.raises(UnwrapError, match="holds no read of its value .*; refused") as refused:
+        sink.unwrap(forged, tenant=tenant.name, expect=SINK_EXPECTS)
+    assert chosen not in str(refused.value)
+    # Unwrapping stops at the refusal: the parameters after it keep their unused tokens.
+    api_token = delivery["parameters"][2]["wrap"]["token"]
+    assert not unused(bao, write["token"]) and unused(bao, api_token)
+    assert sink.unwrap(api_token, tenant=tenant.name, key="API_KEY") == stored["API_KEY"]
+    with pytest.raises(UnwrapError, match="give the key"):
+        sink.unwrap(api_token, tenant=tenant.name, key="API_KEY", expect=SINK_EXPECTS)  # type: ignore[call-overload]
+
+
+# -- the distribution on its own ------------------------------------------------------------
+
+
+def test_the_client_source_imports_none_of_the_server_s_frameworks() -> None:
+    """The quick form of the check below: client/ loads with Flask, click, marshmallow, hvac and
+    the server's `app` package blocked (the installed one is checked in the system tier)."""
     script = f"""
-import importlib.abc, importlib.util, sys
-BLOCKED = ("flask", "flask_smorest", "flask_login", "werkzeug", "marshmallow", "hvac", "app")
+import importlib.abc, sys
+BLOCKED = ("flask", "flask_smorest", "flask_login", "werkzeug", "click", "marshmallow", "hvac", "app")
 
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
@@ -282,14 +427,66 @@ class Block(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, Block())
-spec = importlib.util.spec_from_file_location("nexo_client", {str(CLIENT_PY)!r})
-module = importlib.util.module_from_spec(spec)
-sys.modules["nexo_client"] = module
-spec.loader.exec_module(module)
-client = module.SecretsClient("http://127.0.0.1:9", vault_addr="http://127.0.0.1:9", token="t")
-masker = module.MaskingFilter(); masker.add("abcdef")
-assert masker.mask("x abcdef y") == "x *** y"
-print("ok")
+sys.path.insert(0, {str(REPO / "client")!r})
+import nexo_secrets_client
+from nexo_secrets_client import SecretsClient, UnwrapError
+assert nexo_secrets_client.__file__.startswith({str(REPO / "client")!r})
+try:
+    SecretsClient(vault_addr="http://127.0.0.1:9").unwrap([], tenant="acme", expect={{"p": "K"}})
+except UnwrapError as exc:
+    print("refused:", exc)
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    done = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("refused: expected SECRET parameters missing from the delivery: p"), done.stdout
+
+
+
+@pytest.mark.system
+def test_the_client_installs_alone_without_the_server_s_frameworks(tmp_path: Path) -> None:
+    """`pip install ./client` (from the lock) gives SecretsClient and the unwrap check, and
+    urllib3 as its only dependency: Flask, click and marshmallow are not importable from it."""
+    target, source = tmp_path / "site", tmp_path / "client"
+    # A copy: pip builds a local project in place, and the work tree stays as it is.
+    shutil.copytree(REPO / "client", source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    install = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--target", str(target)]
+    done = subprocess.run(
+        [*install, "-c", str(REPO / "constraints.txt"), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    installed = sorted(p.name.split("-")[0] for p in target.glob("*.dist-info"))
+    assert installed == ["nexo_secrets_client", "urllib3"], installed
+
+    script = f"""
+import importlib.util, sys
+sys.path.insert(0, {str(target)!r})
+import nexo_secrets_client
+from nexo_secrets_client import MaskingFilter, SecretsClient, UnwrapError, __version__
+from nexo_secrets_client.names import KEY_RULE, is_key, is_tenant
+assert nexo_secrets_client.__file__.startswith({str(target)!r}), nexo_secrets_client.__file__
+sink = SecretsClient(vault_addr="http://127.0.0.1:9")
+try:  # the unwrap check refuses a SECRET that arrives plain before it calls anything
+    sink.unwrap([{{"name": "p", "type": "STRING", "value": "x"}}], tenant="acme", expect={{"p": "K"}})
+except UnwrapError as exc:
+    print("refused:", exc)
+masker = MaskingFilter(); masker.add("abcdef")
+assert masker.mask("x abcdef y") == "x *** y" and is_key("K") and not is_tenant("A")
+frameworks = ("flask", "click", "marshmallow", "flask_smorest", "werkzeug", "hvac", "app")
+print("importable:", [m for m in frameworks if importlib.util.find_spec(m) is not None])
+print("loaded:", sorted({{m.split(".")[0] for m in sys.modules}} & set(frameworks)))
+print("version:", __version__)
+"""
+    # -I -S: no site-packages, no user site, no PYTHONPATH, no current directory: only the target.
+    ran = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.splitlines()
+    assert lines[0].startswith("refused: parameter 'p' is expected as SECRET (key 'K') but arrived plain"), lines
+    assert lines[1:3] == ["importable: []", "loaded: []"], lines
+    assert lines[3] == f"version: {nexo_secrets_client.__version__}"
+    # The server's own environment has them (the check above is not vacuous).
+    assert importlib.util.find_spec("flask") is not None and importlib.util.find_spec("marshmallow") is not None

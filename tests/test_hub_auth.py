@@ -17,14 +17,12 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from nexo_secrets_client import NotAuthorized, SecretsClient
 
 from app import access, errors, hub_auth, run_jwt
-from app.client import NotAuthorized, SecretsClient
 from app.vault import errors as vault_errors
 from tests.conftest import BaoServer, Users, planted, watch_resolve_answer
-from tests.test_cli import cli
-from tests.test_metrics import samples, value
-from tests.test_usage import this_hour
+from tests.helpers import cli, samples, this_hour, value
 from tests.ui_server import serve
 
 ISSUER, AUDIENCE = "https://hub.internal", "nexo-secrets"  # the README's
@@ -164,7 +162,7 @@ def test_the_client_logs_in_with_a_run_jwt_and_resolves_plain_and_wrapped(
     token = hub._token
     assert token and bao.api("POST", "/v1/auth/token/revoke-self", token).status_code == 204
     sink = SecretsClient(vault_addr=bao.addr)
-    assert sink.unwrap(delivery.as_dict(), tenant=acme.name)[0]["value"] == value_
+    assert sink.unwrap(delivery.as_dict(), tenant=acme.name, expect={"db": "K"})[0]["value"] == value_
 
     refused = SecretsClient(vault_addr=bao.addr)
     with pytest.raises(NotAuthorized) as bad:
@@ -223,7 +221,7 @@ def test_bad_claims_are_refused_before_any_token_is_made(bao: BaoServer, users: 
         "a name that breaks the rule": runs.jwt(acme.name, tenant=acme.name.upper()),
         "no provisioned tenant": runs.jwt(acme.name, tenant=unprovisioned),
         "two tenants": runs.jwt(acme.name, tenant=[acme.name, unprovisioned]),
-        "no tenant claim": raw_jwt(runs.key, {k: v for k, v in decode(runs.jwt(acme.name)).items() if k != "tenant"}),
+        "no tenant claim": raw_jwt(runs.key, {k: v for k, v in decode(runs.jwt(acme.name)).items() if k != "tenant"}),  # type: ignore[arg-type]
         "another audience": runs.jwt(acme.name, aud="another-service"),
         "another issuer": runs.jwt(acme.name, iss="https://evil.test"),
         "expired": runs.jwt(acme.name, iat=now - 600, nbf=now - 600, exp=now - 300),

@@ -8,19 +8,23 @@ from typing import Any
 import pytest
 
 from app import errors, limits, secrets
-from tests.conftest import Tenant, Users, planted
+from tests.conftest import BaoServer, Tenant, Users, planted
 
 
-def test_a_caller_over_its_listings_in_flight_gets_429(app: Any, tenant: Tenant, users: Users) -> None:
+def test_a_caller_over_its_listings_in_flight_gets_429(app: Any, bao: BaoServer, tenant: Tenant, users: Users) -> None:
+    """A caller is the Vault entity: the reader's second sign-in (a new token) gets no more."""
+    first = users.token(tenant.reader, tenant.password)
     token = users.token(tenant.reader, tenant.password)
     other = users.token(tenant.writer, tenant.password)
+    entity = bao.vault.auth.lookup_self(first).entity_id
+    assert entity
     url = f"/api/v1/tenants/{tenant.name}/secrets"
     client = app.test_client()
     held = app.extensions["nexo_listings"]
     # The reader already has as many listings in flight as it may (held here as a request would).
     with ExitStack() as stack:
         for i in range(held.per_caller):
-            stack.enter_context(held.hold(token, f"10.0.0.{i + 1}"))
+            stack.enter_context(held.hold("e:" + entity, f"10.0.0.{i + 1}"))
         busy = client.get(url, headers={"Authorization": f"Bearer {token}"})
         assert busy.status_code == 429 and busy.headers["Retry-After"] == str(limits.RETRY_AFTER)
         assert busy.get_json()["code"] == 429 and "listings in progress" in busy.get_json()["message"]
@@ -33,13 +37,42 @@ def test_a_caller_over_its_listings_in_flight_gets_429(app: Any, tenant: Tenant,
 
 def test_one_address_is_bounded_across_its_tokens(app: Any, tenant: Tenant, users: Users) -> None:
     held = app.extensions["nexo_listings"]
-    tokens = [f"token-{i}-{planted('t')}" for i in range(held.per_address)]
+    tokens = [f"t:{i}-{planted('t')}" for i in range(held.per_address)]
     url = f"/api/v1/tenants/{tenant.name}/secrets"
     fresh = users.token(tenant.reader, tenant.password)
     with _holding(held, tokens, "127.0.0.1"):
         reply = app.test_client().get(url, headers={"Authorization": f"Bearer {fresh}"})
         assert reply.status_code == 429, reply.get_json()
     assert app.test_client().get(url, headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+
+
+def test_sessions_of_one_user_share_one_place_and_so_do_export_and_import(
+    app: Any, tenant: Tenant, login: Any, bao: BaoServer
+) -> None:
+    """Eight sign-ins of one writer are one caller for listings, export and import dry runs alike."""
+    sessions = [login(tenant.writer, tenant.password) for _ in range(8)]
+    entity = bao.vault.auth.lookup_self(_session_token(app, sessions[0])).entity_id
+    held = app.extensions["nexo_listings"]
+    base = f"/api/v1/tenants/{tenant.name}/secrets"
+    dry_run = {"format": "dotenv", "content": f"A={planted()}\n", "dry_run": True}
+    with held.hold("e:" + entity, "192.0.2.1"):
+        for client in sessions:
+            assert client.get(base).status_code == 429
+            assert client.get(base + "/export").status_code == 429
+            assert client.post(base + "/import", json=dry_run).status_code == 429
+    assert sessions[-1].post(base + "/import", json=dry_run).status_code == 200
+    assert held._held == {}
+
+
+def _session_token(app: Any, client: Any) -> str:
+    from app import auth
+
+    cookie = client.http.get_cookie("nexo_session").value
+    with app.test_request_context():
+        sealed = app.session_interface.get_signing_serializer(app).loads(cookie)["_user_id"]
+        opened = auth.unseal(sealed)
+    assert opened is not None
+    return opened[0]
 
 
 def test_a_failed_listing_gives_its_place_back(app: Any, tenant: Tenant) -> None:

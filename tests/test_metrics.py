@@ -16,27 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app import access, create_app, observe, vault
 from tests.conftest import SEEN, BaoServer, Tenant, free_port, get_metrics, planted
+from tests.helpers import samples, value
 from tests.procs import metrics_url, start_serve, stop
 
 RESOLVE = "/api/v1/tenants/<tenant>/resolve"
-
-
-def samples(app: Any) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of GET /metrics as {(name, labels): value}."""
-    reply = get_metrics(app)
-    assert reply.status_code == 200
-    assert reply.headers["Content-Type"].startswith("text/plain; version=")
-    text = reply.get_data(as_text=True)
-    SEEN.append(("/metrics", text))
-    found = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return found
-
-
-def value(found: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
-    return found.get((name, frozenset(labels.items())), 0.0)
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import requests
+from nexo_secrets_client import SecretsClient, UnwrapError
 
 from app import access, errors, resolve
-from app.client import SecretsClient, UnwrapError
 from app.vault import errors as vault_errors
 from tests.conftest import BaoServer, Tenant, Users, planted, watch_resolve_answer
 
@@ -196,9 +196,10 @@ def test_user_tokens_are_refused_by_vault(
 ) -> None:
     writer_client = login(tenant.writer, tenant.password)
     store(writer_client, tenant.name, "K", planted("users"))
-    body = {"parameters": [secret("k", "K")]}
+    body: dict[str, Any] = {"parameters": [secret("k", "K")]}
     for user in (tenant.reader, tenant.writer):
         token = users.token(user, tenant.password)
+        request: dict[str, Any]
         for request in (
             body,
             body | {"wrap_ttl": 60},
@@ -315,10 +316,11 @@ def test_wrapped_resolve_delivers_vaults_own_reads(
     assert got[0]["wrap"]["token"] == got[2]["wrap"]["token"] != got[3]["wrap"]["token"]  # one read per key
 
     sink = SecretsClient(vault_addr=bao.addr)
-    assert sink.unwrap(reply.get_json(), tenant=tenant.name) == plain
+    expect = {"token": "DELIVERED", "again": "DELIVERED", "other": "OTHER"}  # the sink's own configuration
+    assert sink.unwrap(reply.get_json(), tenant=tenant.name, expect=expect) == plain
     assert sink.log_filter.mask(values["OTHER"]) == "***"
     with pytest.raises(UnwrapError, match="invalid, expired or already used"):
-        sink.unwrap(got, tenant=tenant.name)
+        sink.unwrap(got, tenant=tenant.name, expect=expect)
     assert bao.api("POST", "/v1/sys/wrapping/unwrap", got[0]["wrap"]["token"]).status_code == 400
 
 
@@ -343,7 +345,10 @@ def test_sink_refuses_what_is_not_a_read_of_the_expected_key(
     forged = made.json()["wrap_info"]["token"]
     for attempt in (delivered("K_A", forged), forged):
         with pytest.raises(UnwrapError, match="created at 'sys/wrapping/wrap'"):
-            sink.unwrap(attempt, tenant=tenant.name, **({} if isinstance(attempt, list) else {"key": "K_A"}))
+            if isinstance(attempt, list):
+                sink.unwrap(attempt, tenant=tenant.name, expect={"p": "K_A"})
+            else:
+                sink.unwrap(attempt, tenant=tenant.name, key="K_A")
     assert lookup(bao, forged).status_code == 200  # refused without being used up
 
     # A writer's wrapped write has the key's very creation path; what it holds is no read.
@@ -360,7 +365,7 @@ def test_sink_refuses_what_is_not_a_read_of_the_expected_key(
     # A genuine read of K_A is refused where the sink expects K_B, or another tenant's K_A.
     genuine = wrapped_call(app, hub_token, tenant.name, [secret("a", "K_A")]).get_json()["parameters"][0]["wrap"]
     with pytest.raises(UnwrapError, match="not 'secret/data/tenants/.*/K_B'"):
-        sink.unwrap(delivered("K_B", genuine["token"]), tenant=tenant.name)
+        sink.unwrap(delivered("K_B", genuine["token"]), tenant=tenant.name, expect={"p": "K_B"})
     with pytest.raises(UnwrapError, match="not 'secret/data/tenants/other-tenant/K_A'"):
         sink.unwrap(genuine["token"], tenant="other-tenant", key="K_A")
     with pytest.raises(UnwrapError, match="not 'elsewhere/data/tenants/"):
@@ -387,7 +392,7 @@ def test_sink_refuses_what_is_not_a_read_of_the_expected_key(
     ).json()["wrap_info"]
     assert lookup(bao, elsewhere["token"]).json()["data"]["creation_path"] == genuine["creation_path"]
     with pytest.raises(UnwrapError, match="namespace"):
-        sink.unwrap(delivered("K_A", elsewhere["token"]), tenant=tenant.name)
+        sink.unwrap(delivered("K_A", elsewhere["token"]), tenant=tenant.name, expect={"p": "K_A"})
     assert lookup(bao, elsewhere["token"]).status_code == 200
 
     # Expired.

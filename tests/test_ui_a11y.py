@@ -16,8 +16,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from app import access
-from tests import test_ui as screen
-from tests.test_ui import SEARCH_PATH, Watched, open_page, row, sign_in
+from tests import browser as screen
+from tests.browser import SEARCH_PATH, Watched, open_page, row, sign_in
 
 # The Secrets screen's browser fixtures, shared (assigned, so that they are this module's fixtures too).
 suite, planted, browser, base_url = screen.suite, screen.planted, screen.browser, screen.base_url
@@ -124,12 +124,12 @@ def test_secrets_screens_and_dialogs_have_no_violations(
     import_dialog = page.get_by_role("dialog", name="Import secrets")
     audit("Import, empty")
     import_dialog.locator("#import-file").set_input_files(
-        files=[{"name": "new.env", "mimeType": "text/plain", "buffer": f"NEW_KEY={planted('ui-axe')}\n".encode()}]
+        files=[{"name": "new.env", "mimeType": "text/plain", "buffer": f"NEW_KEY={planted('ui-axe')}\n".encode()}]  # type: ignore[arg-type]
     )
     expect(import_dialog.locator("#import-list li")).to_have_count(1)
     audit("Import, preview")
     import_dialog.locator("#import-file").set_input_files(
-        files=[{"name": "broken.env", "mimeType": "text/plain", "buffer": b"not a line\n"}]
+        files=[{"name": "broken.env", "mimeType": "text/plain", "buffer": b"not a line\n"}]  # type: ignore[arg-type]
     )
     expect(import_dialog.locator("#import-error")).to_be_visible()
     audit("Import, refused")

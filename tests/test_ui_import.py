@@ -13,8 +13,8 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests import test_ui as screen
-from tests.test_ui import Watched, assert_no_values, row, sign_in, vault_value
+from tests import browser as screen
+from tests.browser import Watched, assert_no_values, row, sign_in, vault_value
 
 # The Secrets screen's browser fixtures, shared (assigned, so that they are this module's fixtures too).
 suite, planted, browser, base_url, ui = screen.suite, screen.planted, screen.browser, screen.base_url, screen.ui

@@ -12,11 +12,11 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from app import access, usage
-from tests import test_ui
-from tests.test_ui import SEARCH_PATH, Watched, assert_no_values, field, row, sign_in
+from tests import browser as screen
+from tests.browser import SEARCH_PATH, Watched, assert_no_values, field, row, sign_in
 
 # The Chromium fixtures of test_ui, found by name here too.
-browser, base_url, ui, suite, planted = test_ui.browser, test_ui.base_url, test_ui.ui, test_ui.suite, test_ui.planted
+browser, base_url, ui, suite, planted = screen.browser, screen.base_url, screen.ui, screen.suite, screen.planted
 
 
 def hub_resolve(app: Any, bao: Any, tenant: str, key: str) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests import test_ui as screen
-from tests.test_ui import Watched, add_dialog, assert_no_values, row, secret_dialog, sign_in, vault_value
+from tests import browser as screen
+from tests.browser import Watched, add_dialog, assert_no_values, row, secret_dialog, sign_in, vault_value
 
 # The Secrets screen's browser fixtures, shared (assigned, so that they are this module's fixtures too).
 suite, planted, browser, base_url, ui = screen.suite, screen.planted, screen.browser, screen.base_url, screen.ui
@@ -68,7 +68,7 @@ def assert_masked(page: Page, value: str) -> None:
     box = textarea.bounding_box()
     assert box
     # The text area inside the border (the border's anti-aliased corners are no text).
-    inside = {"x": box["x"] + 4, "y": box["y"] + 4, "width": box["width"] - 8, "height": box["height"] - 8}
+    inside: Any = {"x": box["x"] + 4, "y": box["y"] + 4, "width": box["width"] - 8, "height": box["height"] - 8}
     with_value = page.screenshot(clip=inside, animations="disabled", caret="hide")
     shape = "".join(c if c in "\r\n" else "x" for c in value)
     textarea.evaluate("(e, text) => { e.value = text; e.scrollTop = 0; }", shape.replace("\r\n", "\n"))

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests import test_ui as screen
-from tests.test_ui import SEARCH_PATH, open_page, row, sign_in
+from tests import browser as screen
+from tests.browser import SEARCH_PATH, open_page, row, sign_in
 
 # The Secrets screen's browser fixtures, shared (assigned, so that they are this module's fixtures too).
 suite, planted, browser, base_url = screen.suite, screen.planted, screen.browser, screen.base_url

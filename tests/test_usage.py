@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 import requests
+from nexo_secrets_client import SecretsClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import access, observe, usage
-from app.client import SecretsClient
 from tests.conftest import SEEN, BaoServer, Tenant, Users, free_port, planted, watch_resolve_answer
+from tests.helpers import samples, this_hour, value
 from tests.procs import metrics_url, start_serve, stop
-from tests.test_metrics import samples, value
 from tests.ui_server import serve
 
 
@@ -42,12 +42,6 @@ def create(client: Any, tenant: str, key: str, **fields: Any) -> Any:
 
 def metadata(bao: BaoServer, tenant: str, key: str) -> dict[str, Any]:
     return dict(bao.api("GET", f"/v1/secret/metadata/tenants/{tenant}/{key}").json()["data"])
-
-
-def this_hour(recorded: Any) -> bool:
-    """A use recorded by this test: this hour, or the last one if the hour turned meanwhile."""
-    now = datetime.now(UTC)
-    return recorded in {usage.hour(now), usage.hour(now - timedelta(minutes=5))}
 
 
 def days(n: float) -> str:
@@ -257,7 +251,7 @@ def test_hub_client_logs_the_expired_key_never_the_value(
     )
     hub = access.hub_credentials(bao.vault, bao.root_token)
     with serve(app) as url, SecretsClient(url, vault_addr=bao.addr, role_id=hub.role_id, secret_id=hub.secret_id) as c:
-        with caplog.at_level(logging.WARNING, logger="app.client"):
+        with caplog.at_level(logging.WARNING, logger="nexo_secrets_client.client"):
             got = c.resolve(tenant.name, [{"name": "smtp", "type": "SECRET", "value": "SMTP_API_KEY"}])
             delivery = c.resolve(tenant.name, [{"name": "smtp", "type": "SECRET", "value": "SMTP_API_KEY"}], 30)
         # Over real HTTP the use is recorded once the answer has been sent (the server closes it).
@@ -268,7 +262,7 @@ def test_hub_client_logs_the_expired_key_never_the_value(
             time.sleep(0.05)
         assert this_hour(writer.get(item_url).get_json()["last_used_time"])
     assert got[0]["value"] == value
-    lines = [r.getMessage() for r in caplog.records if r.name == "app.client"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "nexo_secrets_client.client"]
     assert delivery.keys == ["SMTP_API_KEY"]
     line = (
         f"resolve in tenant {tenant.name}: key SMTP_API_KEY (parameter smtp) expired at 2020-01-01T00:00:00Z; "

@@ -6,7 +6,8 @@
 # role or auth method, and every body that could carry `policies`/`token_policies` is fenced with
 # allowed_parameters: any field not listed is refused by Vault (403). Vault evaluates these
 # constraints on the request body. Tenants (their policies and groups) are created by the
-# operator with the root token. It reads no secret value: no rule here touches the KV mount.
+# operator with the root token. It reads no secret value: its one rule on the KV mount creates
+# the mark of a first password (nexo-accounts/, outside the tenants).
 
 # Tenant groups: membership only. An update without `policies` keeps the group's policies
 # (OpenBao's handleGroupUpdateCommon only sets the fields present). Without `create`/`delete`,
@@ -76,4 +77,11 @@ path "auth/{{userpass}}/users/+" {
 }
 path "auth/{{userpass}}/users" {
   capabilities = ["list"]
+}
+
+# A new account's first password is the admin's choice: mark it, so that the user must choose
+# their own before anything else (app/auth.py). `create` only: an existing mark can be neither
+# overwritten nor deleted by an admin; only the user clears it, by changing the password.
+path "{{mount}}/data/nexo-accounts/+" {
+  capabilities = ["create"]
 }

@@ -32,11 +32,19 @@ class Auth:
 
     # -- signing in --------------------------------------------------------------------------
 
-    def login_userpass(self, username: str, password: str) -> dict[str, Any]:
-        """Vault's auth block for a userpass sign-in; BadCredentials for any bad credential."""
+    def login_userpass(self, username: str, password: str, budget: str | None = None) -> dict[str, Any]:
+        """Vault's auth block for a userpass sign-in; BadCredentials for any bad credential.
+
+        `budget` is sent as the client address: OpenBao's sign-in quota counts per address, so
+        the service names the failure budget the attempt spends (app/auth.py, "device cookies").
+        Over it, RateLimited."""
         try:
             reply = self.t.request(
-                "POST", path("auth", self.userpass_mount, "login", username), None, {"password": password}
+                "POST",
+                path("auth", self.userpass_mount, "login", username),
+                None,
+                {"password": password},
+                forwarded_for=budget,
             )
         except (errors.Invalid, errors.Denied, errors.NotFound, errors.Unsupported):
             # Vault says 400 for a wrong password and for an unknown user alike, 403 for a
@@ -81,6 +89,14 @@ class Auth:
             accessor=str(data.get("accessor") or ""),
         )
 
+    def token_alive(self, token: str) -> bool:
+        """Whether Vault still knows the token (auth/token/lookup-self answers)."""
+        try:
+            self.t.request("GET", path("auth", "token", "lookup-self"), token)
+        except (errors.TokenInvalid, errors.Denied):
+            return False
+        return True
+
     def revoke_self(self, token: str) -> None:
         """Revoke the token (sign-out); an already dead token is fine."""
         try:
@@ -109,6 +125,17 @@ class Auth:
         if policies:
             body["token_policies"] = list(policies)
         self.t.request("POST", path("auth", self.userpass_mount, "users", user), token, body)
+
+    def change_password(self, token: str, user: str, password: str) -> None:
+        """Set a userpass account's password (the user's own token: nexo-self allows only their own)."""
+        body = {"password": password}
+        self.t.request("POST", path("auth", self.userpass_mount, "users", user, "password"), token, body)
+
+    def tune_userpass(self, token: str, session_hours: float) -> None:
+        """Tokens that end with the session, and no user lockout (anyone could trigger it)."""
+        ttl = f"{max(1, int(session_hours * 3600))}s"
+        body = {"default_lease_ttl": ttl, "max_lease_ttl": ttl, "user_lockout_config": {"lockout_disable": True}}
+        self.t.request("POST", path("sys", "auth", self.userpass_mount, "tune"), token, body)
 
     def user_exists(self, token: str, user: str) -> bool:
         try:

@@ -27,6 +27,14 @@ class Identity:
     def put_policy(self, token: str, name: str, hcl: str) -> None:
         self.t.request("PUT", path("sys", "policies", "acl", name), token, {"policy": hcl})
 
+    def read_policy(self, token: str, name: str) -> str:
+        """A policy's HCL text ("" if there is none)."""
+        try:
+            reply = self.t.request("GET", path("sys", "policies", "acl", name), token)
+        except errors.NotFound:
+            return ""
+        return str((reply.get("data") or {}).get("policy") or "")
+
     def list_policies(self, token: str) -> list[str]:
         reply = self.t.request("LIST", path("sys", "policies", "acl"), token)
         return [str(k) for k in (reply.get("data") or {}).get("keys") or []]

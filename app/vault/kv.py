@@ -14,6 +14,8 @@ from typing import Any
 from app.vault import errors
 from app.vault.transport import Transport, path
 
+ACCOUNTS = "nexo-accounts"
+
 
 @dataclass(frozen=True, slots=True)
 class Version:
@@ -227,6 +229,32 @@ class KV:
         except errors.NotFound:
             return []
         return [k.rstrip("/") for k in reply["data"].get("keys", []) if k.endswith("/")]
+
+    # -- accounts: the mark of a first password an admin chose ------------------------------
+    # `<mount>/data/nexo-accounts/<user>`, outside the tenants' prefix. The admin may only create
+    # it (never update or delete); the user may read and delete their own (nexo-self.hcl).
+
+    def _account(self, kind: str, user: str) -> str:
+        return path(self.mount, kind, ACCOUNTS, user)
+
+    def mark_first_password(self, token: str, user: str) -> None:
+        """Mark an account's password as chosen by someone else (create-only: cas=0)."""
+        body = {"data": {"first_password": "true"}, "options": {"cas": 0}}
+        try:
+            self.t.request("POST", self._account("data", user), token, body)
+        except errors.Conflict:
+            pass  # marked already
+
+    def first_password(self, token: str, user: str) -> bool:
+        """Whether the account still has the password an admin chose for it."""
+        try:
+            self.t.request("GET", self._account("data", user), token)
+        except (errors.NotFound, errors.Denied):
+            return False  # no mark (or, for a machine identity, no account of this kind)
+        return True
+
+    def clear_first_password(self, token: str, user: str) -> None:
+        self.t.request("DELETE", self._account("metadata", user), token)
 
     def read_current(self, token: str, tenant: str, key: str) -> tuple[str, dict[str, Any]]:
         """The current value of a key and its custom_metadata, from the one data read (KV v2

@@ -59,3 +59,9 @@ class Sys:
         reply = self.t.request("POST", path("sys", "capabilities-self"), token, {"paths": [policy_path]}) or {}
         found = reply.get(policy_path) or (reply.get("data") or {}).get(policy_path) or reply.get("capabilities")
         return [str(c) for c in found or []]
+
+    def write_rate_limit(self, token: str, name: str, quota_path: str, rate: int, interval: int, block: int) -> None:
+        """A rate-limit quota: `rate` requests per `interval` seconds per client address, then
+        that address is refused for `block` seconds."""
+        body = {"path": quota_path, "rate": rate, "interval": f"{interval}s", "block_interval": f"{block}s"}
+        self.t.request("POST", path("sys", "quotas", "rate-limit", name), token, body)

@@ -136,13 +136,17 @@ class Transport:
         wrap_ttl: int | None = None,
         content_type: str = "application/json",
         probe: bool = False,
+        forwarded_for: str | None = None,
     ) -> Any:
         """One call: Vault's JSON payload (None for 204), or a Vault error.
 
         Reads (GET, LIST) are retried with jittered backoff after a dropped connection, a timeout,
         429 or a 5xx; any request is retried when no node could even be connected to; all within
-        one timeout's budget. A `probe` (sys/health) is sent once and answers the payload whatever the status."""
+        one timeout's budget. A `probe` (sys/health) is sent once and answers the payload whatever the status.
+        `forwarded_for` is sent as X-Forwarded-For (the address OpenBao's rate-limit quotas count)."""
         headers = {"X-Vault-Request": "true"}
+        if forwarded_for:
+            headers["X-Forwarded-For"] = forwarded_for
         if token:
             headers["X-Vault-Token"] = token
         if wrap_ttl:

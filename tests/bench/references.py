@@ -57,7 +57,7 @@ def measure(
     sides: dict[str, Callable[[], None]], service: list[int], bao: int, rounds: int, calls: int
 ) -> dict[str, dict[str, list[float]]]:
     """Per side and round: median latency (ms), and CPU per call (ms) of the service and OpenBao."""
-    out = {name: {"ms": [], "service_cpu": [], "bao_cpu": []} for name in sides}
+    out: dict[str, dict[str, list[float]]] = {name: {"ms": [], "service_cpu": [], "bao_cpu": []} for name in sides}
     for call in sides.values():
         for _ in range(5):
             call()

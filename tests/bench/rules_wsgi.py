@@ -18,7 +18,7 @@ from typing import Any
 from flask import request
 from flask.sessions import SecureCookieSessionInterface
 
-from app import api, auth, observe, ui
+from app import auth, observe, ui
 from app.wsgi import app
 
 # Not NEXO_*: the benchmark's servers start without the caller's NEXO_ settings.
@@ -59,10 +59,10 @@ if "metrics" in _WITHOUT:
 if "headers" in _WITHOUT:
     app.after_request_funcs[None] = [f for f in app.after_request_funcs[None] if f not in (ui._headers, ui._hsts)]
 if "login" in _WITHOUT:
-    api.auth.require_user = _bearer_only  # type: ignore[assignment]
-    api.auth.check_csrf = lambda: None  # type: ignore[assignment]
+    auth.require_user = _bearer_only
+    auth.check_csrf = lambda: None
     app.after_request_funcs[None] = [
-        f for f in app.after_request_funcs[None] if getattr(f, "__self__", None) is not app.login_manager
+        f for f in app.after_request_funcs[None] if getattr(f, "__self__", None) is not app.login_manager  # type: ignore[attr-defined]
     ]
 if "session" in _WITHOUT:
     app.session_interface = _NoCookieNoSession()

@@ -369,7 +369,7 @@ def page(base: str, env: Env, tenant: str, expect: list[str], q: str | None = No
         params = {"limit": 50, **({"q": q} if q else {})}
 
         def call() -> None:
-            reply = session.get(url, params=params, timeout=120)
+            reply = session.get(url, params=params, timeout=120)  # type: ignore[arg-type]
             if reply.status_code != 200:
                 raise RuntimeError(f"list answered {reply.status_code}")
             found = [item["key"] for item in reply.json()["items"]]

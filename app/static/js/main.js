@@ -11,6 +11,7 @@ import { descriptionProblem, keyProblem, loadRules, printable } from "./rules.js
 import { cell, clampedText, iconButton, setBusy, showAlert, span, timeElement, toast } from "./parts.js";
 import { initDeleted, leaveDeleted, showDeleted } from "./deleted.js";
 import { openHistory } from "./history.js";
+import { initAccount, openPasswordDialog } from "./account.js";
 import { initMembers, resetMembers, showMembers } from "./members.js";
 import { clearValue, initValueField, valueText } from "./value.js";
 import {
@@ -58,6 +59,11 @@ function startSession(info) {
   $("shell").hidden = false;
   $("user-name").textContent = info.user;
   $("user-avatar").textContent = (info.user || "?").slice(0, 1).toUpperCase();
+  if (info.first_sign_in) {
+    // Nothing else is answered until the user has chosen their own password.
+    openPasswordDialog($("account-menu"), { mustChange: true, done: () => boot() });
+    return;
+  }
   route();
   // The sign-in form focus was on is gone; start at the page heading.
   (onMembers() ? $("members-title") : $("page-title")).focus();
@@ -739,4 +745,5 @@ function undoDelete(tenant, item) {
 }
 
 initMembers({ toast, setBusy, showAlert, onAccessChanged: refreshPermissionsQuietly });
+initAccount();
 boot();

@@ -1,44 +1,29 @@
-"""The Hub's and the sink modules' client: resolve SECRET parameters, unwrap delivered ones,
-and keep every resolved value out of the logs.
+"""SecretsClient: resolve SECRET parameters for the Hub, unwrap delivered ones in a sink module
+after checking them against the sink's own expectation, and keep every value out of the logs.
 
 Needs only urllib3 and the standard library (no Flask, no hvac), so a Hub or a sink module can
-import it alone:
-
-    client = SecretsClient("https://secrets.example", vault_addr="https://vault.example",
-                           role_id=..., secret_id=...)
-    client.log_filter.attach()          # mask resolved values in every handler of the root logger
-    params = client.resolve("acme", [{"name": "db", "type": "SECRET", "value": "DB_PASSWORD"}])
-    delivery = client.resolve("acme", params_spec, wrap_ttl="2m")   # hand delivery.as_dict() to a sink
-    # in the sink: checks each token is Vault's read of the key it names in tenant acme, then unwraps
-    params = SecretsClient(vault_addr="https://vault.example").unwrap(delivered, tenant="acme")
+install it alone (see the package docstring for a sketch, the server's README for the whole).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 import urllib3
+
+from nexo_secrets_client import names
+from nexo_secrets_client.masking import MaskingFilter
 
 log = logging.getLogger(__name__)
 
 SECRET = "SECRET"
-# The service's naming rules (app/names.py), repeated so that this module stands alone: a sink
-# builds the creation path it expects from them, so nothing else may pass.
-TENANT_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
-KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}\Z")
-MASK = "***"
-# Lines of a multi-line value and base64 fragments shorter than this are not masked on their
-# own (they would blot out ordinary words); whole values are masked whatever their length.
-MIN_FRAGMENT = 4
 
 
 # -- errors: they name tenants, keys and parameters, never a value ------------------------
@@ -74,7 +59,8 @@ class Unresolved(SecretsClientError):
 
 
 class UnwrapError(SecretsClientError):
-    """The wrapping token is invalid, expired, already used, or was not made by resolve."""
+    """Refused: the delivery is not what the sink expects, or a token is invalid, expired, used,
+    or not Vault's read of the expected key."""
 
 
 @dataclass(frozen=True)
@@ -95,138 +81,6 @@ class Delivery:
     def as_dict(self) -> dict[str, Any]:
         """The JSON form to hand to a sink: {"tenant", "parameters"}."""
         return {"tenant": self.tenant, "parameters": [dict(p) for p in self.parameters]}
-
-
-# -- masking ------------------------------------------------------------------------------
-
-_RECORD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
-
-
-class MaskingFilter(logging.Filter):
-    """Replaces every known secret value in a log record with ***.
-
-    Also the forms a value takes on its way into a log line: base64 (standard and URL-safe, also
-    inside a longer encoded string such as a Basic auth header), URL-encoded, JSON- and
-    repr-escaped, and each line of a multi-line value. Attach it to handlers (not loggers:
-    a logger's filters do not see records propagated from its children).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
-        self._dirty = False
-        self._lock = threading.Lock()
-        self._attached: list[logging.Handler | logging.Filterer] = []
-
-    def add(self, *values: str) -> None:
-        """Mask these values from now on."""
-        with self._lock:
-            new = {v for v in values if isinstance(v, str) and v} - self._values
-            if new:
-                self._values |= new
-                self._dirty = True
-
-    def forget(self, *values: str) -> None:
-        """Stop masking these values (e.g. after a task run is over and its logs are written)."""
-        with self._lock:
-            self._values -= set(values)
-            self._dirty = True
-
-    def mask(self, text: str) -> str:
-        """The text with every form of every known value replaced by ***."""
-        pattern = self._compiled()
-        return pattern.sub(MASK, text) if pattern is not None else text
-
-    def attach(self, *targets: logging.Handler | logging.Filterer) -> None:
-        """Add the filter to these handlers; by default to every handler of the root logger."""
-        chosen = targets or tuple(logging.getLogger().handlers)
-        for target in chosen:
-            target.addFilter(self)
-            self._attached.append(target)
-
-    def detach(self) -> None:
-        """Remove the filter from everything attach() added it to."""
-        for target in self._attached:
-            target.removeFilter(self)
-        self._attached.clear()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        pattern = self._compiled()
-        if pattern is None:
-            return True
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a record that cannot be formatted is still masked
-            message = f"{record.msg!s} {record.args!r}"
-        masked = pattern.sub(MASK, message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        if record.exc_info or record.exc_text:
-            text = record.exc_text or logging.Formatter().formatException(record.exc_info)  # type: ignore[arg-type]
-            masked = pattern.sub(MASK, text)
-            if masked != text:
-                # The exception object itself holds the value: handlers get only the masked text.
-                record.exc_text, record.exc_info = masked, None
-        if record.stack_info:
-            record.stack_info = pattern.sub(MASK, record.stack_info)
-        for name, value in list(record.__dict__.items()):
-            if name in _RECORD_FIELDS or value is None or isinstance(value, int | float | bool):
-                continue
-            text = value if isinstance(value, str) else repr(value)
-            masked = pattern.sub(MASK, text)
-            if masked != text:
-                setattr(record, name, masked)  # extra={...} fields a formatter may print
-        return True
-
-    def _compiled(self) -> re.Pattern[str] | None:
-        with self._lock:
-            if self._dirty:
-                forms = set().union(*(masked_forms(v) for v in self._values)) if self._values else set()
-                # Longest first, so a value wins over a line or fragment inside it.
-                ordered = sorted(forms, key=lambda f: (-len(f), f))
-                self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
-                self._dirty = False
-            return self._pattern
-
-
-def masked_forms(value: str) -> set[str]:
-    """Every form of a value the filter masks."""
-    atoms = {value}
-    lines = [line.strip() for line in re.split(r"\r\n|\r|\n", value)]
-    if len(lines) > 1:
-        atoms.update(line for line in lines if len(line) >= MIN_FRAGMENT)
-    forms: set[str] = set()
-    for atom in atoms:
-        escaped = json.dumps(atom)[1:-1]
-        forms.update(
-            {
-                atom,
-                escaped,
-                json.dumps(atom, ensure_ascii=False)[1:-1],
-                json.dumps(escaped)[1:-1],  # JSON inside a JSON string
-                repr(atom)[1:-1],
-                repr(atom.encode())[2:-1],
-            }
-        )
-        for safe in ("", "/"):
-            for encoded in (quote(atom, safe=safe), quote_plus(atom, safe=safe)):
-                forms.add(encoded)
-                forms.add(re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded))
-        forms.update(_base64_forms(atom.encode()))
-    return {f for f in forms if f}
-
-
-def _base64_forms(data: bytes) -> set[str]:
-    """The value's base64, whole and as the characters it alone determines at each alignment."""
-    forms = {base64.b64encode(data).decode(), base64.urlsafe_b64encode(data).decode()}
-    for shift in range(3):  # the value may start at any byte offset of a longer encoded string
-        encoded = base64.b64encode(b"\0" * shift + data).decode()
-        core = encoded[-(-8 * shift // 6) : 8 * (shift + len(data)) // 6]
-        if len(core) >= MIN_FRAGMENT:
-            forms.add(core)
-            forms.add(core.replace("+", "-").replace("/", "_"))
-    return forms
 
 
 # -- the client ---------------------------------------------------------------------------
@@ -359,8 +213,8 @@ class SecretsClient:
 
     def creation_path(self, tenant: str, key: str) -> str:
         """The creation path of Vault's read of a key: what a genuine delivery token shows."""
-        if not TENANT_RE.match(tenant) or not KEY_RE.match(key):
-            raise UnwrapError(f"not a valid tenant and key: {tenant[:80]!r}, {key[:200]!r}")
+        if not names.is_tenant(tenant) or not names.is_key(key):
+            raise UnwrapError(f"not a valid tenant and key: {str(tenant)[:80]!r}, {str(key)[:200]!r}")
         return "/".join(p for p in (self.kv_mount, "data", self.kv_prefix, tenant, key) if p)
 
     @overload
@@ -368,7 +222,11 @@ class SecretsClient:
 
     @overload
     def unwrap(
-        self, delivered: Delivery | Mapping[str, Any] | Sequence[Mapping[str, Any]], *, tenant: str, key: None = None
+        self,
+        delivered: Delivery | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        tenant: str,
+        expect: Mapping[str, str],
     ) -> list[dict[str, Any]]: ...
 
     def unwrap(
@@ -377,40 +235,44 @@ class SecretsClient:
         *,
         tenant: str,
         key: str | None = None,
+        expect: Mapping[str, str] | None = None,
     ) -> str | list[dict[str, Any]]:
-        """Unwrap a delivery directly from Vault, once, after proving where it comes from.
+        """Unwrap a delivery directly from Vault, once, after proving it is what the sink expects.
 
-        `delivered` is one wrapping token (give the `key` it must be a read of; returns the
-        value), or a whole delivery: a Delivery, its as_dict(), the service's answer or its
-        parameter list (returns the parameters with their values, as a plain resolve would).
-        `tenant` is the tenant the sink expects, never taken from the delivery.
+        `tenant`, `key` and `expect` are the sink's own configuration, never read from the
+        delivery. `delivered` is one wrapping token with the `key` it must be a read of (returns
+        the value), or a whole delivery (a Delivery, its as_dict(), the service's answer or its
+        parameter list) with `expect`, each parameter the sink takes as SECRET and its key, e.g.
+        {"db_password": "DATABASE_PASSWORD"} (returns the parameters with their values, as a
+        plain resolve would; the others as they came).
 
-        Every token is looked up first (which does not use it up) and refused, all of them
-        left unused, unless Vault says it was created by a read of exactly
-        <kv_mount>/data/<kv_prefix>/<tenant>/<key>, in Vault's root namespace: any token can
-        wrap anything with sys/wrapping/wrap, but only a reader of that value can make this.
-        What an accepted token unwraps to must then be a read answer with a value."""
+        Refused with every token left unused: an expected parameter that is missing or arrives
+        plain (another type, a value, no token), a SECRET parameter the sink does not expect, and,
+        once every token has been looked up (which does not use it), a token that Vault did not
+        create by a read of exactly <kv_mount>/data/<kv_prefix>/<tenant>/<key> of the expected
+        key, in Vault's root namespace: any token can wrap anything with sys/wrapping/wrap, but
+        only a reader of that value can make this path. Then each token is unwrapped once, and
+        one whose answer is no read of a value refuses the delivery."""
         if isinstance(delivered, str):
-            if key is None:
-                raise UnwrapError("give the key the wrapping token must be a read of")
+            if key is None or expect is not None:
+                raise UnwrapError("give the key the wrapping token must be a read of (and no expect)")
             self._check_origin(delivered, tenant, key)
             value = self._unwrap_read(delivered, tenant, key)
             self.log_filter.add(value)
             return value
+        if expect is None or key is not None:
+            raise UnwrapError("give expect: each parameter the sink takes as SECRET and the key it must be a read of")
         parameters = _parameters_of(delivered, tenant)
-        tokens: dict[str, str] = {}  # token -> key
-        for parameter in parameters:
-            if _is_secret(parameter):
-                token, expected = _wrapped_token(parameter)
-                if tokens.setdefault(token, expected) != expected:
-                    raise UnwrapError(f"one wrapping token is given for keys {tokens[token]!r} and {expected!r}")
+        tokens = _expected_tokens(parameters, expect)
         for token, expected in tokens.items():
             self._check_origin(token, tenant, expected)
-        values = {token: self._unwrap_read(token, tenant, expected) for token, expected in tokens.items()}
-        self.log_filter.add(*values.values())
+        values: dict[str, str] = {}
+        for token, expected in tokens.items():
+            values[token] = self._unwrap_read(token, tenant, expected)
+            self.log_filter.add(values[token])
         return [
-            {k: v for k, v in p.items() if k not in ("key", "wrap")} | {"value": values[_wrapped_token(p)[0]]}
-            if _is_secret(p)
+            {k: v for k, v in p.items() if k not in ("key", "wrap")} | {"value": values[p["wrap"]["token"]]}
+            if p.get("name") in expect
             else dict(p)
             for p in parameters
         ]
@@ -449,8 +311,12 @@ class SecretsClient:
         value = read.get("value") if isinstance(read, dict) else None
         if not isinstance(value, str) or not isinstance(data.get("metadata"), dict):
             # Made at the key's path but not by a read: e.g. a writer's wrapped write, whose
-            # answer is the new version's metadata.
-            raise UnwrapError(f"the wrapping token for key {key!r} holds no read of its value")
+            # answer is the new version's metadata. Its lookup shows the same creation path, so
+            # only unwrapping tells; the delivery is refused and no value of it handed out.
+            raise UnwrapError(
+                f"the wrapping token for key {key!r} holds no read of its value (not Vault's read of the key,"
+                " e.g. a wrapped write); refused"
+            )
         return value
 
     # -- tokens ---------------------------------------------------------------------------
@@ -581,13 +447,41 @@ def _parameters_of(delivered: Any, tenant: str) -> list[Mapping[str, Any]]:
     return list(delivered)
 
 
-def _wrapped_token(parameter: Mapping[str, Any]) -> tuple[str, str]:
-    """A delivered SECRET parameter's wrapping token and the key it must be a read of."""
-    wrap, key = parameter.get("wrap"), parameter.get("key")
-    token = wrap.get("token") if isinstance(wrap, Mapping) else None
-    if not isinstance(token, str) or not isinstance(key, str):
-        raise UnwrapError(f"parameter {str(parameter.get('name'))[:256]!r} carries no wrapping token and key")
-    return token, key
+def _expected_tokens(parameters: Sequence[Mapping[str, Any]], expect: Mapping[str, str]) -> dict[str, str]:
+    """Each wrapping token of the delivery and the key the sink expects it to be a read of.
+
+    The delivery's own labels (its "type" aside, "key" and "creation_path") are never trusted:
+    the key comes from `expect`, and a parameter that does not match it is refused here."""
+    tokens: dict[str, str] = {}  # token -> key
+    seen: set[str] = set()
+    for parameter in parameters:
+        name = parameter.get("name")
+        shown = str(name)[:256]
+        if not isinstance(name, str) or name not in expect:
+            if _is_secret(parameter):
+                raise UnwrapError(
+                    f"parameter {shown!r} arrived as SECRET but the sink does not expect it; nothing unwrapped"
+                )
+            continue
+        expected = expect[name]
+        wrap = parameter.get("wrap")
+        token = wrap.get("token") if isinstance(wrap, Mapping) else None
+        if not _is_secret(parameter) or parameter.get("value") is not None:
+            raise UnwrapError(
+                f"parameter {shown!r} is expected as SECRET (key {expected!r}) but arrived plain; nothing unwrapped"
+            )
+        if not isinstance(token, str):
+            raise UnwrapError(
+                f"parameter {shown!r} (key {expected!r}) arrived without a wrapping token; nothing unwrapped"
+            )
+        if tokens.setdefault(token, expected) != expected:
+            raise UnwrapError(f"one wrapping token is given for keys {tokens[token]!r} and {expected!r}")
+        seen.add(name)
+    missing = sorted(set(expect) - seen)
+    if missing:
+        listed = ", ".join(missing)
+        raise UnwrapError(f"expected SECRET parameters missing from the delivery: {listed}; nothing unwrapped")
+    return tokens
 
 
 def _failure(what: str, tenant: str, status: int, payload: Any) -> SecretsClientError:

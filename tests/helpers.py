@@ -1,0 +1,49 @@
+"""Helpers shared by several test modules (the fixtures are in conftest.py and browser.py):
+test modules import them from here, never from each other."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from app import usage
+from tests.conftest import SEEN, get_metrics
+
+
+def samples(app: Any) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of GET /metrics (on the metrics listener) as {(name, labels): value}."""
+    reply = get_metrics(app)
+    assert reply.status_code == 200
+    assert reply.headers["Content-Type"].startswith("text/plain; version=")
+    text = reply.get_data(as_text=True)
+    SEEN.append(("/metrics", text))
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return found
+
+
+def value(found: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+    return found.get((name, frozenset(labels.items())), 0.0)
+
+
+def cli(*args: str, addr: str, token: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+    env["VAULT_ADDR"] = addr
+    if token is not None:
+        env["VAULT_TOKEN"] = token
+    done = subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True, timeout=60)
+    SEEN.append(("cli " + " ".join(args[:2]), done.stdout + done.stderr))
+    return done
+
+
+def this_hour(recorded: Any) -> bool:
+    """A use recorded by this test: this hour, or the last one if the hour turned meanwhile."""
+    now = datetime.now(UTC)
+    return recorded in {usage.hour(now), usage.hour(now - timedelta(minutes=5))}
