@@ -26,8 +26,10 @@ ENV NEXO_ENV=production \
     NEXO_POLICY_DIR=/srv/nexo/vault-policies
 
 USER 10001
-EXPOSE 8080
+# 8080: the service (behind nginx in compose); 9102: /metrics when NEXO_METRICS_PORT=9102 (compose sets it).
+EXPOSE 8080 9102
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
   CMD python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8080/readyz', timeout=2)"
-# `serve` drops VAULT_TOKEN and refuses unsafe settings (no SECRET_KEY) before starting gunicorn.
+# `serve` drops VAULT_TOKEN and refuses unsafe settings (no SECRET_KEY) before starting gunicorn
+# with the one serving configuration (app/serving.py: gevent workers).
 CMD ["nexo-secrets", "serve", "--host", "0.0.0.0", "--port", "8080", "--workers", "2"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -220,36 +219,19 @@ def purge(dry_run: bool, only: tuple[str, ...]) -> None:
 def serve(host: str, port: int, workers: int) -> None:
     """Run the service under gunicorn (the production WSGI server), without VAULT_TOKEN.
 
-    VAULT_TOKEN is dropped from the environment, so an operator's shell can run it."""
+    VAULT_TOKEN is dropped from the environment, so an operator's shell can run it. With
+    NEXO_METRICS_PORT set, /metrics is served on that port of HOST, and only there."""
     # The service holds no standing privilege: an operator token must not leak into it.
     os.environ.pop("VAULT_TOKEN", None)
     try:
-        config.check(config.from_environ())
+        settings = config.from_environ()
+        config.check(settings)
     except config.ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    argv = [
-        "gunicorn",
-        "--bind",
-        f"{host}:{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        "8",
-        # No gunicorn access log: the app writes a JSON access line per request, with its request
-        # id and caller (app/observe.py); paths and statuses only, bodies and headers never.
-        # gunicorn's own lines are JSON too.
-        "--logger-class",
-        "app.observe.GunicornLogger",
-        # gunicorn's own error answers (a request line too long, a bad request) in the JSON shape
-        "--worker-class",
-        "app.observe.JsonErrorWorker",
-        "app.wsgi:app",
-    ]
-    if os.path.isdir("/dev/shm"):
-        # Not for speed (it moved no benchmark row): gunicorn's heartbeat fchmod can block a worker
-        # for as long as a disk-backed temp folder stalls, as in some containers (gunicorn's docs).
-        argv[-1:-1] = ["--worker-tmp-dir", "/dev/shm"]
-    os.execvp(sys.executable, [sys.executable, "-m", *argv])
+    from app import serving  # the one serving configuration (app/serving.py)
+
+    argv = serving.argv(serving.binds(host, port, settings), workers)
+    os.execvp(argv[0], argv)
 
 
 @main.command("hub-credentials")

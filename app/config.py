@@ -42,8 +42,22 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "VAULT_TOKEN_PRESENT": bool(env.get("VAULT_TOKEN")),
         "RECOVERY_DAYS": _bounded(env, "NEXO_RECOVERY_DAYS", 30, *rules.RECOVERY_DAYS),
         "MAX_VERSIONS": _bounded(env, "NEXO_MAX_VERSIONS", 10, *rules.MAX_VERSIONS),
+        # Serving (app/serving.py): gunicorn's worker model, how long reading one request may
+        # take, open connections per peer address and worker (0: no limit, as behind nginx,
+        # which limits per client), and the port of the /metrics listener (0: no /metrics).
+        "SERVING_MODEL": _choice(env, "NEXO_SERVING_MODEL", "gevent", ("gevent", "gthread")),
+        "REQUEST_READ_SECONDS": _bounded(env, "NEXO_REQUEST_READ_SECONDS", 10, 1, 600),
+        "MAX_CONNECTIONS_PER_ADDRESS": _bounded(env, "NEXO_MAX_CONNECTIONS_PER_ADDRESS", 64, 0, 100000),
+        "METRICS_PORT": _bounded(env, "NEXO_METRICS_PORT", 0, 0, 65535),
     }
 
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    """A setting that is one of a few words; anything else refuses to start."""
+    text = env.get(name, "").strip() or default
+    if text not in allowed:
+        raise ConfigError(f"{name} must be one of: {', '.join(allowed)}")
+    return text
 
 
 def _bounded(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

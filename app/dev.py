@@ -327,19 +327,12 @@ def start_service(addr: str, port: int, folder: Path, children: Children, log: I
     # No standing privilege: the service gets Vault's address and nothing else of Vault's.
     env.update(NEXO_ENV="dev", VAULT_ADDR=addr, SECRET_KEY=key_file.read_text().strip())
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # one worker: its own metrics are the whole story
-    argv = [
-        sys.executable, "-m", "gunicorn",
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", "1",
-        "--threads", "8",
-        "--graceful-timeout", "5",
-        "--pid", str(folder / "gunicorn.pid"),
-        "--logger-class", "app.observe.GunicornLogger",
-        "--worker-class", "app.observe.JsonErrorWorker",
-        "app.wsgi:app",
-    ]  # fmt: skip
+    from app import serving  # the one serving configuration; it loads gunicorn's gevent worker
+
+    extra = ["--graceful-timeout", "5", "--pid", str(folder / "gunicorn.pid")]
     if tuple(gunicorn.version_info) >= (27,):  # its control socket goes in the folder, not in ~/.gunicorn
-        argv[-1:-1] = ["--control-socket", str(folder / "gunicorn.ctl")]
+        extra += ["--control-socket", str(folder / "gunicorn.ctl")]
+    argv = serving.argv(serving.binds("127.0.0.1", port, config.from_environ(env)), 1, *extra)
     children.start("the service (gunicorn)", argv, env=env, log=log)
     url = f"http://127.0.0.1:{port}"
     http = urllib3.PoolManager(retries=False, timeout=2.0)

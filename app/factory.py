@@ -96,7 +96,7 @@ class _Api(Api):  # type: ignore[misc]
 # Endpoints anyone may call: the document says they need no credentials (security: []).
 _UNAUTHENTICATED: dict[str, dict[str, Any]] = {
     "/metrics": {
-        "summary": "Prometheus metrics of the service (keep it on the internal network).",
+        "summary": "Prometheus metrics of the service: served only on the NEXO_METRICS_PORT listener.",
         "tags": ["ops"],
         "security": [],
         "responses": {

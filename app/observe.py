@@ -18,14 +18,15 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import IO, Any
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from gunicorn import util as gunicorn_util
 from gunicorn.glogging import Logger as GunicornBaseLogger
-from gunicorn.workers.gthread import ThreadWorker
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess as _multiprocess
+from werkzeug.exceptions import NotFound
 
-from app import http_errors, vault
+# Nothing of app.vault (hence urllib3) at the top: gunicorn's master loads this module for its
+# logger class, and a gevent worker must patch ssl before anything holds a reference to it.
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # An incoming request id is kept only if it is short and plain: it is written into every log line.
@@ -93,7 +94,9 @@ def count_unresolved(tenant: str, count: int) -> None:
 
 def observe_vault_call(method: str, url: str, status: int | None, seconds: float) -> None:
     """Count and time one Vault call (status None: Vault could not be reached)."""
-    operation = vault.operation(method, url)
+    from app.vault import operation as name  # not at the top: see the imports
+
+    operation = name(method, url)
     VAULT_REQUESTS.labels(operation, str(status) if status is not None else "unreachable").inc()
     VAULT_LATENCY.labels(operation).observe(seconds)
     if status is None:
@@ -183,6 +186,8 @@ def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None
 
     gunicorn's message repeats what the client sent (a request line may carry anything), so
     the answer says only the status: the worker's log line has the detail."""
+    from app import http_errors
+
     try:
         shape = http_errors.body(status_int, HTTPStatus(status_int).phrase)
     except ValueError:  # not a status Python knows: same shape, gunicorn's reason
@@ -197,17 +202,6 @@ def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None
         f"Content-Length: {len(payload)}\r\n\r\n"
     )
     gunicorn_util.write_nonblock(sock, head.encode("latin-1") + payload)
-
-
-class JsonErrorWorker(ThreadWorker):  # type: ignore[misc]
-    """gunicorn's threaded worker whose own error answers are JSON: `--worker-class app.observe.JsonErrorWorker`.
-
-    gunicorn answers requests it cannot parse itself, in HTML, before the app sees them; its
-    worker calls `gunicorn.util.write_error` for that, which this worker process replaces."""
-
-    def init_process(self) -> None:
-        gunicorn_util.write_error = write_json_error
-        super().init_process()
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -268,6 +262,17 @@ def _finish(response: Response) -> Response:
 
 
 def _metrics() -> Response:
+    # Not public: only on the listener of NEXO_METRICS_PORT (app/serving.py binds it beside the
+    # service's own); the port a connection came in on is the server's socket, which no header
+    # can change. With no such port set there is no /metrics.
+    port = current_app.config.get("METRICS_PORT")
+    sock = request.environ.get("gunicorn.socket")
+    try:
+        arrived = sock.getsockname()[1] if sock is not None else None
+    except (OSError, IndexError, TypeError):
+        arrived = None
+    if not port or arrived != port:
+        raise NotFound()
     return Response(render_metrics(), content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 
 

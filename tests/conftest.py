@@ -141,7 +141,8 @@ def watched_app(bao: BaoServer, secret_key: str, **settings: Any) -> Any:
     wrapped resolve's too: it carries wrapping tokens, never a value). A new account's answer,
     the one place its first password is shown, stays out too; its password joins PLANTED.
     `settings` make an app of another configuration: tests never change a shared app's config."""
-    flask_app = create_app({"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": secret_key, **settings})
+    base = {"NEXO_ENV": "test", "VAULT_ADDRS": [bao.addr], "SECRET_KEY": secret_key, "METRICS_PORT": METRICS_PORT}
+    flask_app = create_app({**base, **settings})
 
     @flask_app.after_request
     def _record(response: Any) -> Any:
@@ -159,6 +160,21 @@ def watched_app(bao: BaoServer, secret_key: str, **settings: Any) -> Any:
         return response
 
     return flask_app
+
+
+# The test apps' metrics listener port (NEXO_METRICS_PORT): /metrics answers only there.
+METRICS_PORT = free_port()
+
+
+def get_metrics(flask_app: Any) -> Any:
+    """GET /metrics as it arrives on the metrics listener: the app reads the port off the
+    connection's own socket (gunicorn's `gunicorn.socket`), here a real socket bound to it.
+    An app a test built without a metrics port gets the suite's."""
+    flask_app.config["METRICS_PORT"] = flask_app.config.get("METRICS_PORT") or METRICS_PORT
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", flask_app.config["METRICS_PORT"]))
+        return flask_app.test_client().get("/metrics", environ_overrides={"gunicorn.socket": sock})
 
 
 def watch_resolve_answer(reply: Any) -> Any:

@@ -12,12 +12,12 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import usage
-from tests.conftest import SEEN
+from tests.conftest import SEEN, get_metrics
 
 
 def samples(app: Any) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of GET /metrics as {(name, labels): value}."""
-    reply = app.test_client().get("/metrics")
+    """Every sample of GET /metrics (on the metrics listener) as {(name, labels): value}."""
+    reply = get_metrics(app)
     assert reply.status_code == 200
     assert reply.headers["Content-Type"].startswith("text/plain; version=")
     text = reply.get_data(as_text=True)

@@ -74,3 +74,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
     process.wait(30)
+
+
+def metrics_url(base: str, port: int) -> str:
+    """/metrics of a service at `base` whose metrics listener (NEXO_METRICS_PORT) is `port`."""
+    return f"{base.rsplit(':', 1)[0]}:{port}/metrics"

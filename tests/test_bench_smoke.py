@@ -50,6 +50,13 @@ def test_benchmark_runs_small_and_reports_every_figure(tmp_path: Path) -> None:
         assert name in done.stdout.split(lines[-1])[0], f"{name} missing from the table"
     for name in TARGET_ROWS:
         assert "target" in rows[name] and isinstance(rows[name]["met"], bool), name
+    # CPU per call, from /proc, for each serving model: the service's default (gevent) and gthread.
+    calls = ("resolve 1 key", "resolve 20 keys", "page of 50 of 50")
+    assert set(result["cpu_per_call_ms"]) == {f"{c} ({m})" for c in calls for m in ("gevent", "gthread")}
+    assert all(v["service"] >= 0 and v["openbao"] >= 0 for v in result["cpu_per_call_ms"].values())
+    assert set(result["load"]) == {"gevent", "gthread"}
+    assert all(f["p50_8_ms"] > 0 and f["p50_200_ms"] > 0 and f["rate_200"] > 0 for f in result["load"].values())
+    assert "CPU per call (ms)" in done.stdout
     # The service's and the fallback's gunicorn masters had their two workers measured.
     assert sorted(result["worker_rss_mib"]) == ["fallback", "service"]
     assert [len(v) for v in result["worker_rss_mib"].values()] == [2, 2]

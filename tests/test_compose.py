@@ -174,3 +174,23 @@ def test_ha_node_config_starts_and_serves_as_a_first_node(tmp_path: Path, monkey
         node.stop()
         SEEN.append(("compose HA node server log", node.log()))
     assert (node.workdir / "logs" / "audit.log").stat().st_size > 0
+
+
+def test_compose_puts_the_front_door_before_the_service() -> None:
+    """nginx (the repository's own front-door file) is the only way in; the service is not published,
+    trusts the one proxy hop and serves /metrics on its own, unpublished port."""
+    for files in (BASE, HA):
+        config = rendered(files)
+        door = config["services"]["front-door"]
+        assert door["image"].startswith("nginx:")
+        assert [p["target"] for p in door["ports"]] == [8080]
+        mounts = _volumes(door)
+        assert f"{REPO / 'deploy' / 'nginx' / 'nexo.conf.template'}:/etc/nginx/templates/nexo.conf.template:ro" in mounts
+        assert door["environment"]["NEXO_UPSTREAM"] == "nexo-app:8080"
+        apps = {n: s for n, s in config["services"].items() if n.startswith("nexo-secrets")}
+        for app in apps.values():
+            assert "ports" not in app  # nothing of the service is published
+            env = app["environment"]
+            assert env["NEXO_TRUSTED_PROXIES"] == "1" and env["NEXO_METRICS_PORT"] == "9102"
+            assert env["NEXO_MAX_CONNECTIONS_PER_ADDRESS"] == "0"  # every connection comes from nginx
+            assert "nexo-app" in app["networks"]["default"]["aliases"]

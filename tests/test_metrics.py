@@ -15,9 +15,9 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import access, create_app, observe, vault
-from tests.conftest import SEEN, BaoServer, Tenant, free_port, planted
+from tests.conftest import SEEN, BaoServer, Tenant, free_port, get_metrics, planted
 from tests.helpers import samples, value
-from tests.procs import start_serve, stop
+from tests.procs import metrics_url, start_serve, stop
 
 RESOLVE = "/api/v1/tenants/<tenant>/resolve"
 
@@ -85,7 +85,7 @@ def test_metrics_count_a_resolve_and_a_failed_login_and_hold_no_value(
         "tenant"
     }
 
-    metrics_text = app.test_client().get("/metrics").get_data(as_text=True)
+    metrics_text = get_metrics(app).get_data(as_text=True)
     logged = json_lines.getvalue()
     for leak in (secret, hub, tenant.password):
         assert leak not in metrics_text and leak not in logged
@@ -159,7 +159,8 @@ def test_gunicorn_workers_add_up_and_every_line_is_json(bao: BaoServer, tmp_path
     metrics_dir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_", "NEXO_"))}
     env.update(
-        VAULT_ADDR=bao.addr, SECRET_KEY="m" * 48, NEXO_ENV="production", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)
+        VAULT_ADDR=bao.addr, SECRET_KEY="m" * 48, NEXO_ENV="production", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        NEXO_METRICS_PORT=str(metrics_port := free_port()),
     )
     log = tmp_path / "serve.log"
     proc, base = start_serve(env, log, workers=2)
@@ -168,7 +169,7 @@ def test_gunicorn_workers_add_up_and_every_line_is_json(bao: BaoServer, tmp_path
             assert requests.get(base + "/healthz", timeout=5, headers={"Connection": "close"}).status_code == 200
         totals = set()
         for _ in range(6):
-            text = requests.get(base + "/metrics", timeout=5, headers={"Connection": "close"}).text
+            text = requests.get(metrics_url(base, metrics_port), timeout=5, headers={"Connection": "close"}).text
             found = {
                 (s.name, frozenset(s.labels.items())): s.value
                 for family in text_string_to_metric_families(text)

@@ -15,9 +15,9 @@ from nexo_secrets_client import SecretsClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import access, observe, usage
-from tests.conftest import SEEN, BaoServer, Tenant, Users, planted, watch_resolve_answer
+from tests.conftest import SEEN, BaoServer, Tenant, Users, free_port, planted, watch_resolve_answer
 from tests.helpers import days, samples, this_hour, value
-from tests.procs import start_serve, stop
+from tests.procs import metrics_url, start_serve, stop
 from tests.ui_server import serve
 
 
@@ -334,6 +334,7 @@ def test_under_gunicorn_each_worker_writes_a_key_at_most_once_an_hour(
     metrics_dir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_", "NEXO_"))}
     env.update(VAULT_ADDR=bao.addr, SECRET_KEY="u" * 48, NEXO_ENV="production", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+    env["NEXO_METRICS_PORT"] = str(metrics_port := free_port())
     proc, base = start_serve(env, tmp_path / "serve.log", workers=2)
     try:
         body = {"parameters": [{"name": "p", "type": "SECRET", "value": "K"}]}
@@ -341,7 +342,7 @@ def test_under_gunicorn_each_worker_writes_a_key_at_most_once_an_hour(
         for _ in range(20):
             reply = requests.post(f"{base}/api/v1/tenants/{tenant.name}/resolve", json=body, headers=headers, timeout=5)
             assert reply.status_code == 200
-        text = requests.get(base + "/metrics", timeout=5, headers={"Connection": "close"}).text
+        text = requests.get(metrics_url(base, metrics_port), timeout=5, headers={"Connection": "close"}).text
         SEEN.append(("/metrics under gunicorn", text))
     finally:
         stop(proc)

@@ -114,6 +114,9 @@ class Transport:
         self._pool = urllib3.PoolManager(
             num_pools=max(4, len(addresses)),
             maxsize=32,
+            # Wait for a pooled connection rather than open one to throw away: a gevent worker
+            # has many requests in flight, and each extra connection costs both sides a handshake.
+            block=True,
             retries=False,  # no blind retries: a write must never be sent twice behind the caller's back
             timeout=urllib3.Timeout(connect=min(2.0, timeout), read=timeout),
             ca_certs=cacert,

@@ -15,7 +15,10 @@ side with what it is held against:
   limit=51 (target);
 - a search matching one key among 10,000 vs. OpenBao's full detailed-metadata LIST (target);
 - create and update throughput vs. the Vault writes they make (information);
-- resident memory of each service worker after the run (target).
+- resident memory of each service worker after the run (target);
+- CPU per call from /proc, the service's workers and OpenBao's, for a one-key resolve, a 20-key
+  resolve and a page of 50, under each serving model (tests/bench/cpu.py), with the one-key
+  resolve's p50 at 8 and 200 clients and its throughput (target: CPU at most 1.5x OpenBao's).
 
 Every figure is measured in rounds, the two sides interleaved in blocks; the table and the JSON
 line give medians over rounds (the machine is shared: single rounds are noisy). Secret values
@@ -51,10 +54,12 @@ import urllib3
 
 from app import access
 from app.vault import Vault
+from tests.bench import cpu
 
 REPO = Path(__file__).resolve().parents[2]
 MOUNT = "secret"
 RSS_TARGET_MIB = 100.0
+OTHER_MODELS = ("gthread",)  # serving models measured beside the service's own (gevent)
 
 
 @dataclass
@@ -69,10 +74,15 @@ class Sizes:
     pages: int = 60  # first-page samples per round
     searches: int = 5  # search samples per round
     writes: float = 1.0  # seconds of each 1-client write run (8 clients: twice as long)
+    crowd: int = 200  # clients of the load figures beside CPU per call
+    load_seconds: float = 3.0
 
     @classmethod
     def small(cls) -> Sizes:
-        return cls(small_tenant=50, large_tenant=200, rounds=1, reads=20, multi=3, pages=5, searches=2, writes=0.3)
+        return cls(
+            small_tenant=50, large_tenant=200, rounds=1, reads=20, multi=3, pages=5, searches=2, writes=0.3,
+            crowd=40, load_seconds=0.5,
+        )  # fmt: skip
 
 
 @dataclass
@@ -92,6 +102,7 @@ class Env:
     prefix: str
     servers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)  # gunicorn masters
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)  # everything, bao first
+    models: dict[str, str] = field(default_factory=dict)  # serving model -> the service under it
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -136,9 +147,12 @@ def start_bao(workdir: Path) -> tuple[str, str, subprocess.Popen[bytes]]:
     return addr, token, process
 
 
-def start_server(vault_addr: str, workdir: Path, name: str, wsgi: str | None) -> tuple[str, subprocess.Popen[bytes]]:
+def start_server(
+    vault_addr: str, workdir: Path, name: str, wsgi: str | None, extra: dict[str, str] | None = None
+) -> tuple[str, subprocess.Popen[bytes]]:
     """gunicorn exactly as `nexo-secrets serve` runs it (production settings, no Vault token,
-    Vault timeout 30 s), serving the service (wsgi=None) or another WSGI module with the same settings."""
+    Vault timeout 30 s), serving the service (wsgi=None) or another WSGI module with the same settings;
+    `extra`: settings of its own (another serving model)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "NEXO_", "PROMETHEUS_"))}
     multiproc = workdir / f"metrics-{name}"
@@ -152,6 +166,7 @@ def start_server(vault_addr: str, workdir: Path, name: str, wsgi: str | None) ->
         # hvac's timeout (the direct side): a slow 10,000-key LIST on a loaded machine is then
         # measured on both sides instead of ending the run with a 503 after the default 5 s.
         NEXO_VAULT_TIMEOUT="30",
+        **(extra or {}),
     )
     log = workdir / f"service-{name}.log"
     if wsgi is None:
@@ -264,6 +279,12 @@ def setup(workdir: Path, sizes: Sizes, prefix: str) -> Env:
         ):
             urls[name], servers[name] = start_server(addr, workdir, name, wsgi)
             processes.append(servers[name])
+        models = {"gevent": urls["service"]}  # the default (app/serving.py); the others for comparison
+        for model in OTHER_MODELS:
+            name = f"service-{model}"
+            urls[name], servers[name] = start_server(addr, workdir, name, None, {"NEXO_SERVING_MODEL": model})
+            processes.append(servers[name])
+            models[model] = urls[name]
         for name, master in servers.items():
             for pid in workers_of(master.pid):
                 if code_dir(pid) != REPO:
@@ -272,7 +293,7 @@ def setup(workdir: Path, sizes: Sizes, prefix: str) -> Env:
         stop(processes)
         raise
     return Env(addr, root, urls["service"], urls["fallback"], urls["bare"], urls["flask"], hub, reader, writer, tenants, prefix,
-               servers, processes)  # fmt: skip
+               servers, processes, models)  # fmt: skip
 
 
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -655,6 +676,36 @@ def measure(env: Env, sizes: Sizes, only: list[str] | None = None) -> tuple[list
     return [row for row, *_ in steps], memory
 
 
+def measure_cpu(env: Env, sizes: Sizes) -> tuple[list[cpu.Cost], dict[str, dict[str, float]]]:
+    """CPU per call of each serving model (tests/bench/cpu.py), and the one-key resolve under load."""
+    t1k, n1k = env.tenants["1k"], sizes.small_tenant
+    one, twenty = [key_name(7)], [key_name(i * 37 % n1k) for i in range(20)]
+    first50 = [key_name(i) for i in range(50)]
+    master = {"gevent": env.servers["service"], **{m: env.servers[f"service-{m}"] for m in OTHER_MODELS}}
+    costs: list[cpu.Cost] = []
+    load: dict[str, dict[str, float]] = {}
+    for model, base in env.models.items():
+        workers = workers_of(master[model].pid)
+        for call, factory, calls in (
+            ("resolve 1 key", resolve(base, env, t1k, one), sizes.reads),
+            ("resolve 20 keys", resolve(base, env, t1k, twenty), sizes.multi),
+            (f"page of 50 of {n1k}", page(base, env, t1k, first50), sizes.pages),
+        ):
+            print(f"#   CPU per call: {call}, {model}", file=sys.stderr, flush=True)
+            row = cpu.Cost(model, call)
+            made = factory()
+            for _ in range(sizes.rounds):
+                service_ms, vault_ms = cpu.cost(made, calls, workers, env.processes[0].pid)
+                row.service_ms.append(service_ms)
+                row.vault_ms.append(vault_ms)
+            costs.append(row)
+        print(f"#   load: resolve 1 key, {model}", file=sys.stderr, flush=True)
+        p50_8, _ = cpu.concurrent(resolve(base, env, t1k, one), 8, sizes.load_seconds)
+        p50_crowd, rate = cpu.concurrent(resolve(base, env, t1k, one), sizes.crowd, sizes.load_seconds)
+        load[model] = {"p50_8_ms": p50_8, "p50_200_ms": p50_crowd, "rate_200": rate, "clients": sizes.crowd}
+    return costs, load
+
+
 def table(rows: list[Row], memory: dict[str, list[float]]) -> str:
     head = f"{'measurement':<42} {'left':>10} {'service':>10} {'p99 l/s':>13} {'ratio':>6} {'target':>14}  left is"
     lines = [head, "-" * len(head)]
@@ -703,17 +754,29 @@ def main(argv: list[str] | None = None) -> int:
     env = setup(workdir, sizes, prefix)
     try:
         rows, memory = measure(env, sizes, args.only.split(",") if args.only else None)
+        costs, load = measure_cpu(env, sizes)
     finally:
         stop(env.processes)
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
     print(table(rows, memory))
+    print(cpu.table(costs, load))
     result = {
         "bench": "nexo-secrets",
         "sizes": {"small_tenant": sizes.small_tenant, "large_tenant": sizes.large_tenant, "rounds": sizes.rounds},
         "rows": {row.name: row.as_dict() for row in rows},
         "worker_rss_mib": memory,
         "worker_rss_target_mib": RSS_TARGET_MIB,
+        "cpu_per_call_ms": {
+            f"{c.call} ({c.model})": {
+                "service": round(statistics.median(c.service_ms), 3),
+                "openbao": round(statistics.median(c.vault_ms), 3),
+                "ratio": round(c.ratio(), 3),
+            }
+            for c in costs
+        },
+        "cpu_target": cpu.CPU_TARGET,
+        "load": {m: {k: round(v, 2) for k, v in f.items()} for m, f in load.items()},
     }
     print(json.dumps(result, sort_keys=True))
     return 0
