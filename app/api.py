@@ -611,7 +611,8 @@ def _refuse_if_referenced(vault: Any, token: str, tenant: str, key: str) -> None
     count, first = references.of_key(vault, token, tenant, key)
     if count:
         raise errors.Conflict(
-            f"{count} automation{'s' if count > 1 else ''} reference {key}: update them, or delete with force=true",
+            f"{count} automation{'s reference' if count > 1 else ' references'} {key}: update "
+            f"{'them' if count > 1 else 'it'}, or delete with force=true",
             errors={"referenced": {"count": count, "referrers": first}},
         )
 
