@@ -42,6 +42,7 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "VAULT_TOKEN_PRESENT": bool(env.get("VAULT_TOKEN")),
         "RECOVERY_DAYS": _bounded(env, "NEXO_RECOVERY_DAYS", 30, *rules.RECOVERY_DAYS),
         "MAX_VERSIONS": _bounded(env, "NEXO_MAX_VERSIONS", 10, *rules.MAX_VERSIONS),
+        "UNUSED_DAYS": _bounded(env, "NEXO_UNUSED_DAYS", 90, *rules.UNUSED_DAYS),
     }
 
 
