@@ -362,7 +362,7 @@ def test_the_references_benchmark_runs_small_and_prints_every_row(tmp_path: Any)
     SEEN.append(("references bench output", done.stdout + done.stderr))
     assert done.returncode == 0, done.stderr[-2000:]
     rows = json.loads(done.stdout.strip().splitlines()[-1])["references_bench"]
-    assert [r["row"].split(" ")[0] for r in rows] == ["page", "check", "floor:"]
+    assert [r["row"].split(" ")[0] for r in rows] == ["page", "check", "unused", "floor:"]
     assert all(r["ratio"] > 0 and len(r["service_cpu_ms"]) == 2 for r in rows)
 
 
@@ -454,3 +454,14 @@ def test_the_export_carries_each_keys_referrers(
     # The export, imported back, is still recognised as an inventory (it holds no values).
     again = writer.post(f"{url}/import", json={"format": "dotenv", "content": csv_text})
     assert again.status_code == 422 and "inventory export" in again.get_json()["message"] + str(again.get_json())
+
+
+def test_the_openapi_document_has_the_unused_filter_and_the_exports_referrers(app: Any) -> None:
+    doc = app.test_client().get("/api/openapi.json").get_json()
+    listing_params = {p["name"]: p for p in doc["paths"]["/api/v1/tenants/{tenant}/secrets"]["get"]["parameters"]}
+    assert listing_params["unused"]["schema"]["type"] == "boolean"
+    assert "NEXO_UNUSED_DAYS" in listing_params["unused"]["description"]
+    item = doc["components"]["schemas"]["SecretItem"]["properties"]
+    assert item["referrers"]["type"] == "array"
+    referrer = doc["components"]["schemas"]["ReferrerRef"]["properties"]
+    assert set(referrer) == {"kind", "id", "name"}
