@@ -61,7 +61,7 @@ export function usedByCell(tenant, item) {
     content.append(span("used-count", String(count)));
   }
   const element = cell("td", "Used by", content);
-  element.className = "cell-refs";
+  element.className = count > 0 ? "cell-refs" : "cell-refs unused";
   return element;
 }
 
