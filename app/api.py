@@ -130,6 +130,7 @@ def _session_info(user: auth.User) -> dict[str, Any]:
         "csrf_token": auth.csrf_token() if user.via_session else "",
         "recovery_days": _recovery_days(),
         "first_sign_in": user.first_password,
+        "unused_days": int(current_app.config["UNUSED_DAYS"]),
     }
 
 
@@ -153,7 +154,7 @@ class SecretList(MethodView):
         secrets are left out; `deleted=true` lists only them, with `deleted_time`, `deleted_by`
         and `purge_time`, and purges those past the recovery window when the caller may write.
         Scan budget: one request reads at most 10,000 keys (500 on HashiCorp Vault). A search
-        (`q`), the Expiring filter or the deleted listing that reaches it answers the items
+        (`q`), the Expiring or Unused filter or the deleted listing that reaches it answers the items
         found, maybe none, and a `next` that continues the scan; never an error. A caller has
         at most a few listings in flight (429 beyond)."""
         user = _user()
@@ -168,6 +169,7 @@ class SecretList(MethodView):
                 deleted=args["deleted"],
                 recovery_days=_recovery_days(),
                 expiring_within_days=args.get("expiring_within_days"),
+                unused_days=int(current_app.config["UNUSED_DAYS"]) if args["unused"] else None,
             )
         return {"items": _counted(user.token, tenant, items), "next": next_key}
 
@@ -241,7 +243,8 @@ class SecretExport(MethodView):
         """The inventory: every secret's key, description, version and who/when, never a value.
 
         format=json (default) answers the list of items; format=csv a text/csv attachment with
-        a header row. At most 20,000 secrets (more is a 422)."""
+        a header row. Each item carries its `referrers` (kind, id, name); the CSV column lists them
+        as `kind/id: name`, separated by `; `. At most 20,000 secrets (more is a 422)."""
         user = _user()
         with current_app.extensions["nexo_listings"].hold(user.identity(), request.remote_addr or "-"):
             items = bulk.inventory(_vault(), user.caller(), tenant)

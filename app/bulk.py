@@ -12,12 +12,12 @@ import io
 import json
 import logging
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from dotenv.parser import parse_stream
 
-from app import errors, names, rules, secrets
+from app import errors, names, references, rules, secrets
 from app.vault import Vault
 from app.vault import errors as vault_errors
 
@@ -29,7 +29,7 @@ _MAX_PROBLEMS = 50
 _EXISTENCE_READERS = 8
 EXPORT_FIELDS = (
     "key", "description", "version", "created_time", "updated_time", "created_by", "updated_by",
-    "last_used_time", "expires_at",
+    "last_used_time", "expires_at", "referrers",
 )  # fmt: skip
 _NEWLINE = re.compile(r"\r\n|\n|\r")
 
@@ -334,8 +334,9 @@ def _existing(vault: Vault, caller: secrets.Caller, tenant: str, keys: list[str]
 
 
 def inventory(vault: Vault, caller: secrets.Caller, tenant: str) -> list[secrets.Item]:
-    """Every secret of a tenant without values, in key order, read in pages of EXPORT_PAGE;
-    a tenant with more than rules.MAX_EXPORT_ITEMS is refused rather than cut short."""
+    """Every secret of a tenant without values, in key order, read in pages of EXPORT_PAGE, each
+    with its referrers; a tenant with more than rules.MAX_EXPORT_ITEMS is refused rather than cut
+    short."""
     items: list[secrets.Item] = []
     after: str | None = None
     while True:
@@ -347,7 +348,20 @@ def inventory(vault: Vault, caller: secrets.Caller, tenant: str) -> list[secrets
                 "page through GET .../secrets instead"
             )
         if after is None:
-            return items
+            return _with_referrers(vault, caller, tenant, items)
+
+
+def _with_referrers(
+    vault: Vault, caller: secrets.Caller, tenant: str, items: list[secrets.Item]
+) -> list[secrets.Item]:
+    """Items with the referrers of each key. A token whose policies predate references (a tenant not
+    provisioned again since) gets the inventory without them rather than a refusal."""
+    try:
+        found = references.by_key(vault, caller.token, tenant)
+    except vault_errors.Denied:
+        log.warning("export without references for tenant %s: its policies predate them", tenant)
+        return items
+    return [replace(item, referrers=found.get(item.key, [])) for item in items]
 
 
 def as_csv(items: list[secrets.Item]) -> str:
@@ -358,8 +372,15 @@ def as_csv(items: list[secrets.Item]) -> str:
     writer.writerow(EXPORT_FIELDS)
     for item in items:
         row = asdict(item)
+        row["referrers"] = _referrers_cell(item.referrers or [])
         writer.writerow([_inert("" if row[f] is None else str(row[f])) for f in EXPORT_FIELDS])
     return out.getvalue()
+
+
+def _referrers_cell(found: list[dict[str, str]]) -> str:
+    """One CSV cell: `kind/id: name` each, separated by `; ` (ids hold no space, so the first
+    `: ` of each ends its id)."""
+    return "; ".join(f"{r['kind']}/{r['id']}: {r['name']}" for r in found)
 
 
 def _inert(cell: str) -> str:

@@ -49,6 +49,7 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "REQUEST_READ_SECONDS": _bounded(env, "NEXO_REQUEST_READ_SECONDS", 10, 1, 600),
         "MAX_CONNECTIONS_PER_ADDRESS": _bounded(env, "NEXO_MAX_CONNECTIONS_PER_ADDRESS", 64, 0, 100000),
         "METRICS_PORT": _bounded(env, "NEXO_METRICS_PORT", 0, 0, 65535),
+        "UNUSED_DAYS": _bounded(env, "NEXO_UNUSED_DAYS", 90, *rules.UNUSED_DAYS),
     }
 
 

@@ -39,7 +39,7 @@ import click
 import gunicorn
 import urllib3
 
-from app import access, config, errors
+from app import access, config, errors, references
 from app.vault import Vault
 from app.vault import errors as vault_errors
 
@@ -50,6 +50,12 @@ DEMO_USERS: tuple[tuple[str, str, str | None, tuple[str, ...]], ...] = (
     ("reader", "bob", "read", ()),
     ("admin", "carol", None, ("nexo-admin",)),
     ("auditor", "dave", None, ("nexo-auditor",)),
+)
+# Two referrers the Hub declares for the demo tenant, so the Used by column shows something:
+# (kind, id, name, the SECRET parameters: name -> key).
+DEMO_REFERRERS: tuple[tuple[str, str, str, dict[str, str]], ...] = (
+    ("action", "send-invoice", "Send invoice", {"db_password": "DATABASE_PASSWORD", "smtp_key": "SMTP_API_KEY"}),
+    ("event-type", "order.created", "order.created", {"signing_secret": "DATABASE_PASSWORD"}),
 )
 DEFAULT_DIR = ".nexo-dev"
 DEFAULT_PORT = 8080
@@ -295,8 +301,21 @@ def set_up_demo(vault: Vault, token: str, folder: Path) -> list[tuple[str, str, 
         lines.append((role, user, password))
     write_private(users_file, json.dumps(passwords, indent=1))
     role_id, secret_id = hub_credentials(vault, token, folder)
+    declare_demo_referrers(vault, role_id, secret_id)
     lines.append(("hub", role_id, secret_id))
     return lines
+
+
+def declare_demo_referrers(vault: Vault, role_id: str, secret_id: str) -> None:
+    """Declare DEMO_REFERRERS as the Hub does, with the Hub's own token (again on each start:
+    a declaration replaces the last one)."""
+    hub = str(vault.auth.login_approle(role_id, secret_id)["client_token"])
+    try:
+        for kind, id_, name, parameters in DEMO_REFERRERS:
+            declared = [{"name": p, "type": "SECRET", "value": key} for p, key in parameters.items()]
+            references.declare(vault, hub, DEMO_TENANT, kind, id_, name, declared)
+    finally:
+        vault.auth.revoke_self(hub)
 
 
 def hub_credentials(vault: Vault, token: str, folder: Path) -> tuple[str, str]:

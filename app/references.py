@@ -17,7 +17,7 @@ A key created after a referrer named it shows that referrer at once: the entries
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +31,9 @@ KINDS = rules.REFERRER_KINDS
 FIRST = 5
 _REFERRER = "@"
 _SEP = ","
+# A LIST after this starts at the keys' entries: '~' sorts after a kind's first letter, so it is
+# past every referrer's '@<kind>,...', and '@' sorts before the letter or '_' a key starts with.
+_KEYS_FROM = _REFERRER + "~"
 # Vault caps a custom_metadata value at 512 bytes: the parameter names kept on a key's entry.
 _ENTRY_BYTES = 500
 _PAGE = 1000  # entries per LIST when walking a range
@@ -312,3 +315,44 @@ def record_resolved(vault: Vault, token: str, tenant: str, kind: str, id_: str, 
         vault.refs.patch_metadata(token, tenant, referrer_name(kind, id_), {"last_resolved_time": hour})
     except vault_errors.NotFound:
         pass
+
+
+def named(vault: Vault, token: str, tenant: str, after: str | None) -> Callable[[str], bool]:
+    """Whether a referrer names a key, asked in key order from `after` on (a listing's scan): the
+    keys' entries are walked alongside, one plain LIST of _PAGE entries when the scan needs more."""
+    entries: Iterator[str] = (
+        split[0] for entry in _walk(vault, token, tenant, after or _KEYS_FROM) if (split := _split(entry))
+    )
+    current: list[str | None] = [""]  # the key of the entry reached; "" before the first LIST
+
+    def ask(key: str) -> bool:
+        while current[0] is not None and current[0] < key:
+            current[0] = next(entries, None)
+        return current[0] == key
+
+    return ask
+
+
+def by_key(vault: Vault, token: str, tenant: str) -> dict[str, list[dict[str, str]]]:
+    """Every key's referrers (kind, id, name), for the export: the keys' entries with their
+    metadata in LISTs of _PAGE (HashiCorp Vault: a plain LIST, then a metadata read each)."""
+    found: dict[str, list[dict[str, str]]] = {}
+    after = _KEYS_FROM
+    while True:
+        listed = vault.refs.list_detailed(token, tenant, after, _PAGE)
+        if listed is None:
+            entries = list(_walk(vault, token, tenant, _KEYS_FROM))
+            read = vault.readers("references", _READERS)
+            customs = read.map(lambda e: vault.refs.read_metadata(token, tenant, e).custom, entries)
+            pairs: list[tuple[str, Mapping[str, str]]] = list(zip(entries, customs, strict=True))
+        else:
+            pairs = [(meta.key, meta.custom) for meta in listed]
+        for entry, custom in pairs:
+            split = _split(entry)
+            if split:
+                found.setdefault(split[0], []).append(
+                    {"kind": split[1], "id": split[2], "name": str(custom.get("name", ""))}
+                )
+        if listed is None or len(listed) < _PAGE:
+            return found
+        after = listed[-1].key

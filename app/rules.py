@@ -166,6 +166,7 @@ def referrer_name_problem(text: str) -> str | None:
 # -- settings ----------------------------------------------------------------------------------
 
 RECOVERY_DAYS = (0, 3650)  # NEXO_RECOVERY_DAYS: 0 deletes for good at once
+UNUSED_DAYS = (1, 3650)  # NEXO_UNUSED_DAYS: the Unused filter's "not resolved for" window
 # Who made each version is kept in custom_metadata (version_<n>_by); Vault allows 64 entries,
 # and the service's own (description, created_by, updated_by, deleted_by, ...) need the rest.
 MAX_VERSIONS = (1, 50)

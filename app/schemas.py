@@ -168,6 +168,10 @@ class SecretItem(ma.Schema):
     references = ma.fields.Integer(
         metadata={"description": "How many Actions and Event Types the Hub declared as naming this key."}
     )
+    referrers = ma.fields.List(
+        ma.fields.Nested(lambda: ReferrerRef()),
+        metadata={"description": "The export only: the Actions and Event Types that name this key."},
+    )
 
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         # A field that does not apply is left out (None: a live secret's deletion fields), as it
@@ -204,6 +208,13 @@ class SecretListArgs(Strict):
         strict=False,
         validate=validate.Range(min=0, max=rules.EXPIRING_DAYS_MAX),
         metadata={"description": "Only secrets that expire within this many days, or have expired."},
+    )
+    unused = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Only keys that no Action or Event Type references and that the Hub has not resolved "
+            "for NEXO_UNUSED_DAYS (90 by default; never resolved counts): the candidates for clean-up."
+        },
     )
 
 
@@ -277,6 +288,7 @@ class SessionInfo(ma.Schema):
     first_sign_in = ma.fields.Boolean(
         metadata={"description": "Still the first password an admin chose: only choosing one's own is answered."}
     )
+    unused_days = ma.fields.Integer(metadata={"description": "The Unused filter's days without a resolve."})
 
 
 class Permission(Strict):
@@ -624,6 +636,12 @@ class ReferrerItem(ma.Schema):
     parameters = ma.fields.List(ma.fields.String(), required=True, metadata={"description": "SECRET parameter names."})
     updated_time = ma.fields.String(allow_none=True)
     last_resolved_time = ma.fields.String(allow_none=True)
+
+
+class ReferrerRef(ma.Schema):
+    kind = ma.fields.String(required=True)
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
 
 
 class ReferrerPage(ma.Schema):

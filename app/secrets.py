@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app import errors, names, usage
+from app import errors, names, references, usage
 from app.vault import Vault
 from app.vault import errors as vault_errors
 from app.vault.kv import Metadata
@@ -67,6 +67,8 @@ class Item:
     purge_time: str | None = None
     # How many Actions and Event Types name the key (app/references.py); None: not counted.
     references: int | None = None
+    # The export's: the Actions and Event Types that name the key ({kind, id, name}); None: not read.
+    referrers: list[dict[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,7 @@ def list_secrets(
     deleted: bool = False,
     recovery_days: int = 30,
     expiring_within_days: int | None = None,
+    unused_days: int | None = None,
 ) -> tuple[list[Item], str | None]:
     """A page of a tenant's live (or, with `deleted`, deleted) secrets in key order, optionally
     filtered by q; and the next cursor.
@@ -231,7 +234,10 @@ def list_secrets(
     there answers the items found (even none) and a `next` that continues the scan. Opening
     the deleted listing also purges what is past the recovery window, when the caller may (a
     writer's own token; a reader's is refused). With expiring_within_days, only secrets
-    expiring within that many days or expired."""
+    expiring within that many days or expired. With unused_days, only keys that no referrer
+    names and the Hub has not resolved for that many days (never resolved counts)."""
+    named = references.named(vault, caller.token, tenant, after) if unused_days is not None else None
+    used_since = datetime.now(UTC) - timedelta(days=unused_days or 0)
 
     def keep(meta: Metadata) -> Item | None:
         if meta.current.deleted != deleted:
@@ -243,6 +249,8 @@ def list_secrets(
             {usage.EXPIRES_AT: item.expires_at}, expiring_within_days
         ):
             return None
+        if named is not None and (_used_since(item, used_since) or named(item.key)):
+            return None
         if deleted and _past_window(item) and _purge_quietly(vault, caller.token, tenant, item.key):
             return None
         return item
@@ -251,6 +259,11 @@ def list_secrets(
         return _fill(vault, caller.token, tenant, after, limit, keep)
     except vault_errors.Denied:
         raise _no_access(tenant) from None
+
+
+def _used_since(item: Item, since: datetime) -> bool:
+    used = usage.parse_time(item.last_used_time or "")
+    return used is not None and used >= since
 
 
 def _past_window(item: Item) -> bool:

@@ -117,6 +117,11 @@ def row(page: Page, key: str) -> Locator:
     return page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=key, exact=True))
 
 
+def keys_shown(page: Page) -> list[str]:
+    """The keys of the table's rows, in the order shown."""
+    return [str(k) for k in page.locator("#rows tr").evaluate_all("rows => rows.map(r => r.dataset.key)")]
+
+
 def secret_dialog(page: Page, title: str) -> Locator:
     return page.get_by_role("dialog", name=title)
 

@@ -1,6 +1,8 @@
 """Make docs/screenshot*.png: the Secrets and Members screens with demo data, in the same Chromium as
 the tests (and screenshot-deleted.png, screenshot-history.png: Recently deleted and a secret's history;
-screenshot-delete.png: the delete confirm saying when the Hub last resolved the key).
+screenshot-delete.png: the delete confirm saying when the Hub last resolved the key;
+screenshot-used-by.png and screenshot-delete-referenced.png: the Actions and Event Types that
+reference a key, and the delete confirm that names them and asks for the key).
 
     python tests/screenshot.py [OUTDIR]   # screenshot.png, -edit, -import (a preview), -narrow
 
@@ -14,6 +16,7 @@ import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
@@ -43,6 +46,14 @@ ROTATIONS = [("SMTP_API_KEY", "jonas"), ("SMTP_API_KEY", "maria")]  # new values
 # hourly) and expiry (days from now): the table shows the column and the badges.
 LAST_USED = {"DATABASE_PASSWORD": 1, "DATADOG_API_KEY": 0, "SMTP_API_KEY": 3, "STRIPE_SECRET_KEY": 26, "REDIS_URL": 24 * 9}
 EXPIRES = {"GITHUB_DEPLOY_TOKEN": -2, "STRIPE_SECRET_KEY": 6, "S3_BACKUP_ACCESS_KEY": 160}
+
+# Declared by the Hub (issue 25): (kind, id, name, {parameter: key}).
+REFERRERS = [
+    ("action", "send-invoice", "Send invoice", {"db_password": "DATABASE_PASSWORD", "mail": "SLACK_WEBHOOK_URL"}),
+    ("action", "nightly-sync", "Nightly sync", {"db": "DATABASE_PASSWORD", "backup_key": "S3_BACKUP_ACCESS_KEY"}),
+    ("event-type", "order.created", "order.created", {"signing_secret": "DATABASE_PASSWORD"}),
+    ("action", "charge-card", "Charge card", {"stripe": "STRIPE_SECRET_KEY"}),
+]
 
 IMPORTED = ("PAYPAL_CLIENT_ID", "PAYPAL_CLIENT_SECRET", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
 
@@ -99,6 +110,15 @@ def main(out: Path) -> None:
             when = usage.format_time(now + timedelta(days=days))
             bao.vault.kv.patch_metadata(bao.root_token, "acme", key, {usage.EXPIRES_AT: when})
 
+        creds = access.hub_credentials(bao.vault, bao.root_token)
+        hub = bao.vault.auth.login_approle(creds.role_id, creds.secret_id)["client_token"]
+        for kind, id_, name, parameters in REFERRERS:
+            declared: dict[str, Any] = {"name": name, "parameters": [{"name": p, "type": "SECRET", "value": k} for p, k in parameters.items()]}
+            reply = app.test_client().put(
+                f"/api/v1/tenants/acme/references/{kind}/{id_}", json=declared, headers={"Authorization": f"Bearer {hub}"}
+            )
+            assert reply.status_code == 200, reply.get_json()
+
         with serve(app) as url, sync_playwright() as playwright:
             browser = launch(playwright)
             for name, viewport in (
@@ -128,6 +148,14 @@ def main(out: Path) -> None:
                     page.get_by_role("button", name="Delete SMTP_API_KEY").click()
                     expect(page.get_by_role("alertdialog", name="Delete secret?")).to_be_visible()
                     page.screenshot(path=str(out / "screenshot-delete.png"))
+                    page.keyboard.press("Escape")
+                    page.get_by_role("button", name="3 automations use DATABASE_PASSWORD: show which").click()
+                    expect(page.locator("#referrers-rows tr")).to_have_count(3)
+                    page.screenshot(path=str(out / "screenshot-used-by.png"))
+                    page.keyboard.press("Escape")
+                    page.get_by_role("button", name="Delete DATABASE_PASSWORD").click()
+                    expect(page.locator("#confirm-referrers")).to_be_visible()
+                    page.screenshot(path=str(out / "screenshot-delete-referenced.png"))
                     page.keyboard.press("Escape")
                     page.get_by_role("button", name="Import", exact=True).click()
                     dialog = page.get_by_role("dialog", name="Import secrets")

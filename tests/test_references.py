@@ -359,5 +359,106 @@ def test_the_references_benchmark_runs_small_and_prints_every_row(tmp_path: Any)
     SEEN.append(("references bench output", done.stdout + done.stderr))
     assert done.returncode == 0, done.stderr[-2000:]
     rows = json.loads(done.stdout.strip().splitlines()[-1])["references_bench"]
-    assert [r["row"].split(" ")[0] for r in rows] == ["page", "check", "floor:"]
+    assert [r["row"].split(" ")[0] for r in rows] == ["page", "check", "unused", "floor:"]
     assert all(r["ratio"] > 0 and len(r["service_cpu_ms"]) == 2 for r in rows)
+
+
+def test_unused_lists_keys_no_referrer_names_and_the_hub_has_not_resolved_lately(
+    app: Any, bao: BaoServer, tenant: Tenant, login: Any, hub_token: str, users: Users
+) -> None:
+    from tests.conftest import watched_app
+
+    writer = login(tenant.writer, tenant.password)
+    reader = login(tenant.reader, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    # DB is named; DB-X, DB2 and DB_Z sort right after its entries ("DB,action,...") and are not.
+    last_used = {"DB": 200, "DB-X": None, "DB2": 120, "DB_Z": 30, "FRESH": 0, "NEVER": None, "Z_OLD": 91}
+    for key, ago in last_used.items():
+        assert writer.post(url, json={"key": key, "value": planted("unused")}).status_code == 201
+        if ago is not None:
+            when = usage.hour(datetime.now(UTC) - timedelta(days=ago))
+            bao.vault.kv.patch_metadata(bao.root_token, tenant.name, key, {usage.LAST_USED: when})
+    declare(app, hub_token, tenant.name, "action", "a1", "Send invoice", secret("db", "DB"))
+    declare(app, hub_token, tenant.name, "event-type", "e1", "order.created", secret("db", "DB"))
+
+    unused = ["DB-X", "DB2", "NEVER", "Z_OLD"]
+    assert [i["key"] for i in listing(reader, tenant.name, unused="true")] == unused
+    # Server-filled pages: one at a time, the same keys, each page ending in a `next`.
+    seen, after = [], None
+    while True:
+        query = {"unused": "true", "limit": 1, **({"after": after} if after else {})}
+        page = writer.get(url, query_string=query).get_json()
+        seen += [i["key"] for i in page["items"]]
+        after = page["next"]
+        if after is None:
+            break
+    assert seen == unused
+    # Combined with a search; a referrer forgotten makes its key a candidate again.
+    assert [i["key"] for i in listing(writer, tenant.name, unused="true", q="db")] == ["DB-X", "DB2"]
+    app.test_client().delete(f"/api/v1/tenants/{tenant.name}/references/action/a1", headers=bearer(hub_token))
+    assert "DB" not in [i["key"] for i in listing(writer, tenant.name, unused="true")]
+    app.test_client().delete(f"/api/v1/tenants/{tenant.name}/references/event-type/e1", headers=bearer(hub_token))
+    assert [i["key"] for i in listing(writer, tenant.name, unused="true")] == ["DB", *unused]
+
+    # NEXO_UNUSED_DAYS: 20 days make DB_Z (resolved 30 days ago) a candidate too.
+    shorter = watched_app(bao, "u" * 48, UNUSED_DAYS=20)
+    keys = [i["key"] for i in listing(login(tenant.writer, tenant.password, on=shorter), tenant.name, unused="true")]
+    assert keys == ["DB", "DB-X", "DB2", "DB_Z", "NEVER", "Z_OLD"]
+    # Bad input is a 422 in the one shape; another tenant's member is refused.
+    bad = writer.get(url, query_string={"unused": "maybe"})
+    assert bad.status_code == 422 and "unused" in bad.get_json()["errors"]
+    other = users.tenant()
+    stranger = login(other.writer, other.password)
+    assert stranger.get(url, query_string={"unused": "true"}).status_code == 403
+
+
+def test_unused_days_is_a_bounded_setting() -> None:
+    from app import config
+
+    assert config.from_environ({})["UNUSED_DAYS"] == 90
+    assert config.from_environ({"NEXO_UNUSED_DAYS": "30"})["UNUSED_DAYS"] == 30
+    for bad in ("0", "3651", "soon"):
+        with pytest.raises(config.ConfigError, match="NEXO_UNUSED_DAYS"):
+            config.from_environ({"NEXO_UNUSED_DAYS": bad})
+
+
+def test_the_export_carries_each_keys_referrers(
+    app: Any, bao: BaoServer, tenant: Tenant, login: Any, hub_token: str
+) -> None:
+    reader = login(tenant.reader, tenant.password)
+    writer = login(tenant.writer, tenant.password)
+    url = f"/api/v1/tenants/{tenant.name}/secrets"
+    for key in ("DB", "FREE"):
+        assert writer.post(url, json={"key": key, "value": planted("export")}).status_code == 201
+    declare(app, hub_token, tenant.name, "action", "send-invoice", "Send invoice", secret("db_password", "DB"))
+    declare(app, hub_token, tenant.name, "event-type", "order:created", "order.created", secret("p", "DB"))
+
+    items = reader.get(f"{url}/export").get_json()
+    assert {i["key"]: i["referrers"] for i in items} == {
+        "DB": [
+            {"kind": "action", "id": "send-invoice", "name": "Send invoice"},
+            {"kind": "event-type", "id": "order:created", "name": "order.created"},
+        ],
+        "FREE": [],
+    }
+    csv_text = reader.get(f"{url}/export", query_string={"format": "csv"}).get_data(as_text=True)
+    lines = csv_text.splitlines()
+    assert lines[0].endswith(",referrers")
+    assert lines[1].startswith("DB,") and lines[1].endswith(
+        ",action/send-invoice: Send invoice; event-type/order:created: order.created"
+    )
+    assert lines[2].startswith("FREE,") and lines[2].endswith(",")
+    # The export, imported back, is still recognised as an inventory (it holds no values).
+    again = writer.post(f"{url}/import", json={"format": "dotenv", "content": csv_text})
+    assert again.status_code == 422 and "inventory export" in again.get_json()["message"] + str(again.get_json())
+
+
+def test_the_openapi_document_has_the_unused_filter_and_the_exports_referrers(app: Any) -> None:
+    doc = app.test_client().get("/api/openapi.json").get_json()
+    listing_params = {p["name"]: p for p in doc["paths"]["/api/v1/tenants/{tenant}/secrets"]["get"]["parameters"]}
+    assert listing_params["unused"]["schema"]["type"] == "boolean"
+    assert "NEXO_UNUSED_DAYS" in listing_params["unused"]["description"]
+    item = doc["components"]["schemas"]["SecretItem"]["properties"]
+    assert item["referrers"]["type"] == "array"
+    referrer = doc["components"]["schemas"]["ReferrerRef"]["properties"]
+    assert set(referrer) == {"kind", "id", "name"}

@@ -270,8 +270,8 @@ def test_reader_sees_the_table_without_write_controls(
     expect(page.locator(".badge")).to_have_text("Read only")
     expect(page.get_by_role("button", name=re.compile("Add"))).to_have_count(0)
     expect(page.get_by_role("button", name=re.compile(r"^(Edit|Delete) "))).to_have_count(0)
-    # Key, Description, Updated, By, Last used, and the actions column with History only
-    expect(page.get_by_role("columnheader")).to_have_count(6)
+    # Key, Description, Updated, By, Last used, Used by, and the actions column with History only
+    expect(page.get_by_role("columnheader")).to_have_count(7)
     expect(the_row.get_by_role("button")).to_have_count(1)
     expect(the_row.get_by_role("button", name="History of SMTP_API_KEY")).to_be_visible()
 

@@ -6,6 +6,7 @@ CSP does not govern, so the page under audit is the page as served."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -190,4 +191,48 @@ def test_members_and_accounts_have_no_violations(audited: tuple[Watched, Audit],
     sign_in(watched, nobody, nobody_password)
     expect(page.get_by_role("heading", name="No tenant")).to_be_visible()
     audit("a user with no tenant")
+    assert audit.found == [], "\n".join(audit.found)
+
+
+def test_references_panel_and_typed_confirm_have_no_violations(
+    audited: tuple[Watched, Audit], users: Any, login: Any, bao: Any, planted: Callable[[str], str]
+) -> None:
+    watched, audit = audited
+    page = watched.page
+    tenant = users.tenant()
+    client = login(tenant.writer, tenant.password)
+    for key in ("DATABASE_PASSWORD", "STRIPE_KEY"):
+        body = {"key": key, "value": planted("ui-axe"), "expires_at": "2020-01-01T00:00:00Z"}
+        assert client.post(SEARCH_PATH.format(tenant.name), json=body).status_code == 201
+    creds = access.hub_credentials(bao.vault, bao.root_token)
+    hub = bao.vault.auth.login_approle(creds.role_id, creds.secret_id)["client_token"]
+    for kind, id_, name in (("action", "send-invoice", "Send invoice"), ("event-type", "order.created", "order.created")):
+        reply = client.http.put(
+            f"/api/v1/tenants/{tenant.name}/references/{kind}/{id_}",
+            json={"name": name, "parameters": [{"name": "db_password", "type": "SECRET", "value": "DATABASE_PASSWORD"}]},
+            headers={"Authorization": f"Bearer {hub}"},
+        )
+        assert reply.status_code == 200
+    sign_in(watched, tenant.writer, tenant.password)
+    expect(row(page, "DATABASE_PASSWORD").locator(".cell-refs")).to_have_text("2")
+    audit("Secrets with Used by")
+    row(page, "DATABASE_PASSWORD").get_by_role("button", name=re.compile("show which")).click()
+    expect(page.locator("#referrers-rows tr")).to_have_count(2)
+    audit("Used by panel")
+    page.keyboard.press("Escape")
+    row(page, "DATABASE_PASSWORD").get_by_role("button", name="Delete DATABASE_PASSWORD").click()
+    confirm = page.get_by_role("alertdialog", name="Delete secret?")
+    expect(confirm.locator("#confirm-referrers")).to_be_visible()
+    audit("Delete confirm naming the referrers")
+    confirm.get_by_role("button", name="Delete anyway").click()
+    expect(confirm.locator("#confirm-typed-error")).to_be_visible()
+    audit("Delete confirm, key not typed")
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Expiring").click()
+    expect(page.locator(".breaks")).to_have_count(1)
+    audit("Expiring, what would break")
+    page.get_by_role("button", name="Expiring").click()
+    page.get_by_role("button", name="Unused").click()
+    expect(page.locator("#rows tr")).to_have_count(1)  # STRIPE_KEY: named by nothing, never resolved
+    audit("Unused")
     assert audit.found == [], "\n".join(audit.found)

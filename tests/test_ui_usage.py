@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from app import access, usage
 from tests import browser as screen
-from tests.browser import SEARCH_PATH, Watched, assert_no_values, field, row, sign_in
+from tests.browser import SEARCH_PATH, Watched, assert_no_values, field, keys_shown, row, sign_in
 
 # The Chromium fixtures of test_ui, found by name here too.
 browser, base_url, ui, suite, planted = screen.browser, screen.base_url, screen.ui, screen.suite, screen.planted
@@ -33,10 +33,6 @@ def hub_resolve(app: Any, bao: Any, tenant: str, key: str) -> None:
 
 def in_days(days: float) -> str:
     return usage.format_time(datetime.now(UTC) + timedelta(days=days))
-
-
-def keys_shown(page: Page) -> list[str]:
-    return [str(k) for k in page.locator("#rows tr").evaluate_all("rows => rows.map(r => r.dataset.key)")]
 
 
 def test_last_used_expiry_badges_filter_sort_and_the_delete_warning(

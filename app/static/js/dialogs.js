@@ -62,12 +62,13 @@ export function closeDialog(dialog, { restoreFocus = true } = {}) {
 // runs. Done, or a 404 (someone else was first: gone() says so), closes the dialog and runs
 // after(subject); any other failure shows in the dialog's alert and keeps it open (refused()
 // hears of a 403). A 401 is left to the sign-in screen.
-// `action(subject)`, if given, may add a button to the done toast (an Undo).
-export function onConfirm(form, { dialog, button, alert, busy, subject, remove, done, gone, refused, after, action }) {
+// `action(subject)`, if given, may add a button to the done toast (an Undo); `ready(subject)`, if
+// given, may stop the submit before anything is sent (it says why itself).
+export function onConfirm(form, { dialog, button, alert, busy, subject, remove, done, gone, refused, after, action, ready }) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const what = subject();
-    if (!what) return;
+    if (!what || (ready && !ready(what))) return;
     setBusy(button, true, busy);
     try {
       await remove(what);

@@ -1,7 +1,8 @@
 // The Secrets screen: sign-in, the tenant's secrets table, and the add/edit/delete dialogs;
 // and the sidebar's routing between Secrets and Members (js/members.js) by the URL fragment.
 // Recently deleted (deleted.js), each secret's history (history.js) and import/export
-// (import.js) are modules of their own.
+// (import.js) are modules of their own, and so are references (references.js: Used by, and
+// the automations a delete or an expiry would break).
 // Values only ever travel from the Value field into a request body; nothing keeps them.
 
 import { api, ApiError, paths, setCsrf, whenUnauthorized } from "./api.js";
@@ -12,6 +13,9 @@ import { cell, clampedText, iconButton, setBusy, showAlert, span, timeElement, t
 import { initDeleted, leaveDeleted, showDeleted } from "./deleted.js";
 import { openHistory } from "./history.js";
 import { initAccount, openPasswordDialog } from "./account.js";
+import {
+  breaksLine, firstReferrers, forcedDelete, resetPanel, showTypedConfirm, typedConfirmShown, typedMatches, usedByCell,
+} from "./references.js";
 import { initMembers, resetMembers, showMembers } from "./members.js";
 import { clearValue, initValueField, valueText } from "./value.js";
 import {
@@ -35,6 +39,7 @@ const state = {
   view: "live", // "live" or "deleted": the tab shown
   sort: "", // "" (key order), "desc" or "asc" by last use (usage.js)
   expiring: false, // the Expiring filter: only secrets expiring within EXPIRING_DAYS or expired
+  unused: false, // the Unused filter: no referrer, and not resolved for the session's unused_days
 };
 
 // -- session ----------------------------------------------------------------------------
@@ -59,6 +64,7 @@ function startSession(info) {
   $("shell").hidden = false;
   $("user-name").textContent = info.user;
   $("user-avatar").textContent = (info.user || "?").slice(0, 1).toUpperCase();
+  $("unused").title = `Only secrets that no Action or Event Type references and the Hub has not resolved for ${info.unused_days || 90} days`;
   if (info.first_sign_in) {
     // Nothing else is answered until the user has chosen their own password.
     openPasswordDialog($("account-menu"), { mustChange: true, done: () => boot() });
@@ -124,6 +130,9 @@ function signedOut(notice = "") {
   $("search").value = "";
   state.expiring = false;
   $("expiring").setAttribute("aria-pressed", "false");
+  state.unused = false;
+  $("unused").setAttribute("aria-pressed", "false");
+  resetPanel();
   $("boot").hidden = true;
   $("shell").hidden = true;
   $("signin").hidden = false;
@@ -306,6 +315,7 @@ async function loadList(reset) {
   const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
   if (state.q) params.set("q", state.q);
   if (state.expiring) params.set("expiring_within_days", String(EXPIRING_DAYS));
+  if (state.unused) params.set("unused", "true");
   if (!reset && state.next) params.set("after", state.next);
   $("table").setAttribute("aria-busy", "true");
   $("more").disabled = true;
@@ -351,6 +361,12 @@ $("expiring").addEventListener("click", (event) => {
   loadList(true);
 });
 
+$("unused").addEventListener("click", (event) => {
+  state.unused = !state.unused;
+  event.currentTarget.setAttribute("aria-pressed", String(state.unused));
+  loadList(true);
+});
+
 // Sorts the rows loaded so far; "Load more" adds rows in their sorted place.
 $("sort-used").querySelector("button").addEventListener("click", () => {
   state.sort = nextSort(state.sort);
@@ -389,7 +405,7 @@ function renderEmpty() {
   $("empty-add").hidden = true;
   if (state.tenant && state.next) {
     // A large tenant's scan stopped at its budget before finding anything: more may follow.
-    $("empty-title").textContent = state.q || state.expiring ? "No matches yet" : "No secrets found yet";
+    $("empty-title").textContent = state.q || state.expiring || state.unused ? "No matches yet" : "No secrets found yet";
     $("empty-text").textContent = "Only part of this tenant's secrets was read so far. Load more reads further.";
   } else if (!state.tenant) {
     $("empty-title").textContent = "No tenant";
@@ -398,6 +414,9 @@ function renderEmpty() {
   } else if (state.expiring) {
     $("empty-title").textContent = "Nothing expiring";
     $("empty-text").textContent = `No secret${state.q ? " matching your search" : ""} expires within ${EXPIRING_DAYS} days or has expired.`;
+  } else if (state.unused) {
+    $("empty-title").textContent = "Nothing unused";
+    $("empty-text").textContent = `Every secret${state.q ? " matching your search" : ""} is referenced by an Action or Event Type, or the Hub resolved it within ${state.session.unused_days || 90} days.`;
   } else if (state.q) {
     $("empty-title").textContent = "No matching secrets";
     $("empty-text").textContent = `No key or description contains “${state.q}”.`;
@@ -448,12 +467,14 @@ function buildRow(item) {
   // Beside the description, not in the key's cell: the row header's name stays the key.
   const badge = expiryBadge(item);
   if (badge) description.prepend(badge);
+  // The Expiring view names what each expiring key would break.
+  if (state.expiring && item.references > 0) description.append(breaksLine(state.tenant, item));
 
   const updated = cell("td", "Updated", timeElement(item.updated_time || item.created_time));
   updated.className = "cell-time";
   const by = cell("td", "By", span("who", item.updated_by || item.created_by || "—"));
   by.className = "cell-by";
-  row.append(key, description, updated, by, lastUsedCell(item));
+  row.append(key, description, updated, by, lastUsedCell(item), usedByCell(state.tenant, item));
 
   // History is for readers too; edit and delete only for writers.
   const buttons = [iconButton("history", `History of ${item.key}`, (event) => openHistory(state.tenant, item.key, event.currentTarget))];
@@ -699,7 +720,50 @@ function openDelete(key) {
     what.replaceChildren(code, " and all its versions are deleted. This cannot be undone.");
   }
   $("confirm-usage").replaceWith(usageSentence(item));
+  $("confirm-referrers").hidden = true;
+  $("confirm-delete").textContent = "Delete secret";
+  showTypedConfirm(item.key, 0, null);
   openDialog($("confirm-dialog"), rowButton(item.key, "Delete"), $("confirm-cancel"));
+  if (item.references > 0) showReferrersOf(item);
+}
+
+/** A referenced key's confirm names its referrers and asks for the key to be typed. */
+async function showReferrersOf(item) {
+  let found = [];
+  try {
+    found = await firstReferrers(state.tenant, item.key);
+  } catch (error) {
+    if (error.status === 401) return;
+    // The count alone still says it is in use; the typed key is asked for all the same.
+  }
+  if (state.deleting === item) showReferenced(item, item.references, found);
+}
+
+function showReferenced(item, count, referrers) {
+  $("confirm-usage").hidden = true;
+  $("confirm-referrers").hidden = false;
+  showTypedConfirm(item.key, count, referrers);
+  const button = $("confirm-delete");
+  // While busy (a 409 just answered) setBusy puts back the label it kept: change that one.
+  if (button.dataset.label !== undefined) button.dataset.label = "Delete anyway";
+  else button.textContent = "Delete anyway";
+  $("confirm-typed").focus();
+}
+
+/** The delete: with ?force=true once the key was typed; a 409 (referrers declared since the list
+ * was loaded) turns the confirm into the typed one. */
+async function deleteSecret(item) {
+  const forced = typedConfirmShown();
+  try {
+    await api("DELETE", forced ? forcedDelete(state.tenant, item.key) : paths.secret(state.tenant, item.key));
+  } catch (error) {
+    const referenced = error.status === 409 && error.errors.referenced;
+    if (referenced) {
+      showReferenced(item, referenced.count, referenced.referrers || []);
+      error.message = "Actions or Event Types reference this key now: the Hub declared them after the list was loaded.";
+    }
+    throw error;
+  }
 }
 
 $("confirm-dialog").addEventListener("closing", () => {
@@ -712,7 +776,8 @@ onConfirm($("confirm-form"), {
   alert: $("confirm-error"),
   busy: "Deleting…",
   subject: () => state.deleting,
-  remove: (item) => api("DELETE", paths.secret(state.tenant, item.key)),
+  ready: (item) => typedMatches(item.key),
+  remove: deleteSecret,
   done: (item) => `Secret ${item.key} deleted.`,
   // While the recovery window allows it, the toast offers the restore (Vault's undelete).
   action: (item) => (state.session.recovery_days > 0 ? undoDelete(state.tenant, item) : null),
