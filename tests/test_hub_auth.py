@@ -404,3 +404,38 @@ def test_the_readme_run_token_example_runs(
         exec(compile(code, "README.md (run tokens)", "exec"), scope)  # noqa: S102 - the README's own example
     assert scope["resolved"][0]["value"] == value_
     assert run_jwt.LIFETIME == 60 and decode(scope["jwt"])["exp"] - decode(scope["jwt"])["iat"] == 60  # "lives 60 s"
+
+
+def test_a_run_token_resolves_for_its_referrer_in_its_tenant_only(app: Any, bao: BaoServer, users: Users, runs: Runs) -> None:
+    """References (issue 25) with a run token: the referrer's last_resolved_time is recorded and an
+    undeclared key warned of, in the token's tenant; it can neither declare nor touch another's."""
+    acme, beta = users.tenant(), users.tenant()
+    store(bao, acme.name)
+    store(bao, acme.name, "EXTRA")
+    creds = access.hub_credentials(bao.vault, bao.root_token)
+    hub = str(bao.vault.auth.login_approle(creds.role_id, creds.secret_id)["client_token"])
+    declared = {"name": "Send invoice", "parameters": [{"name": "p", "type": "SECRET", "value": "K"}]}
+    for tenant in (acme.name, beta.name):
+        url = f"/api/v1/tenants/{tenant}/references/action/send-invoice"
+        assert app.test_client().put(url, json=declared, headers={"Authorization": f"Bearer {hub}"}).status_code == 200
+    token = runs.token(acme.name)
+    body = {
+        "parameters": [{"name": "p", "type": "SECRET", "value": "K"}, {"name": "x", "type": "SECRET", "value": "EXTRA"}],
+        "referrer": {"kind": "action", "id": "send-invoice"},
+    }
+    reply = app.test_client().post(f"/api/v1/tenants/{acme.name}/resolve", json=body, headers={"Authorization": f"Bearer {token}"})
+    reply.close()  # the referrer's resolve is recorded once the answer is sent
+    watch_resolve_answer(reply)
+    assert reply.status_code == 200
+    assert reply.get_json()["warnings"] == [{"code": "undeclared", "key": "EXTRA", "kind": "action", "id": "send-invoice"}]
+    record = f"/v1/secret/metadata/references/{acme.name}/@action,send-invoice"
+    assert this_hour(bao.api("GET", record).json()["data"]["custom_metadata"]["last_resolved_time"])
+    other = f"/v1/secret/metadata/references/{beta.name}/@action,send-invoice"
+    assert "last_resolved_time" not in bao.api("GET", other).json()["data"]["custom_metadata"]
+    # Vault itself: the run token may patch its own tenant's referrer only, and declares nothing.
+    caps = bao.api("POST", "/v1/sys/capabilities-self", token, json={"paths": [record[4:], other[4:]]}).json()
+    assert caps[record[4:]] == ["patch"] and caps[other[4:]] == ["deny"]
+    refused = app.test_client().put(
+        f"/api/v1/tenants/{acme.name}/references/action/new", json=declared, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert refused.status_code == 403
