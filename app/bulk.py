@@ -29,7 +29,7 @@ _MAX_PROBLEMS = 50
 _EXISTENCE_READERS = 8
 EXPORT_FIELDS = (
     "key", "description", "version", "created_time", "updated_time", "created_by", "updated_by",
-    "last_used_time", "expires_at",
+    "last_used_time", "expires_at", "malformed",
 )  # fmt: skip
 _NEWLINE = re.compile(r"\r\n|\n|\r")
 

@@ -168,6 +168,12 @@ class SecretItem(ma.Schema):
     references = ma.fields.Integer(
         metadata={"description": "How many Actions and Event Types the Hub declared as naming this key."}
     )
+    malformed = ma.fields.Boolean(
+        metadata={
+            "description": 'True: its data is not the one shape {"value": "<string>"} (written around the '
+            "service); resolve refuses it (errors.unresolved reason malformed)."
+        }
+    )
 
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         # A field that does not apply is left out (None: a live secret's deletion fields), as it
@@ -227,6 +233,13 @@ class SecretVersion(ma.Schema):
     deleted = ma.fields.Boolean(required=True)
     deletion_time = ma.fields.String()
     destroyed = ma.fields.Boolean()
+    malformed = ma.fields.Boolean(
+        metadata={"description": 'The current version only: true when its data is not {"value": "<string>"}.'}
+    )
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        value = super().get_attribute(obj, attr, default)
+        return ma.missing if value is None and attr == "malformed" else value  # checked on the current one only
 
 
 class VersionList(ma.Schema):

@@ -67,6 +67,8 @@ class Item:
     purge_time: str | None = None
     # How many Actions and Event Types name the key (app/references.py); None: not counted.
     references: int | None = None
+    # True when its data is not the one shape {"value": "<string>"} (written around the service).
+    malformed: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class Version:
     deleted: bool
     deletion_time: str
     destroyed: bool
+    # The current live version only: True when its data is not the one shape.
+    malformed: bool | None = None
 
 
 # A restore's claim (restored_by) blocks other restores this long, unless the undelete is done;
@@ -245,12 +249,27 @@ def list_secrets(
             return None
         if deleted and _past_window(item) and _purge_quietly(vault, caller.token, tenant, item.key):
             return None
-        return item
+        return _marked(vault, caller.token, tenant, meta, item)
 
     try:
         return _fill(vault, caller.token, tenant, after, limit, keep)
     except vault_errors.Denied:
         raise _no_access(tenant) from None
+
+
+def _marked(vault: Vault, token: str, tenant: str, meta: Metadata, item: Item, *, check: bool = False) -> Item:
+    """The item with `malformed` set when its data is not the one shape, learnt from KV v2
+    subkeys (the structure, never a value). A listing checks only the live keys whose current
+    version the service did not write (no version_<n>_by): the service writes the one shape
+    only, and one call per listed key would double a listing's Vault calls. With `check`,
+    every live key is checked (one item, its history)."""
+    current = meta.current
+    if not current.holds_value or (not check and _version_by(current.version) in meta.custom):
+        return item
+    try:
+        return replace(item, malformed=not vault.kv.holds_one_value(token, tenant, meta.key))
+    except (vault_errors.NotFound, vault_errors.Denied):  # deleted meanwhile; a policy from before subkeys
+        return item
 
 
 def _past_window(item: Item) -> bool:
@@ -269,7 +288,8 @@ def _purge_quietly(vault: Vault, token: str, tenant: str, key: str) -> bool:
 
 def get(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
     """One live secret without its value (a deleted one is 404: see `restore`)."""
-    return item_from_metadata(_live_metadata(vault, caller, tenant, key))
+    meta = _live_metadata(vault, caller, tenant, key)
+    return _marked(vault, caller.token, tenant, meta, item_from_metadata(meta), check=True)
 
 
 def _live_metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> Metadata:
@@ -539,6 +559,9 @@ def versions(vault: Vault, caller: Caller, tenant: str, key: str) -> tuple[list[
         for v in meta.versions.values()
     ]
     found.sort(key=lambda v: v.version, reverse=True)
+    marked = _marked(vault, caller.token, tenant, meta, item_from_metadata(meta), check=True).malformed
+    if marked is not None:
+        found = [replace(v, malformed=marked) if v.version == meta.current.version else v for v in found]
     return found, meta.max_versions
 
 

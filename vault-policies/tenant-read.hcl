@@ -23,6 +23,11 @@ path "{{mount}}/metadata/{{prefix}}/{{tenant}}/*" {
 path "{{mount}}/detailed-metadata/{{prefix}}/{{tenant}}/" {
   capabilities = ["list"]
 }
+# Whether a key's data is the one shape {"value": "<string>"}: KV v2 subkeys answers the
+# structure with every value replaced by null, so no value is read (a malformed key is marked).
+path "{{mount}}/subkeys/{{prefix}}/{{tenant}}/*" {
+  capabilities = ["read"]
+}
 
 # References (issue 25): which of the tenant's Actions and Event Types name which keys. Read by
 # the tenant's members; only the Hub's token declares them. Beside the tenant's secret folder,
