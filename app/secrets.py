@@ -88,6 +88,8 @@ class Version:
 # A restore's claim (restored_by) blocks other restores this long, unless the undelete is done;
 # after it, a claim left by a restore that failed halfway no longer does.
 _RESTORE_CLAIM = timedelta(seconds=30)
+# custom_metadata entry of a re-create's claim, cleared when it is done.
+_RECREATED_BY = "recreated_by"
 # custom_metadata entry naming who wrote a version (KV v2 versions have no author field).
 _VERSION_BY = re.compile(r"^version_([0-9]+)_by$")
 # custom_metadata entry with the time of the last change made through the service: Vault's own
@@ -433,26 +435,56 @@ def _recreate(
     meta = _metadata(vault, caller, tenant, key)
     if not meta.current.deleted:
         return False
+    who = caller.name
+    # A restore of the same key races this: the data write's cas cannot tell (an undelete leaves
+    # the current version number as it is), so both first claim the key in its metadata with a
+    # check-and-set against what they read (as restores do among themselves): exactly one wins.
+    _claim(vault, caller, tenant, key, meta, {_RECREATED_BY: who})
     try:
         # Pinned to the deleted version just read: a concurrent re-create or restore makes this 409.
         written = vault.kv.write_value(caller.token, tenant, key, value, cas=meta.current.version)
-    except vault_errors.Conflict:
-        raise _exists(key) from None
-    except vault_errors.Denied:
-        raise _no_write(tenant) from None
-    who = caller.name
+    except vault_errors.VaultError as error:
+        _undo(lambda: vault.kv.patch_metadata(caller.token, tenant, key, {_RECREATED_BY: None}), "re-create")
+        if isinstance(error, vault_errors.Conflict):
+            raise _exists(key) from None
+        if isinstance(error, vault_errors.Denied):
+            raise _no_write(tenant) from None
+        raise
     custom: dict[str, str | None] = {
         "created_by": who,
         "updated_by": who,
         "description": description or None,
         usage.EXPIRES_AT: expires_at or None,
+        # A new secret: nothing of the deleted one's use (its versions stay in the history).
+        usage.LAST_USED: None,
         _UPDATED: _now(),
         "deleted_by": None,
         "restored_by": None,
+        _RECREATED_BY: None,
         **_version_entries(vault, meta, written, who),
     }
     vault.kv.patch_metadata(caller.token, tenant, key, custom, max_versions=True)
     return True
+
+
+def _claim(vault: Vault, caller: Caller, tenant: str, key: str, meta: Metadata, entries: dict[str, str | None]) -> None:
+    """Claim a deleted key for a restore or a re-create: 409 when another claim is in progress
+    or the metadata changed since it was read (OpenBao's metadata check-and-set)."""
+    changed = usage.parse_time(meta.updated_time)
+    fresh = changed is not None and datetime.now(UTC) - changed < _RESTORE_CLAIM
+    for entry, doing in ((_RECREATED_BY, "re-creating"), ("restored_by", "restoring")):
+        claimed = meta.custom.get(entry)
+        if claimed and fresh:
+            raise errors.Conflict(f"{claimed} is {doing} the secret {key!r} right now; reload in a moment")
+    try:
+        vault.kv.patch_metadata(caller.token, tenant, key, entries, metadata_cas=meta.metadata_version)
+    except vault_errors.Conflict:
+        raise errors.Conflict(
+            f"The secret {key!r} was changed by someone else meanwhile (restored, re-created or deleted "
+            "again); nothing was changed. Reload and check."
+        ) from None
+    except vault_errors.Denied:
+        raise _no_write(tenant) from None
 
 
 def _version_entries(vault: Vault, meta: Metadata, written: int, who: str) -> dict[str, str | None]:
@@ -480,7 +512,8 @@ def delete(vault: Vault, caller: Caller, tenant: str, key: str, *, recovery_days
             return None
         # Pinned to the version just read: a version written meanwhile stays live.
         vault.kv.delete_versions(caller.token, tenant, key, [version])
-        vault.kv.patch_metadata(caller.token, tenant, key, {"deleted_by": caller.name, "restored_by": None})
+        cleared = {"deleted_by": caller.name, "restored_by": None, _RECREATED_BY: None}
+        vault.kv.patch_metadata(caller.token, tenant, key, cleared)
     except vault_errors.Denied:
         raise _no_write(tenant) from None
     return None
@@ -499,35 +532,17 @@ def restore(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
     """Undelete a deleted secret's current version: the same value is live again, unread.
 
     409 when it is not deleted (restored or re-created meanwhile) or its data was destroyed.
-    Of two concurrent restores one wins: each first claims the restore in the metadata
-    (`restored_by`, `deleted_by` cleared) with a check-and-set against the metadata it read, so
-    a second one that read the same metadata fails its check, and one that reads the claim
-    before the undelete is done sees it (409 either way)."""
+    Of two concurrent restores, or a restore and a re-create, one wins: each first claims the key
+    in the metadata (`restored_by` or `recreated_by`) with a check-and-set against the metadata it
+    read, so a second one that read the same metadata fails its check, and one that reads the
+    claim before the first is done sees it (409 either way)."""
     meta = _metadata(vault, caller, tenant, key)
     if not meta.current.deleted:
         raise errors.Conflict(_why_not_deleted(key, meta))
     if meta.current.destroyed:
         raise errors.Conflict(f"The secret {key!r} was destroyed in Vault; it cannot be restored")
-    claimed = meta.custom.get("restored_by")
-    changed = usage.parse_time(meta.updated_time)
-    if claimed and changed and datetime.now(UTC) - changed < _RESTORE_CLAIM:
-        raise errors.Conflict(f"{claimed} is restoring the secret {key!r} right now; reload in a moment")
     version = meta.current.version
-    try:
-        vault.kv.patch_metadata(
-            caller.token,
-            tenant,
-            key,
-            {"deleted_by": None, "restored_by": caller.name},
-            metadata_cas=meta.metadata_version,
-        )
-    except vault_errors.Conflict:
-        raise errors.Conflict(
-            f"The secret {key!r} was changed by someone else meanwhile (restored, re-created or deleted "
-            "again); nothing was restored. Reload and check."
-        ) from None
-    except vault_errors.Denied:
-        raise _no_write(tenant) from None
+    _claim(vault, caller, tenant, key, meta, {"deleted_by": None, "restored_by": caller.name})
     try:
         vault.kv.undelete_versions(caller.token, tenant, key, [version])
     except vault_errors.Denied:
