@@ -364,6 +364,12 @@ class TenantInfo(ma.Schema):
     tenant = ma.fields.String(required=True)
     policies = ma.fields.List(ma.fields.String())
     groups = ma.fields.List(ma.fields.String())
+    removed_members = ma.fields.Integer(
+        metadata={
+            "description": "A new tenant whose groups someone made in advance starts with no members: "
+            "how many were removed (0 otherwise)."
+        }
+    )
 
 
 class Health(ma.Schema):
