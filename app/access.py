@@ -435,6 +435,9 @@ def bootstrap(vault: Vault, token: str) -> list[str]:
         if (policy_dir() / f"{name}.hcl").exists():
             vault.identity.put_policy(token, name, render(name, vault, userpass_accessor=accessor))
             done.append(f"wrote policy {name}")
+    # The service sends its request id with every Vault call: the audit log keeps it in clear.
+    vault.sys.audit_request_header(token, "X-Request-Id")
+    done.append("audit devices log X-Request-Id")
     done.append(setup_hub(vault, token))
     return done
 

@@ -11,6 +11,7 @@ it expects (DESIGN principle 5), not something any token could wrap with sys/wra
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, wait
@@ -185,7 +186,8 @@ def _each(vault: Vault, keys: list[str], call: Callable[[str], T]) -> dict[str, 
     if not keys:
         return {}
     readers = vault.readers("nexo-resolve", _READERS)
-    futures: list[Future[T]] = [readers.submit(call, k) for k in keys]
+    # Each call in a copy of this context: the request id reaches Vault's audit log from the pool too.
+    futures: list[Future[T]] = [readers.submit(contextvars.copy_context().run, call, k) for k in keys]
     try:
         return {key: future.result() for key, future in zip(keys, futures, strict=True)}
     finally:

@@ -42,6 +42,7 @@ class Deployed:
     value: str
     hub_token: str
     hub_accessor: str
+    request_id: str
 
     @property
     def audit_log(self) -> Path:
@@ -100,7 +101,8 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         resolved.close()  # as a server does once the answer is sent: the use is recorded then
         assert resolved.status_code == 200 and resolved.get_json()["parameters"][0]["value"] == value
         yield Deployed(
-            node, root, vault, app, tenant, writer, reader, admin, auditor, password, value, hub_token, hub_accessor
+            node, root, vault, app, tenant, writer, reader, admin, auditor, password, value, hub_token, hub_accessor,
+            resolved.headers["X-Request-Id"],
         )
     finally:
         node.stop()
@@ -144,6 +146,7 @@ def run_runbook(deployed: Deployed, tmp: Path) -> list[tuple[str, int, str]]:
         AUDITOR=deployed.auditor,
         AUDIT_LOG=str(deployed.audit_log),
         ACCESSOR=deployed.hub_accessor,
+        REQUEST_ID=deployed.request_id,
         HOME=str(tmp),  # no ~/.vault-token of the machine's user
         PATH=f"{Path(bao_binary()).parent}{os.pathsep}{os.environ['PATH']}",
     )
@@ -207,6 +210,10 @@ def test_every_runbook_command_answers_its_question_and_no_value_is_shown(deploy
     assert any(u[2] == "create" and u[3] == f"userpass-{deployed.writer}" and u[5] == "ok" for u in uses), uses
     reads = [u for u in uses if u[2] == "read" and u[3] == "approle"]
     assert reads and all(u[4] == deployed.hub_accessor and u[5] == "ok" and u[1] for u in reads), uses
+    # The resolve, by the X-Request-Id the service answered: the Hub's read of the key, by the Hub.
+    calls = [u.split("\t") for u in answer('--arg id "$REQUEST_ID"').splitlines()]
+    assert ["read", f"secret/data/tenants/{tenant}/{KEY}", "approle"] in [u[1:] for u in calls], calls
+    assert all(u[3] == "approle" for u in calls)
     # The Hub token, followed by its accessor: exactly what it did (its resolve and its use record).
     done = [u.split("\t") for u in answer('--arg a "$ACCESSOR"').splitlines()]
     assert [f"secret/data/tenants/{tenant}/{KEY}"] == list({u[2] for u in done if u[1] == "read" and "/data/" in u[2]})
