@@ -86,25 +86,41 @@ class Member:
     permission: str
 
 
-def provision(vault: Vault, token: str, tenant: str) -> bool:
-    """Write the tenant's policies and groups (idempotent, operator token); True if the tenant is new.
+@dataclass(frozen=True)
+class Provisioned:
+    """What `tenant create` did: whether the tenant is new, and how many members it removed from
+    groups that someone made before the tenant existed (an admin may make such groups)."""
 
+    new: bool
+    removed: int = 0
+
+
+def provision(vault: Vault, token: str, tenant: str) -> Provisioned:
+    """Write the tenant's policies and groups (idempotent, operator token).
+
+    A tenant is new while its policies do not exist (only the operator writes them). Groups of
+    a new tenant that exist already were made by someone else, so their members are not kept:
+    the tenant starts with no members, and the answer counts those removed.
     Writing a policy is the operator's power alone (no admin may grant one), so Vault refuses
     any other token; the refusal says so instead of a bare "Permission denied".
     """
+    removed = 0
     try:
-        new = vault.identity.read_group(token, group_name(tenant, "read")) is None
+        new = policy_name(tenant, "read") not in vault.identity.list_policies(token)
         for permission in PERMISSIONS:
             policy, group = policy_name(tenant, permission), group_name(tenant, permission)
             vault.identity.put_policy(token, policy, render(f"tenant-{permission}", vault, tenant))
             found = vault.identity.read_group(token, group) or {}
             ids = found.get("member_entity_ids") or []
+            if new and ids:
+                removed += len(ids)
+                found, ids = {}, []  # made in advance: neither its members nor its metadata are kept
             # Re-running it names the members of groups made before names were kept (see _names).
             known = _resolve_names(vault, token, ids, _names(found))
             vault.identity.write_group(token, group, [policy], ids, _metadata(found, ids, known))
     except vault_errors.Denied:
         raise errors.PermissionDenied(OPERATOR_ONLY) from None
-    return new
+    return Provisioned(new, removed)
 
 
 OPERATOR_ONLY = (
@@ -287,15 +303,15 @@ class Roster:
 def roster(vault: Vault, token: str, tenant: str) -> Roster:
     """Who holds read or write permission on a tenant, for an admin or for the tenant's members.
 
-    Names come from the groups (see _names). An admin's token also reads the entities whose name
-    is missing (groups made before names were kept); a member's token cannot, and counts them."""
+    Members are the groups' member entities (Vault's truth); each is named by what Vault itself
+    ties to the entity, its userpass alias, never by the names kept in the groups' metadata,
+    which an admin can write (she could hide her own access under another name). Entities with
+    no userpass alias (a Hub run's) are counted as unnamed."""
     groups = _groups(vault, token, tenant)
-    known = {**_names(groups["read"]), **_names(groups["write"])}
-    ids = [str(i) for p in PERMISSIONS for i in groups[p].get("member_entity_ids") or []]
     try:
-        known = _resolve_names(vault, token, ids, known)
-    except vault_errors.Denied:
-        pass  # a reader or writer: entities are not theirs to read
+        known = vault.identity.alias_names(token, f"auth/{vault.auth.userpass_mount}/")
+    except vault_errors.Denied:  # a tenant policy written before this rule: provision it again
+        known = {}
     found: dict[str, str] = {}
     unnamed: set[str] = set()
     for permission in PERMISSIONS:
@@ -452,6 +468,9 @@ def bootstrap(vault: Vault, token: str, *, session_hours: float = 8, sign_in_quo
         quota_path = f"auth/{vault.auth.userpass_mount}/login/*"
         vault.sys.write_rate_limit(token, SIGN_IN_QUOTA, quota_path, SIGN_IN_RATE, SIGN_IN_INTERVAL, SIGN_IN_BLOCK)
         done.append(f"wrote rate-limit quota {SIGN_IN_QUOTA} on {quota_path}")
+    # The service sends its request id with every Vault call: the audit log keeps it in clear.
+    vault.sys.audit_request_header(token, "X-Request-Id")
+    done.append("audit devices log X-Request-Id")
     done.append(setup_hub(vault, token))
     return done
 

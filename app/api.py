@@ -349,14 +349,15 @@ class Tenant(MethodView):
     @_document(400, 401, 403)
     def put(self, tenant: str) -> tuple[dict[str, Any], int]:
         """Provision a tenant: its policies and groups (idempotent; the operator's token only, an admin gets 403)."""
-        new = access.provision(_vault(), _user().token, tenant)
+        done = access.provision(_vault(), _user().token, tenant)
         hub_auth.allow_tenant(_vault(), _user().token, tenant)  # the Hub's runs may now get tokens for it
         info = {
             "tenant": tenant,
             "policies": [access.policy_name(tenant, p) for p in access.PERMISSIONS],
             "groups": [access.group_name(tenant, p) for p in access.PERMISSIONS],
+            "removed_members": done.removed,
         }
-        return info, (201 if new else 200)
+        return info, (201 if done.new else 200)
 
 
 @blp.route("/tenants/<tenant:tenant>/members")

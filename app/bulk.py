@@ -29,7 +29,7 @@ _MAX_PROBLEMS = 50
 _EXISTENCE_READERS = 8
 EXPORT_FIELDS = (
     "key", "description", "version", "created_time", "updated_time", "created_by", "updated_by",
-    "last_used_time", "expires_at", "referrers",
+    "last_used_time", "expires_at", "referrers", "malformed",
 )  # fmt: skip
 _NEWLINE = re.compile(r"\r\n|\n|\r")
 
@@ -134,12 +134,14 @@ def parse_dotenv(content: str) -> list[Entry]:
         elif not names.is_key(binding.key):
             problems.add(where, "invalid key: " + names.KEY_RULE)
         elif binding.key in first_line:
-            problems.add(where, f"{binding.key} is already on line {first_line[binding.key]} (each key once)")
+            # No key in these messages: in an unquoted multi-line value, a line such as the
+            # base64 `...Zm9v=` parses as a key, and that key is part of the value.
+            problems.add(where, f"same key as line {first_line[binding.key]} (each key once)")
         else:
             first_line[binding.key] = line
             rule = _value_rule(binding.value)
             if rule:
-                problems.add(where, f"{binding.key}: {rule}")
+                problems.add(where, rule)
             else:
                 entries.append(Entry(binding.key, binding.value, None, where))
     _check_count(problems, len(first_line))
@@ -147,11 +149,44 @@ def parse_dotenv(content: str) -> list[Entry]:
     return entries
 
 
+# JSON's strings (escapes included), and the characters that open, close and separate elements.
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_STRUCTURE = re.compile(r"[\[\]{},]")
+
+
+def _json_bounds(content: str) -> str | None:
+    """Why JSON text is nested too deep or holds too many elements, or None; read before it is
+    parsed (json.loads recurses once per level: deep nesting would be a RecursionError). Counted
+    outside its strings; an element is an item of a list or a field of an object."""
+    depth = elements = 0
+    for match in _JSON_STRUCTURE.finditer(_JSON_STRING.sub('""', content)):
+        char = match.group()
+        if char in "[{":
+            depth += 1
+            elements += 1
+            if depth > rules.MAX_IMPORT_DEPTH:
+                return f"nested more than {rules.MAX_IMPORT_DEPTH} levels deep (a list of objects is 2)"
+        elif char == ",":
+            elements += 1
+        else:
+            depth -= 1
+        if elements > rules.MAX_IMPORT_ELEMENTS:
+            return f"more than {rules.MAX_IMPORT_ELEMENTS} elements (lists' items and objects' fields)"
+    return None
+
+
 def parse_json(content: str) -> list[Entry]:
     """Parse the JSON text of a list of {key, value, description?}; items are counted from 1."""
     problems = _Problems()
+    bound = _json_bounds(content)
+    if bound:
+        problems.add("content", bound)
+        problems.raise_if_any("import")
     try:
         items = json.loads(content)
+    except RecursionError:  # within the bounds this does not happen; never a 500 if it does
+        problems.add("content", f"nested more than {rules.MAX_IMPORT_DEPTH} levels deep")
+        problems.raise_if_any("import")
     except ValueError as exc:
         # JSONDecodeError's msg names what was expected where, never the text itself.
         place = f"line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "content"
@@ -175,7 +210,7 @@ def parse_json(content: str) -> list[Entry]:
             continue
         key = item["key"]
         if key in first_item:
-            problems.add(where, f"{key} is already item {first_item[key]} (each key once)")
+            problems.add(where, f"same key as item {first_item[key]} (each key once)")
             continue
         first_item[key] = number
         entries.append(Entry(key, item["value"], item.get("description"), where))

@@ -108,9 +108,14 @@ def tenant() -> None:
 @click.argument("name", callback=_tenant_name)
 def tenant_create(name: str) -> None:
     """Provision tenant NAME: its policies and groups (idempotent)."""
-    new = _run(lambda: access.provision(_vault(), _token(), name))
+    done = _run(lambda: access.provision(_vault(), _token(), name))
     _run(lambda: hub_auth.allow_tenant(_vault(), _token(), name))  # the Hub's runs may now get tokens for it
-    click.echo(f"tenant {name} {'created' if new else 'updated'}")
+    click.echo(f"tenant {name} {'created' if done.new else 'updated'}")
+    if done.removed:
+        click.echo(
+            f"its groups existed before the tenant (made outside tenant create): the {done.removed} "
+            "member(s) they held were removed; it starts with no members"
+        )
 
 
 @main.command()

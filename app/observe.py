@@ -223,6 +223,11 @@ def request_id(given: str) -> str:
     return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
+def current_request_id() -> str | None:
+    """The id of the request being answered (None outside one), for Vault's audit log."""
+    return str(g.get("request_id")) if has_request_context() and g.get("request_id") else None
+
+
 def route_label(rule: str) -> str:
     """A URL rule as a metric label: "/tenants/<tenant:tenant>" -> "/tenants/<tenant>"."""
     return _CONVERTER.sub(r"<\1>", rule)
@@ -286,3 +291,4 @@ def init_app(app: Flask) -> None:
     client = app.extensions.get("nexo_vault")
     if client is not None:
         client.transport.observer = observe_vault_call
+        client.transport.request_id = current_request_id

@@ -11,6 +11,7 @@ it expects (DESIGN principle 5), not something any token could wrap with sys/wra
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, wait
@@ -30,6 +31,15 @@ _READERS = 16
 # Long invalid "keys" are cut short in error details.
 _SHOWN_KEY = 200
 _NOT_HUB = "This token may not read secret values; only the Hub's token may"
+# A key whose data is not the one shape {"value": "<string>"} (written around the service).
+MALFORMED = "malformed"
+
+
+class _Malformed:
+    """What a read or check of such a key found, in place of a result."""
+
+
+_MALFORMED = _Malformed()
 
 
 @dataclass(frozen=True)
@@ -79,7 +89,7 @@ def resolve(
     else:
         values = _each(vault, keys, lambda key: _read(vault, token, tenant, key))
         _all_or_nothing(tenant, parameters, values)
-        read = {key: found for key, found in values.items() if found is not None}
+        read = {key: found for key, found in values.items() if isinstance(found, tuple)}
         customs = {key: custom for key, (_, custom) in read.items()}
         answer = {"parameters": [{**p, "value": read[p["value"]][0]} if is_secret(p) else dict(p) for p in parameters]}
     # Expired keys still resolve (breaking automations at midnight is worse); the answer says so.
@@ -117,7 +127,7 @@ def wrapped(
             for p in parameters
         ]
     }
-    return answer, {key: custom for key, custom in present.items() if custom is not None}
+    return answer, {key: custom for key, custom in present.items() if isinstance(custom, dict)}
 
 
 def _wrap_info(info: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -134,8 +144,10 @@ def _revoke(vault: Vault, infos: list[dict[str, Any]]) -> None:
 
 
 def _all_or_nothing(tenant: str, parameters: Sequence[Mapping[str, Any]], found: Mapping[str, Any]) -> None:
-    """Raise 422 naming every SECRET parameter whose key found nothing (missing or invalid)."""
-    unresolved = [_why(p) for p in parameters if is_secret(p) and _found(p, found) is None]
+    """Raise 422 naming every SECRET parameter whose key found nothing (missing, invalid or malformed)."""
+    unresolved = [
+        _why(p, _found(p, found)) for p in parameters if is_secret(p) and _found(p, found) in (None, _MALFORMED)
+    ]
     if unresolved:
         count = len(unresolved)
         raise errors.Unprocessable(
@@ -158,11 +170,13 @@ def _found(parameter: Mapping[str, Any], found: Mapping[str, Any]) -> Any:
     return found.get(key) if isinstance(key, str) else None
 
 
-def _why(parameter: Mapping[str, Any]) -> Unresolved:
+def _why(parameter: Mapping[str, Any], found: Any) -> Unresolved:
     key = parameter.get("value")
     if not _valid_key(key):
         shown = key[:_SHOWN_KEY] if isinstance(key, str) else None
         return Unresolved(str(parameter.get("name")), shown, "invalid key: " + names.KEY_RULE)
+    if found is _MALFORMED:
+        return Unresolved(str(parameter.get("name")), key, MALFORMED)
     return Unresolved(str(parameter.get("name")), key, "no such secret")
 
 
@@ -172,7 +186,8 @@ def _each(vault: Vault, keys: list[str], call: Callable[[str], T]) -> dict[str, 
     if not keys:
         return {}
     readers = vault.readers("nexo-resolve", _READERS)
-    futures: list[Future[T]] = [readers.submit(call, k) for k in keys]
+    # Each call in a copy of this context: the request id reaches Vault's audit log from the pool too.
+    futures: list[Future[T]] = [readers.submit(contextvars.copy_context().run, call, k) for k in keys]
     try:
         return {key: future.result() for key, future in zip(keys, futures, strict=True)}
     finally:
@@ -181,18 +196,25 @@ def _each(vault: Vault, keys: list[str], call: Callable[[str], T]) -> dict[str, 
         wait(futures)
 
 
-def _read(vault: Vault, token: str, tenant: str, key: str) -> tuple[str, dict[str, Any]] | None:
+def _read(vault: Vault, token: str, tenant: str, key: str) -> tuple[str, dict[str, Any]] | _Malformed | None:
     try:
-        return vault.kv.read_current(token, tenant, key)
+        value, custom = vault.kv.read_current(token, tenant, key)
     except vault_errors.NotFound:  # never created, or deleted
         return None
+    except vault_errors.Malformed:
+        return _MALFORMED
     except vault_errors.Denied:
         raise errors.PermissionDenied(_NOT_HUB) from None
+    if len(value.encode("utf-8")) > rules.MAX_VALUE_BYTES:  # more than the service ever writes
+        return _MALFORMED
+    return value, custom
 
 
-def _present(vault: Vault, token: str, tenant: str, key: str) -> dict[str, Any] | None:
+def _present(vault: Vault, token: str, tenant: str, key: str) -> dict[str, Any] | _Malformed | None:
     try:
         return vault.kv.current_custom(token, tenant, key)
+    except vault_errors.Malformed:
+        return _MALFORMED
     except vault_errors.Denied:
         raise errors.PermissionDenied(_NOT_HUB) from None
 

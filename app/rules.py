@@ -141,6 +141,11 @@ def duration_seconds(text: str) -> int | None:
 # -- import and export -------------------------------------------------------------------------
 
 MAX_IMPORT_KEYS = 500
+# A JSON import is a list of objects of strings: 2 levels, 4 elements per key (the object and
+# its key, value and description; twice that, so that a long list is refused by its key count).
+# Bounded before parsing: a deep one would crash the parser.
+MAX_IMPORT_DEPTH = 4
+MAX_IMPORT_ELEMENTS = 8 * MAX_IMPORT_KEYS
 MAX_EXPORT_ITEMS = 20_000
 IMPORT_FORMATS = ("dotenv", "json")
 EXPORT_FORMATS = ("json", "csv")

@@ -172,6 +172,12 @@ class SecretItem(ma.Schema):
         ma.fields.Nested(lambda: ReferrerRef()),
         metadata={"description": "The export only: the Actions and Event Types that name this key."},
     )
+    malformed = ma.fields.Boolean(
+        metadata={
+            "description": 'True: its data is not the one shape {"value": "<string>"} (written around the '
+            "service); resolve refuses it (errors.unresolved reason malformed)."
+        }
+    )
 
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         # A field that does not apply is left out (None: a live secret's deletion fields), as it
@@ -238,6 +244,13 @@ class SecretVersion(ma.Schema):
     deleted = ma.fields.Boolean(required=True)
     deletion_time = ma.fields.String()
     destroyed = ma.fields.Boolean()
+    malformed = ma.fields.Boolean(
+        metadata={"description": 'The current version only: true when its data is not {"value": "<string>"}.'}
+    )
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        value = super().get_attribute(obj, attr, default)
+        return ma.missing if value is None and attr == "malformed" else value  # checked on the current one only
 
 
 class VersionList(ma.Schema):
@@ -380,6 +393,12 @@ class TenantInfo(ma.Schema):
     tenant = ma.fields.String(required=True)
     policies = ma.fields.List(ma.fields.String())
     groups = ma.fields.List(ma.fields.String())
+    removed_members = ma.fields.Integer(
+        metadata={
+            "description": "A new tenant whose groups someone made in advance starts with no members: "
+            "how many were removed (0 otherwise)."
+        }
+    )
 
 
 class Health(ma.Schema):

@@ -69,6 +69,8 @@ class Item:
     references: int | None = None
     # The export's: the Actions and Event Types that name the key ({kind, id, name}); None: not read.
     referrers: list[dict[str, str]] | None = None
+    # True when its data is not the one shape {"value": "<string>"} (written around the service).
+    malformed: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,11 +83,15 @@ class Version:
     deleted: bool
     deletion_time: str
     destroyed: bool
+    # The current live version only: True when its data is not the one shape.
+    malformed: bool | None = None
 
 
 # A restore's claim (restored_by) blocks other restores this long, unless the undelete is done;
 # after it, a claim left by a restore that failed halfway no longer does.
 _RESTORE_CLAIM = timedelta(seconds=30)
+# custom_metadata entry of a re-create's claim, cleared when it is done.
+_RECREATED_BY = "recreated_by"
 # custom_metadata entry naming who wrote a version (KV v2 versions have no author field).
 _VERSION_BY = re.compile(r"^version_([0-9]+)_by$")
 # custom_metadata entry with the time of the last change made through the service: Vault's own
@@ -253,7 +259,7 @@ def list_secrets(
             return None
         if deleted and _past_window(item) and _purge_quietly(vault, caller.token, tenant, item.key):
             return None
-        return item
+        return _marked(vault, caller.token, tenant, meta, item)
 
     try:
         return _fill(vault, caller.token, tenant, after, limit, keep)
@@ -264,6 +270,21 @@ def list_secrets(
 def _used_since(item: Item, since: datetime) -> bool:
     used = usage.parse_time(item.last_used_time or "")
     return used is not None and used >= since
+
+
+def _marked(vault: Vault, token: str, tenant: str, meta: Metadata, item: Item, *, check: bool = False) -> Item:
+    """The item with `malformed` set when its data is not the one shape, learnt from KV v2
+    subkeys (the structure, never a value). A listing checks only the live keys whose current
+    version the service did not write (no version_<n>_by): the service writes the one shape
+    only, and one call per listed key would double a listing's Vault calls. With `check`,
+    every live key is checked (one item, its history)."""
+    current = meta.current
+    if not current.holds_value or (not check and _version_by(current.version) in meta.custom):
+        return item
+    try:
+        return replace(item, malformed=not vault.kv.holds_one_value(token, tenant, meta.key))
+    except (vault_errors.NotFound, vault_errors.Denied):  # deleted meanwhile; a policy from before subkeys
+        return item
 
 
 def _past_window(item: Item) -> bool:
@@ -282,7 +303,8 @@ def _purge_quietly(vault: Vault, token: str, tenant: str, key: str) -> bool:
 
 def get(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
     """One live secret without its value (a deleted one is 404: see `restore`)."""
-    return item_from_metadata(_live_metadata(vault, caller, tenant, key))
+    meta = _live_metadata(vault, caller, tenant, key)
+    return _marked(vault, caller.token, tenant, meta, item_from_metadata(meta), check=True)
 
 
 def _live_metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> Metadata:
@@ -426,26 +448,56 @@ def _recreate(
     meta = _metadata(vault, caller, tenant, key)
     if not meta.current.deleted:
         return False
+    who = caller.name
+    # A restore of the same key races this: the data write's cas cannot tell (an undelete leaves
+    # the current version number as it is), so both first claim the key in its metadata with a
+    # check-and-set against what they read (as restores do among themselves): exactly one wins.
+    _claim(vault, caller, tenant, key, meta, {_RECREATED_BY: who})
     try:
         # Pinned to the deleted version just read: a concurrent re-create or restore makes this 409.
         written = vault.kv.write_value(caller.token, tenant, key, value, cas=meta.current.version)
-    except vault_errors.Conflict:
-        raise _exists(key) from None
-    except vault_errors.Denied:
-        raise _no_write(tenant) from None
-    who = caller.name
+    except vault_errors.VaultError as error:
+        _undo(lambda: vault.kv.patch_metadata(caller.token, tenant, key, {_RECREATED_BY: None}), "re-create")
+        if isinstance(error, vault_errors.Conflict):
+            raise _exists(key) from None
+        if isinstance(error, vault_errors.Denied):
+            raise _no_write(tenant) from None
+        raise
     custom: dict[str, str | None] = {
         "created_by": who,
         "updated_by": who,
         "description": description or None,
         usage.EXPIRES_AT: expires_at or None,
+        # A new secret: nothing of the deleted one's use (its versions stay in the history).
+        usage.LAST_USED: None,
         _UPDATED: _now(),
         "deleted_by": None,
         "restored_by": None,
+        _RECREATED_BY: None,
         **_version_entries(vault, meta, written, who),
     }
     vault.kv.patch_metadata(caller.token, tenant, key, custom, max_versions=True)
     return True
+
+
+def _claim(vault: Vault, caller: Caller, tenant: str, key: str, meta: Metadata, entries: dict[str, str | None]) -> None:
+    """Claim a deleted key for a restore or a re-create: 409 when another claim is in progress
+    or the metadata changed since it was read (OpenBao's metadata check-and-set)."""
+    changed = usage.parse_time(meta.updated_time)
+    fresh = changed is not None and datetime.now(UTC) - changed < _RESTORE_CLAIM
+    for entry, doing in ((_RECREATED_BY, "re-creating"), ("restored_by", "restoring")):
+        claimed = meta.custom.get(entry)
+        if claimed and fresh:
+            raise errors.Conflict(f"{claimed} is {doing} the secret {key!r} right now; reload in a moment")
+    try:
+        vault.kv.patch_metadata(caller.token, tenant, key, entries, metadata_cas=meta.metadata_version)
+    except vault_errors.Conflict:
+        raise errors.Conflict(
+            f"The secret {key!r} was changed by someone else meanwhile (restored, re-created or deleted "
+            "again); nothing was changed. Reload and check."
+        ) from None
+    except vault_errors.Denied:
+        raise _no_write(tenant) from None
 
 
 def _version_entries(vault: Vault, meta: Metadata, written: int, who: str) -> dict[str, str | None]:
@@ -473,7 +525,8 @@ def delete(vault: Vault, caller: Caller, tenant: str, key: str, *, recovery_days
             return None
         # Pinned to the version just read: a version written meanwhile stays live.
         vault.kv.delete_versions(caller.token, tenant, key, [version])
-        vault.kv.patch_metadata(caller.token, tenant, key, {"deleted_by": caller.name, "restored_by": None})
+        cleared = {"deleted_by": caller.name, "restored_by": None, _RECREATED_BY: None}
+        vault.kv.patch_metadata(caller.token, tenant, key, cleared)
     except vault_errors.Denied:
         raise _no_write(tenant) from None
     return None
@@ -492,35 +545,17 @@ def restore(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
     """Undelete a deleted secret's current version: the same value is live again, unread.
 
     409 when it is not deleted (restored or re-created meanwhile) or its data was destroyed.
-    Of two concurrent restores one wins: each first claims the restore in the metadata
-    (`restored_by`, `deleted_by` cleared) with a check-and-set against the metadata it read, so
-    a second one that read the same metadata fails its check, and one that reads the claim
-    before the undelete is done sees it (409 either way)."""
+    Of two concurrent restores, or a restore and a re-create, one wins: each first claims the key
+    in the metadata (`restored_by` or `recreated_by`) with a check-and-set against the metadata it
+    read, so a second one that read the same metadata fails its check, and one that reads the
+    claim before the first is done sees it (409 either way)."""
     meta = _metadata(vault, caller, tenant, key)
     if not meta.current.deleted:
         raise errors.Conflict(_why_not_deleted(key, meta))
     if meta.current.destroyed:
         raise errors.Conflict(f"The secret {key!r} was destroyed in Vault; it cannot be restored")
-    claimed = meta.custom.get("restored_by")
-    changed = usage.parse_time(meta.updated_time)
-    if claimed and changed and datetime.now(UTC) - changed < _RESTORE_CLAIM:
-        raise errors.Conflict(f"{claimed} is restoring the secret {key!r} right now; reload in a moment")
     version = meta.current.version
-    try:
-        vault.kv.patch_metadata(
-            caller.token,
-            tenant,
-            key,
-            {"deleted_by": None, "restored_by": caller.name},
-            metadata_cas=meta.metadata_version,
-        )
-    except vault_errors.Conflict:
-        raise errors.Conflict(
-            f"The secret {key!r} was changed by someone else meanwhile (restored, re-created or deleted "
-            "again); nothing was restored. Reload and check."
-        ) from None
-    except vault_errors.Denied:
-        raise _no_write(tenant) from None
+    _claim(vault, caller, tenant, key, meta, {"deleted_by": None, "restored_by": caller.name})
     try:
         vault.kv.undelete_versions(caller.token, tenant, key, [version])
     except vault_errors.Denied:
@@ -552,6 +587,9 @@ def versions(vault: Vault, caller: Caller, tenant: str, key: str) -> tuple[list[
         for v in meta.versions.values()
     ]
     found.sort(key=lambda v: v.version, reverse=True)
+    marked = _marked(vault, caller.token, tenant, meta, item_from_metadata(meta), check=True).malformed
+    if marked is not None:
+        found = [replace(v, malformed=marked) if v.version == meta.current.version else v for v in found]
     return found, meta.max_versions
 
 

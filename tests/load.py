@@ -71,7 +71,8 @@ def fill(bao: Any, tenant: str, count: int) -> None:
     def one(i: int) -> None:
         key = f"FLOOD_{i:05d}"
         bao.vault.kv.write_value(root, tenant, key, f"flood-{i}", cas=0)
-        bao.vault.kv.write_metadata(root, tenant, key, {"description": f"flooded key {i}"})
+        # version_1_by as the service writes it: a listing checks the shape of keys made without it.
+        bao.vault.kv.write_metadata(root, tenant, key, {"description": f"flooded key {i}", "version_1_by": "load"})
 
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(one, range(count)))

@@ -89,16 +89,16 @@ def test_dotenv_corpus_round_trip(bao: BaoServer, tenant: Tenant, login: Any) ->
     ("content", "problems"),
     [
         ("GOOD=1\n1BAD={v}\n", ["line 2: invalid key"]),
-        ("A=1\nB=2\n\nA={v}\n", ["line 4: A is already on line 1 (each key once)"]),
-        ("# c\nEMPTY=\n", ["line 2: EMPTY: the value is empty"]),
-        ('EMPTY_QUOTED=""\r\nOK=1\r\n', ["line 1: EMPTY_QUOTED: the value is empty"]),
+        ("A=1\nB=2\n\nA={v}\n", ["line 4: same key as line 1 (each key once)"]),
+        ("# c\nEMPTY=\n", ["line 2: the value is empty"]),
+        ('EMPTY_QUOTED=""\r\nOK=1\r\n', ["line 1: the value is empty"]),
         ("OK=1\n{v}\n", ["line 2: no '='"]),
         ("ＫＥＹ={v}\n", ["line 1: invalid key"]),
         ('A=1\nOPEN="{v}\n', ["line 2: cannot be read as KEY=value"]),
         ("\n\n  \nBAD KEY={v}\n", ["line 4: no '='", "line 4: cannot be read"]),
         ("A=1\r\nB=2\r\nC-=ok\r\n-D={v}\r\n", ["line 4: invalid key"]),
         ("# only a comment\n", ["content: no KEY=value to import"]),
-        ("BIG=" + "x" * (64 * 1024 + 1) + "\n", ["line 1: BIG: value: Must be at most 65536 bytes."]),
+        ("BIG=" + "x" * (64 * 1024 + 1) + "\n", ["line 1: value: Must be at most 65536 bytes."]),
     ],
 )
 def test_dotenv_refusals_name_the_line_and_rule_never_the_value(
@@ -121,8 +121,8 @@ def test_every_problem_is_listed_at_once(tenant: Tenant, login: Any) -> None:
     found = reply.get_json()["errors"]["content"]
     assert found == [
         "line 2: invalid key: " + rules.KEY_RULE,
-        "line 3: A is already on line 1 (each key once)",
-        "line 4: C: the value is empty (a secret needs a value)",
+        "line 3: same key as line 1 (each key once)",
+        "line 4: the value is empty (a secret needs a value)",
     ]
 
 
@@ -181,7 +181,7 @@ def test_json_import_with_descriptions(bao: BaoServer, tenant: Tenant, login: An
 @pytest.mark.parametrize(
     ("items", "problem"),
     [
-        ('[{"key": "A", "value": "{v}"}, {"key": "A", "value": "x"}]', "item 2: A is already item 1"),
+        ('[{"key": "A", "value": "{v}"}, {"key": "A", "value": "x"}]', "item 2: same key as item 1"),
         ('[{"key": "../x", "value": "{v}"}]', "item 1: key: Invalid key"),
         ('[{"key": "A", "value": ""}]', "item 1: value: Must not be empty."),
         ('[{"key": "A", "value": 5}]', "item 1: value: Must be a string."),
@@ -321,7 +321,7 @@ def test_export_json_and_csv(bao: BaoServer, tenant: Tenant, users: Users, login
 def test_csv_cells_that_start_a_formula_are_quoted() -> None:
     item = secrets.Item("K", "+1", 1, "t", "t", "-x", "@y")
     row = list(csv.reader(io.StringIO(bulk.as_csv([item]))))[1]
-    assert row == ["K", "'+1", "1", "t", "t", "'-x", "'@y", "", "", ""]  # never used, no expiry, no referrers
+    assert row == ["K", "'+1", "1", "t", "t", "'-x", "'@y", "", "", "", "False"]  # never used, no expiry, no referrers, well-formed
 
 
 def test_export_pages_through_a_large_tenant(

@@ -24,6 +24,7 @@ def test_every_vault_error_is_answered_with_its_own_status() -> None:
         "BadCredentials": 401,
         "Conflict": 409,
         "Invalid": 400,
+        "Malformed": 422,
         "Unsupported": 501,
         "Unavailable": 503,
         "RateLimited": 429,

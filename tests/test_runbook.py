@@ -41,6 +41,8 @@ class Deployed:
     password: str
     value: str
     hub_token: str
+    hub_accessor: str
+    request_id: str
 
     @property
     def audit_log(self) -> Path:
@@ -89,7 +91,8 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
 
         # The Hub path: AppRole login with issued credentials, then the service's resolve endpoint.
         creds = access.hub_credentials(vault, root)
-        hub_token = str(vault.auth.login_approle(creds.role_id, creds.secret_id)["client_token"])
+        hub_login = vault.auth.login_approle(creds.role_id, creds.secret_id)
+        hub_token, hub_accessor = str(hub_login["client_token"]), str(hub_login["accessor"])
         resolved = app.test_client().post(
             f"/api/v1/tenants/{tenant}/resolve",
             json={"parameters": [{"name": "db_password", "type": "SECRET", "value": KEY}]},
@@ -98,7 +101,8 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         resolved.close()  # as a server does once the answer is sent: the use is recorded then
         assert resolved.status_code == 200 and resolved.get_json()["parameters"][0]["value"] == value
         yield Deployed(
-            node, root, vault, app, tenant, writer, reader, admin, auditor, password, value, hub_token
+            node, root, vault, app, tenant, writer, reader, admin, auditor, password, value, hub_token, hub_accessor,
+            resolved.headers["X-Request-Id"],
         )
     finally:
         node.stop()
@@ -141,7 +145,8 @@ def run_runbook(deployed: Deployed, tmp: Path) -> list[tuple[str, int, str]]:
         ACCOUNT=deployed.admin,
         AUDITOR=deployed.auditor,
         AUDIT_LOG=str(deployed.audit_log),
-        KNOWN_VALUE=deployed.value,
+        ACCESSOR=deployed.hub_accessor,
+        REQUEST_ID=deployed.request_id,
         HOME=str(tmp),  # no ~/.vault-token of the machine's user
         PATH=f"{Path(bao_binary()).parent}{os.pathsep}{os.environ['PATH']}",
     )
@@ -199,12 +204,21 @@ def test_every_runbook_command_answers_its_question_and_no_value_is_shown(deploy
     assert f'"secret/metadata/tenants/{tenant}/*"' in answer("policy read nexo-tenant-$TENANT-read")
     assert f'"secret/data/tenants/{tenant}/*"' in answer("policy read nexo-tenant-$TENANT-write")
     assert '"secret/data/' in answer("policy read nexo-hub")
-    answer("sys/audit-hash/file")
-    uses = answer('grep -F "$HASH"').splitlines()
-    # The value went through Vault twice: the writer's create (request) and the Hub's resolve (response).
-    assert any(f" request create secret/data/tenants/{tenant}/{KEY} userpass-{deployed.writer}" in u for u in uses)
-    assert any(f" response read secret/data/tenants/{tenant}/{KEY} approle" in u for u in uses), uses
-    assert not [u for u in uses if "sys/audit-hash" in u]
+    # Who touched the value, by path: the writer's create and the Hub's read, with Vault's request
+    # id and the token accessor in clear, and no hash of the value to test guesses against.
+    uses = [u.split("\t") for u in answer('--arg p "secret/data/tenants/$TENANT/$KEY"').splitlines()]
+    assert any(u[2] == "create" and u[3] == f"userpass-{deployed.writer}" and u[5] == "ok" for u in uses), uses
+    reads = [u for u in uses if u[2] == "read" and u[3] == "approle"]
+    assert reads and all(u[4] == deployed.hub_accessor and u[5] == "ok" and u[1] for u in reads), uses
+    # The resolve, by the X-Request-Id the service answered: the Hub's read of the key, by the Hub.
+    calls = [u.split("\t") for u in answer('--arg id "$REQUEST_ID"').splitlines()]
+    assert ["read", f"secret/data/tenants/{tenant}/{KEY}", "approle"] in [u[1:] for u in calls], calls
+    assert all(u[3] == "approle" for u in calls)
+    # The Hub token, followed by its accessor: exactly what it did (its resolve and its use record).
+    done = [u.split("\t") for u in answer('--arg a "$ACCESSOR"').splitlines()]
+    assert [f"secret/data/tenants/{tenant}/{KEY}"] == list({u[2] for u in done if u[1] == "read" and "/data/" in u[2]})
+    assert all(u[2] != f"secret/data/tenants/{tenant}/OLD_KEY" for u in done)
+    assert not [line for line in deployed.audit_log.read_text().splitlines() if "sys/audit-hash" in line]
     assert "file_path=logs/audit.log" in answer("bao audit list -detailed")
 
     # The last command: the auditor's token cannot read a value.
@@ -240,10 +254,19 @@ def test_the_auditor_token_cannot_read_a_value_even_directly(deployed: Deployed)
     token = str(deployed.vault.auth.login_userpass(deployed.auditor, deployed.password)["client_token"])
     data = deployed.node.sys("GET", f"secret/data/tenants/{deployed.tenant}/{KEY}", token)
     assert data.status_code == 403
-    # ...while metadata, policies and audit hashes are open to it.
+    # ...while metadata and policies are open to it.
     assert deployed.node.sys("GET", f"secret/metadata/tenants/{deployed.tenant}/{KEY}", token).status_code == 200
     assert deployed.node.sys("GET", "sys/policies/acl/nexo-hub", token).status_code == 200
     # Nor can it change anything it can see.
     assert deployed.node.sys("DELETE", f"secret/metadata/tenants/{deployed.tenant}/{KEY}", token).status_code == 403
     assert deployed.node.sys("PUT", "sys/policies/acl/nexo-hub", token, json={"policy": ""}).status_code == 403
     assert deployed.node.sys("DELETE", "sys/audit/file", token).status_code == 403
+
+
+def test_the_auditor_token_cannot_hash_a_candidate_value(deployed: Deployed) -> None:
+    """No value oracle: sys/audit-hash would let an auditor test guesses against the log's HMACs."""
+    token = str(deployed.vault.auth.login_userpass(deployed.auditor, deployed.password)["client_token"])
+    guess = deployed.node.sys("POST", "sys/audit-hash/file", token, json={"input": "1234"})
+    assert guess.status_code == 403
+    capabilities = deployed.node.sys("POST", "sys/capabilities-self", token, json={"paths": ["sys/audit-hash/file"]})
+    assert capabilities.json()["capabilities"] == ["deny"]

@@ -102,8 +102,8 @@ def test_a_refused_file_names_lines_and_rules_never_values(
     expect(alert).to_contain_text("The import was refused (3 problems); nothing was written")
     expect(alert.locator("li")).to_have_text([
         "line 2: invalid key: starts with a letter or '_', then up to 127 letters, digits, '_', '.' or '-'",
-        "line 3: GOOD is already on line 1 (each key once)",
-        "line 4: EMPTY: the value is empty (a secret needs a value)",
+        "line 3: same key as line 1 (each key once)",
+        "line 4: the value is empty (a secret needs a value)",
     ])  # fmt: skip
     expect(dialog.get_by_role("button", name="Import", exact=True)).to_be_disabled()
     assert_no_values(ui, suite)

@@ -30,6 +30,10 @@ path "identity/group/name" {
 
 # Entities: read, and disable or re-enable an account (a disabled entity cannot sign in nor use
 # its tokens). Never `policies`, `name` or `metadata` (policy templates may read metadata).
+# The members' names (see tenant-read.hcl): entity ids with their aliases.
+path "identity/entity/id" {
+  capabilities = ["list"]
+}
 path "identity/entity/id/+" {
   capabilities = ["read", "update"]
   allowed_parameters = {

@@ -1,5 +1,6 @@
 # nexo-auditor: answer an auditor's questions with the Vault CLI alone (README, "For auditors").
-# Metadata, policies, groups, entities and audit hashes; never a secret value.
+# Metadata, policies, groups and entities; never a secret value, nor a way to test one: no
+# sys/audit-hash, which would let an auditor hash candidate values (a PIN) against the audit log.
 
 # Every tenant's keys and their metadata: description, versions, times, created_by/updated_by.
 path "{{mount}}/metadata/{{prefix}}/" {
@@ -70,10 +71,6 @@ path "sys/policies/acl/*" {
   capabilities = ["read"]
 }
 
-# Was a known value ever used: its hash under the audit device's salt, to search the log for.
-path "sys/audit-hash/*" {
-  capabilities = ["update"]
-}
 # Where the audit log is: listing audit devices needs sudo (it grants no change: no create/update).
 path "sys/audit" {
   capabilities = ["read", "sudo"]

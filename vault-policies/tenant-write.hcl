@@ -13,6 +13,12 @@ path "identity/group/+/nexo-tenant-{{tenant}}-readers" {
 path "identity/group/+/nexo-tenant-{{tenant}}-writers" {
   capabilities = ["read"]
 }
+# The members' names as Vault ties them to their entities (each entity's userpass alias): a
+# LIST of entities answers ids with their aliases, never their groups (no other tenant's
+# membership shows) nor anything an admin can write. It names every account, not only members.
+path "identity/entity/id" {
+  capabilities = ["list"]
+}
 
 path "{{mount}}/metadata/{{prefix}}/{{tenant}}/" {
   capabilities = ["list"]
@@ -22,6 +28,11 @@ path "{{mount}}/metadata/{{prefix}}/{{tenant}}/*" {
 }
 path "{{mount}}/detailed-metadata/{{prefix}}/{{tenant}}/" {
   capabilities = ["list"]
+}
+# Whether a key's data is the one shape {"value": "<string>"}: KV v2 subkeys answers the
+# structure with every value replaced by null, so no value is read (a malformed key is marked).
+path "{{mount}}/subkeys/{{prefix}}/{{tenant}}/*" {
+  capabilities = ["read"]
 }
 path "{{mount}}/data/{{prefix}}/{{tenant}}/*" {
   capabilities = ["create", "update"]

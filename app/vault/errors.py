@@ -32,6 +32,10 @@ class Conflict(VaultError):
     """A check-and-set did not match: the data or metadata changed since it was read."""
 
 
+class Malformed(VaultError):
+    """A key's data is not the one shape {"value": "<string>"} (written around the service)."""
+
+
 class Invalid(VaultError):
     """Vault refused the request as malformed (its 400)."""
 

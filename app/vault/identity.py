@@ -82,6 +82,20 @@ class Identity:
     def read_entity_by_id(self, token: str, entity_id: str) -> dict[str, Any] | None:
         return self._read(token, path("identity", "entity", "id", entity_id))
 
+    def alias_names(self, token: str, mount_path: str) -> dict[str, str]:
+        """{entity id: its alias name on the auth mount at mount_path ("auth/userpass/")}, from
+        one LIST of entities (ids with their aliases; no groups, no metadata)."""
+        try:
+            reply = self.t.request("LIST", path("identity", "entity", "id"), token)
+        except errors.NotFound:
+            return {}
+        found: dict[str, str] = {}
+        for entity_id, info in ((reply.get("data") or {}).get("key_info") or {}).items():
+            for alias in (info or {}).get("aliases") or []:
+                if alias.get("mount_path") == mount_path and alias.get("name"):
+                    found[str(entity_id)] = str(alias["name"])
+        return found
+
     def create_alias(self, token: str, name: str, mount_accessor: str) -> str | None:
         """A new alias on an auth mount with a new entity of its own (no canonical_id: nobody can
         tie a name to someone else's entity); the entity id, or None if the alias existed."""

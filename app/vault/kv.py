@@ -262,7 +262,11 @@ class KV:
         data = self.t.request("GET", self._path("data", tenant, key), token).get("data") or {}
         if data.get("data") is None:  # the current version was deleted
             raise errors.NotFound()
-        return str(data["data"]["value"]), _custom(data)
+        record = data["data"]
+        # The one shape; anything else was written around the service and is never delivered.
+        if not (isinstance(record, dict) and record.keys() == {"value"} and isinstance(record["value"], str)):
+            raise errors.Malformed()
+        return record["value"], _custom(data)
 
     def read_data(self, token: str, tenant: str, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The current version's data as stored, and its custom_metadata (product records outside
@@ -282,12 +286,23 @@ class KV:
 
     def current_custom(self, token: str, tenant: str, key: str) -> dict[str, Any] | None:
         """A key's custom_metadata if its current version holds a value, else None; learnt
-        without reading the value (KV v2 subkeys answers the metadata with the structure)."""
+        without reading the value (KV v2 subkeys answers the metadata with the structure).
+        Malformed when the structure is not the one shape (no `value`, other fields, an object);
+        a number or null looks like a string there, and the sink that unwraps it refuses it."""
         try:
-            reply = self.t.request("GET", self._path("subkeys", tenant, key), token, params={"depth": 1})
+            reply = self.t.request("GET", self._path("subkeys", tenant, key), token, params={"depth": _SHAPE_DEPTH})
         except errors.NotFound:  # Vault answers 404 for a deleted or destroyed current version too
             return None
-        return _custom(reply.get("data") or {})
+        data = reply.get("data") or {}
+        if data.get("subkeys") != _ONE_SHAPE:
+            raise errors.Malformed()
+        return _custom(data)
+
+    def holds_one_value(self, token: str, tenant: str, key: str) -> bool:
+        """Whether the current version's structure is the one shape, from KV v2 subkeys (the
+        structure without values: what a reader may see). NotFound if deleted or absent."""
+        reply = self.t.request("GET", self._path("subkeys", tenant, key), token, params={"depth": _SHAPE_DEPTH})
+        return bool((reply.get("data") or {}).get("subkeys") == _ONE_SHAPE)
 
     def wrap_read(self, token: str, tenant: str, key: str, ttl_seconds: int) -> dict[str, Any]:
         """Have Vault wrap its own read of a key's value: wrap_info (token, accessor, ttl,
@@ -302,6 +317,11 @@ class KV:
         if not info or not info.get("token"):
             raise errors.Unavailable()  # Vault did not wrap: never hand on whatever this is
         return dict(info)
+
+
+# Subkeys to depth 2: a string value shows as {"value": None}, an object value as a dict.
+_SHAPE_DEPTH = 2
+_ONE_SHAPE = {"value": None}
 
 
 def _custom(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -47,6 +47,10 @@ class Sys:
     def enable_kv2(self, token: str, mount: str) -> None:
         self.t.request("POST", path("sys", "mounts", mount), token, {"type": "kv", "options": {"version": "2"}})
 
+    def audit_request_header(self, token: str, header: str) -> None:
+        """Have every audit device log a request header in clear (operator token)."""
+        self.t.request("POST", path("sys", "config", "auditing", "request-headers", header), token, {"hmac": False})
+
     def auth_accessor(self, token: str, mount: str) -> str:
         """The accessor of an auth mount (entity aliases are keyed by it)."""
         found = self.auth_methods(token).get(mount.strip("/") + "/")  # the listing needs no sudo

@@ -105,6 +105,9 @@ class Transport:
     """Sends requests to Vault with the caller's token and answers payloads or Vault errors."""
 
     observer: Observer | None = None  # app.observe counts and times calls through this
+    # The service's request id for the call being made (app.observe), sent as X-Request-Id: the
+    # audit device logs it (sys/config/auditing), so an auditor finds a request's Vault calls.
+    request_id: Callable[[], str | None] | None = None
 
     def __init__(self, addresses: list[str], *, timeout: float = 5.0, cacert: str | None = None) -> None:
         self.addresses = addresses
@@ -149,6 +152,9 @@ class Transport:
             headers["X-Forwarded-For"] = forwarded_for
         if token:
             headers["X-Vault-Token"] = token
+        request_id = self.request_id() if self.request_id is not None else None
+        if request_id:
+            headers["X-Request-Id"] = request_id
         if wrap_ttl:
             headers["X-Vault-Wrap-TTL"] = f"{int(wrap_ttl)}s"
         data = None

@@ -234,7 +234,8 @@ def populate(addr: str, root: str, tenant: str, count: int, prefix: str) -> None
             (f"{base}/data/tenants/{tenant}/{key}", {"data": {"value": f"{prefix}-{tenant}-{i}"}}),
             (f"{base}/metadata/tenants/{tenant}/{key}",
              {"custom_metadata": {"description": f"Benchmark secret {i} of {tenant}",
-                                  "created_by": "bench", "updated_by": "bench"}}),
+                                  "created_by": "bench", "updated_by": "bench",
+                                  "version_1_by": "bench"}}),  # as the service writes it
         ):  # fmt: skip
             reply = pool.request("POST", url, body=json.dumps(body).encode(), headers=headers)
             if reply.status >= 300:
