@@ -317,9 +317,7 @@ def change_password(user: User, current: str, new: str) -> None:
     try:
         proof = vault().auth.login_userpass(name, current, budget=failure_budget(name))
     except vault_errors.BadCredentials:
-        raise errors.Unprocessable(
-            "The current password is wrong", errors={"current": ["Wrong password."]}
-        ) from None
+        raise errors.Unprocessable("The current password is wrong", errors={"current": ["Wrong password."]}) from None
     except vault_errors.RateLimited:
         raise errors.TooManyRequests(TOO_MANY_SIGN_INS, retry_after=access.SIGN_IN_BLOCK) from None
     vault().auth.revoke_self(str(proof["client_token"]))  # only the proof was wanted

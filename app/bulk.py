@@ -386,9 +386,7 @@ def inventory(vault: Vault, caller: secrets.Caller, tenant: str) -> list[secrets
             return _with_referrers(vault, caller, tenant, items)
 
 
-def _with_referrers(
-    vault: Vault, caller: secrets.Caller, tenant: str, items: list[secrets.Item]
-) -> list[secrets.Item]:
+def _with_referrers(vault: Vault, caller: secrets.Caller, tenant: str, items: list[secrets.Item]) -> list[secrets.Item]:
     """Items with the referrers of each key. A token whose policies predate references (a tenant not
     provisioned again since) gets the inventory without them rather than a refusal."""
     try:

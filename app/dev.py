@@ -489,7 +489,7 @@ def auditor_sign_in(user: str) -> str:
     Ctrl-D ends it), never on the command line; VAULT_TOKEN exported only if the sign-in worked."""
     return (
         f'IFS= read -rsp "Password for {user}: " pw; echo >&2; '
-        f"t=$(printf %s \"$pw\" | bao login -token-only -method=userpass username={user} password=-) "
+        f't=$(printf %s "$pw" | bao login -token-only -method=userpass username={user} password=-) '
         "&& export VAULT_TOKEN=$t; unset pw t"
     )
 

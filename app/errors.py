@@ -103,5 +103,5 @@ def from_vault(error: vault.VaultError) -> ServiceError:
     if isinstance(error, vault.Invalid):
         return BadRequest("Vault refused the request")
     if isinstance(error, vault.Malformed):
-        return Unprocessable("The secret's data is not the one shape {\"value\": \"<string>\"}")
+        return Unprocessable('The secret\'s data is not the one shape {"value": "<string>"}')
     return Unavailable(retry_after=RETRY_UNAVAILABLE)

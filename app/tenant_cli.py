@@ -54,7 +54,7 @@ class Service:
         return click.ClickException(message)
 
     def acting_as(self) -> str:
-        """"You are acting as alice (the token in VAULT_TOKEN)." and how to change that."""
+        """ "You are acting as alice (the token in VAULT_TOKEN)." and how to change that."""
         who = self.send("GET", "/api/v1/session", None, None)
         name = (_json(who.data) or {}).get("user") if who.status == 200 else None
         said = f"You are acting as {name}" if name else "You are acting as the owner of that token"

@@ -63,7 +63,9 @@ class Watched:
     def evidence(self) -> dict[str, str]:
         """Every place a value must never be: HTML, input values, browser storage, URLs."""
         storage = self.page.evaluate("() => JSON.stringify({local: {...localStorage}, session: {...sessionStorage}})")
-        inputs = self.page.evaluate("() => JSON.stringify([...document.querySelectorAll('input, textarea')].map(i => i.value))")
+        inputs = self.page.evaluate(
+            "() => JSON.stringify([...document.querySelectorAll('input, textarea')].map(i => i.value))"
+        )
         return {
             "page html": self.page.content(),
             "page inputs": inputs,

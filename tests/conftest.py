@@ -281,7 +281,15 @@ def login(app: Any) -> Any:
 # (`dev`, gunicorn, compose-style nodes, a cluster, the bench, the load script, the fuzzer). The quick
 # check is `pytest -m "not ui and not system"`; `.ci/run` runs every tier.
 UI_MODULES = {"test_members_ui"}  # and every test_ui* module
-SYSTEM_MODULES = {"test_bench_smoke", "test_compose", "test_dev", "test_failover", "test_fuzz", "test_load_smoke", "test_runbook"}
+SYSTEM_MODULES = {
+    "test_bench_smoke",
+    "test_compose",
+    "test_dev",
+    "test_failover",
+    "test_fuzz",
+    "test_load_smoke",
+    "test_runbook",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -297,7 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     prefix = os.environ.get("NEXO_LOAD_VALUE_PREFIX") or f"load-{random.getrandbits(64):x}"
     kind = args.flood_kind or "search"
-    report = run(args.clients, args.seconds, args.workers, prefix, with_flood=args.flood or bool(args.flood_kind), flood_kind=kind)
+    report = run(
+        args.clients,
+        args.seconds,
+        args.workers,
+        prefix,
+        with_flood=args.flood or bool(args.flood_kind),
+        flood_kind=kind,
+    )
     for name in ("clients", "seconds", "requests", "requests_per_s", "undocumented", "lost_updates"):
         print(f"{name:>22}: {report[name]}")
     for status, count in report["statuses"].items():

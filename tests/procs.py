@@ -65,7 +65,9 @@ def start_serve(env: dict[str, str], log_path: Path, workers: int) -> tuple[subp
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             stop(process)
-            raise RuntimeError("nexo-secrets serve did not become ready: " + log_path.read_text(errors="replace")[-2000:])
+            raise RuntimeError(
+                "nexo-secrets serve did not become ready: " + log_path.read_text(errors="replace")[-2000:]
+            )
         time.sleep(0.05)
 
 

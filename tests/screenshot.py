@@ -44,7 +44,13 @@ DELETED = [  # (key, description, created by, deleted by): shown under Recently 
 ROTATIONS = [("SMTP_API_KEY", "jonas"), ("SMTP_API_KEY", "maria")]  # new values: the history has three versions
 # Last used (hours ago; demo data written straight into the metadata, as the Hub's resolve does
 # hourly) and expiry (days from now): the table shows the column and the badges.
-LAST_USED = {"DATABASE_PASSWORD": 1, "DATADOG_API_KEY": 0, "SMTP_API_KEY": 3, "STRIPE_SECRET_KEY": 26, "REDIS_URL": 24 * 9}
+LAST_USED = {
+    "DATABASE_PASSWORD": 1,
+    "DATADOG_API_KEY": 0,
+    "SMTP_API_KEY": 3,
+    "STRIPE_SECRET_KEY": 26,
+    "REDIS_URL": 24 * 9,
+}
 EXPIRES = {"GITHUB_DEPLOY_TOKEN": -2, "STRIPE_SECRET_KEY": 6, "S3_BACKUP_ACCESS_KEY": 160}
 
 # Declared by the Hub (issue 25): (kind, id, name, {parameter: key}).
@@ -113,9 +119,14 @@ def main(out: Path) -> None:
         creds = access.hub_credentials(bao.vault, bao.root_token)
         hub = bao.vault.auth.login_approle(creds.role_id, creds.secret_id)["client_token"]
         for kind, id_, name, parameters in REFERRERS:
-            declared: dict[str, Any] = {"name": name, "parameters": [{"name": p, "type": "SECRET", "value": k} for p, k in parameters.items()]}
+            declared: dict[str, Any] = {
+                "name": name,
+                "parameters": [{"name": p, "type": "SECRET", "value": k} for p, k in parameters.items()],
+            }
             reply = app.test_client().put(
-                f"/api/v1/tenants/acme/references/{kind}/{id_}", json=declared, headers={"Authorization": f"Bearer {hub}"}
+                f"/api/v1/tenants/acme/references/{kind}/{id_}",
+                json=declared,
+                headers={"Authorization": f"Bearer {hub}"},
             )
             assert reply.status_code == 200, reply.get_json()
 
@@ -138,7 +149,13 @@ def main(out: Path) -> None:
                 if name == "screenshot":
                     page.get_by_role("button", name="Edit SMTP_API_KEY").click()
                     expect(page.get_by_role("dialog", name="Edit Secret")).to_be_visible()
-                    pem = "\n".join(["-----BEGIN PRIVATE KEY-----", *(secrets.token_hex(32) for _ in range(4)), "-----END PRIVATE KEY-----\n"])
+                    pem = "\n".join(
+                        [
+                            "-----BEGIN PRIVATE KEY-----",
+                            *(secrets.token_hex(32) for _ in range(4)),
+                            "-----END PRIVATE KEY-----\n",
+                        ]
+                    )
                     page.locator("#f-value-file").set_input_files(
                         files=[{"name": "smtp-relay.pem", "mimeType": "text/plain", "buffer": pem.encode()}]
                     )  # a new value from a file: masked, several lines

@@ -233,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         connections=args.connections, seconds=args.seconds, modes=tuple(args.modes.split(",")),
         workers=args.workers, model=args.model, nginx=args.nginx, sources=args.sources, interval=args.interval,
     )  # fmt: skip
-    head = f"{'':<8} {'healthz p50':>12} {'worst':>8} {'listing p50':>12} {'x quiet':>8} {'failed':>7}  slow connections"
+    head = (
+        f"{'':<8} {'healthz p50':>12} {'worst':>8} {'listing p50':>12} {'x quiet':>8} {'failed':>7}  slow connections"
+    )
     print(head)
     for mode in ("quiet", *args.modes.split(",")):
         row = report[mode]

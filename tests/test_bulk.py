@@ -321,7 +321,19 @@ def test_export_json_and_csv(bao: BaoServer, tenant: Tenant, users: Users, login
 def test_csv_cells_that_start_a_formula_are_quoted() -> None:
     item = secrets.Item("K", "+1", 1, "t", "t", "-x", "@y")
     row = list(csv.reader(io.StringIO(bulk.as_csv([item]))))[1]
-    assert row == ["K", "'+1", "1", "t", "t", "'-x", "'@y", "", "", "", "False"]  # never used, no expiry, no referrers, well-formed
+    assert row == [
+        "K",
+        "'+1",
+        "1",
+        "t",
+        "t",
+        "'-x",
+        "'@y",
+        "",
+        "",
+        "",
+        "False",
+    ]  # never used, no expiry, no referrers, well-formed
 
 
 def test_export_pages_through_a_large_tenant(

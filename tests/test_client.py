@@ -441,7 +441,6 @@ except UnwrapError as exc:
     assert done.stdout.startswith("refused: expected SECRET parameters missing from the delivery: p"), done.stdout
 
 
-
 @pytest.mark.system
 def test_the_client_installs_alone_without_the_server_s_frameworks(tmp_path: Path) -> None:
     """`pip install ./client` (from the lock) gives SecretsClient and the unwrap check, and

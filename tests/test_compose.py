@@ -185,7 +185,9 @@ def test_compose_puts_the_front_door_before_the_service() -> None:
         assert door["image"].startswith("nginx:")
         assert [p["target"] for p in door["ports"]] == [8080]
         mounts = _volumes(door)
-        assert f"{REPO / 'deploy' / 'nginx' / 'nexo.conf.template'}:/etc/nginx/templates/nexo.conf.template:ro" in mounts
+        assert (
+            f"{REPO / 'deploy' / 'nginx' / 'nexo.conf.template'}:/etc/nginx/templates/nexo.conf.template:ro" in mounts
+        )
         assert door["environment"]["NEXO_UPSTREAM"] == "nexo-app:8080"
         apps = {n: s for n, s in config["services"].items() if n.startswith("nexo-secrets")}
         for app in apps.values():

@@ -387,7 +387,10 @@ def test_dev_uses_an_existing_vault_from_vault_addr(tmp_path: Path, bao: BaoServ
         assert writer.get(dev.url + "api/v1/session", timeout=10).json()["tenants"] == {"demo": "write"}
         # The two sample referrers the Hub declared, so the Used by column shows something.
         used = writer.get(dev.url + "api/v1/tenants/demo/references?key=DATABASE_PASSWORD", timeout=10).json()
-        assert {(i["kind"], i["name"]) for i in used["items"]} == {("action", "Send invoice"), ("event-type", "order.created")}
+        assert {(i["kind"], i["name"]) for i in used["items"]} == {
+            ("action", "Send invoice"),
+            ("event-type", "order.created"),
+        }
     finally:
         assert dev.stop() == 0
     assert processes_mentioning(str(folder)) == []

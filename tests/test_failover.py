@@ -59,7 +59,9 @@ def test_leader_killed_during_writes_and_resolves(cluster: tuple[list[Node], str
     admin.auth.write_user(root, "writer", "writer-password")
     access.grant(admin, root, "acme", "writer", "write")
     writer = admin.auth.login_userpass("writer", "writer-password")["client_token"]
-    hub = admin.transport.request("POST", "/v1/auth/token/create", root, {"policies": ["nexo-hub"], "ttl": "1h"})["auth"]["client_token"]
+    hub = admin.transport.request("POST", "/v1/auth/token/create", root, {"policies": ["nexo-hub"], "ttl": "1h"})[
+        "auth"
+    ]["client_token"]
 
     app = create_app(
         {"NEXO_ENV": "test", "VAULT_ADDRS": [n.addr for n in nodes], "SECRET_KEY": "h" * 48, "VAULT_TIMEOUT": 3}

@@ -16,7 +16,9 @@ def _kinds(base: type[Any]) -> list[type[Any]]:
 
 
 def test_every_vault_error_is_answered_with_its_own_status() -> None:
-    answered = {kind.__name__: http_errors.status_of(errors.from_vault(kind())) for kind in _kinds(vault_errors.VaultError)}
+    answered = {
+        kind.__name__: http_errors.status_of(errors.from_vault(kind())) for kind in _kinds(vault_errors.VaultError)
+    }
     assert answered == {
         "NotFound": 404,
         "Denied": 403,

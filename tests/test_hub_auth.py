@@ -131,12 +131,17 @@ def test_a_run_token_reads_its_tenant_only_through_the_service_and_direct(
     assert set(refused.get_json()) <= {"code", "status", "message", "errors"} and refused.get_json()["code"] == 403
     after = samples(app)
     # Metrics stay per tenant: the resolve counts for acme; the refused one for nobody.
-    assert value(after, "nexo_resolves_total", tenant=acme.name) - value(before, "nexo_resolves_total", tenant=acme.name) == 1
+    assert (
+        value(after, "nexo_resolves_total", tenant=acme.name) - value(before, "nexo_resolves_total", tenant=acme.name)
+        == 1
+    )
     assert value(after, "nexo_resolves_total", tenant=beta.name) == 0
     # Last use is recorded with the run token, in its own tenant.
     meta = bao.api("GET", f"/v1/secret/metadata/tenants/{acme.name}/K").json()["data"]
     assert this_hour(meta["custom_metadata"]["last_used_time"])
-    assert "last_used_time" not in (bao.api("GET", f"/v1/secret/metadata/tenants/{beta.name}/K").json()["data"]["custom_metadata"] or {})
+    assert "last_used_time" not in (
+        bao.api("GET", f"/v1/secret/metadata/tenants/{beta.name}/K").json()["data"]["custom_metadata"] or {}
+    )
     # Nor may it patch another tenant's metadata (the last-use grant is per tenant too).
     bao.vault.kv.patch_metadata(token, acme.name, "K", {"last_used_time": meta["custom_metadata"]["last_used_time"]})
     with pytest.raises(vault_errors.Denied):
@@ -233,7 +238,9 @@ def test_bad_claims_are_refused_before_any_token_is_made(bao: BaoServer, users: 
     # No entity, no alias was made for a refused claim.
     accessor = bao.vault.sys.auth_accessor(bao.root_token, runs.mount)
     for name in (f"../{acme.name}", unprovisioned, acme.name.upper()):
-        found = bao.api("POST", "/v1/identity/lookup/entity", json={"alias_name": name, "alias_mount_accessor": accessor})
+        found = bao.api(
+            "POST", "/v1/identity/lookup/entity", json={"alias_name": name, "alias_mount_accessor": accessor}
+        )
         assert found.status_code == 204, name
     # The helper refuses to sign such a claim at all.
     for bad in (f"../{acme.name}", "Acme", "", "-x"):
@@ -251,7 +258,9 @@ def test_a_run_token_lives_for_its_ttl_and_no_longer(app: Any, bao: BaoServer, u
     """The shipped role's settings with a TTL of 3 seconds (the command allows 1 to 15 minutes)."""
     acme = users.tenant()
     store(bao, acme.name)
-    bao.vault.auth.write_jwt_role(bao.root_token, runs.mount, "short", hub_auth.role_settings(AUDIENCE, [acme.name], 3, runs.mount))
+    bao.vault.auth.write_jwt_role(
+        bao.root_token, runs.mount, "short", hub_auth.role_settings(AUDIENCE, [acme.name], 3, runs.mount)
+    )
     try:
         token = runs.token(acme.name, role="short")
         looked = bao.api("GET", "/v1/auth/token/lookup-self", token).json()["data"]
@@ -275,7 +284,11 @@ def test_es256_keys_and_a_jwks_url_are_trusted_too(bao: BaoServer, users: Users)
     key = ec.generate_private_key(ec.SECP256R1())
     numbers = key.public_key().public_numbers()
     jwk = {
-        "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": "run-1",
+        "kty": "EC",
+        "crv": "P-256",
+        "use": "sig",
+        "alg": "ES256",
+        "kid": "run-1",
         "x": base64.urlsafe_b64encode(numbers.x.to_bytes(32, "big")).rstrip(b"=").decode(),
         "y": base64.urlsafe_b64encode(numbers.y.to_bytes(32, "big")).rstrip(b"=").decode(),
     }
@@ -299,7 +312,11 @@ def test_es256_keys_and_a_jwks_url_are_trusted_too(bao: BaoServer, users: Users)
         hub_auth.configure(bao.vault, bao.root_token, issuer=ISSUER, audience=AUDIENCE, jwks_url=jwks_url, mount=mount)
         runs = Runs(bao, key, mount)
         jwt = run_jwt.sign(key, issuer=ISSUER, audience=AUDIENCE, tenant=acme.name, key_id="run-1")
-        assert json.loads(base64.urlsafe_b64decode(jwt.split(".")[0] + "==")) == {"alg": "ES256", "typ": "JWT", "kid": "run-1"}
+        assert json.loads(base64.urlsafe_b64decode(jwt.split(".")[0] + "==")) == {
+            "alg": "ES256",
+            "typ": "JWT",
+            "kid": "run-1",
+        }
         reply = runs.login(jwt)
         assert reply.status_code == 200, reply.json()
         assert runs.reads(reply.json()["auth"]["client_token"], acme.name) == 200
@@ -340,7 +357,9 @@ def test_the_command_is_idempotent_and_refuses_bad_options_changing_nothing(
         bad = {
             "--ttl": cli(*args, "--pubkey", str(public), "--ttl", "16m", addr=bao.addr, token=bao.root_token),
             "private key": cli(*args, "--pubkey", str(private), addr=bao.addr, token=bao.root_token),
-            "both": cli(*args, "--pubkey", str(public), "--jwks-url", "https://x.test/jwks", addr=bao.addr, token=bao.root_token),
+            "both": cli(
+                *args, "--pubkey", str(public), "--jwks-url", "https://x.test/jwks", addr=bao.addr, token=bao.root_token
+            ),
             "neither": cli(*args, addr=bao.addr, token=bao.root_token),
         }
         for why, done in bad.items():
@@ -352,15 +371,17 @@ def test_the_command_is_idempotent_and_refuses_bad_options_changing_nothing(
         admin = users.token(*users.user(policies=("nexo-admin",)))
         denied = cli(*args, "--pubkey", str(public), addr=bao.addr, token=admin)
         assert denied.returncode == 1 and "Vault denied this" in denied.stderr, denied.stderr
-        for path in (f"auth/{mount}/role/{hub_auth.RUN_ROLE}", f"auth/{mount}/config", f"sys/policies/acl/{hub_auth.run_policy(mount)}"):
+        for path in (
+            f"auth/{mount}/role/{hub_auth.RUN_ROLE}",
+            f"auth/{mount}/config",
+            f"sys/policies/acl/{hub_auth.run_policy(mount)}",
+        ):
             assert bao.vault.sys.capabilities(admin, path) == ["deny"], path  # no admin may widen a run token
     finally:
         bao.api("DELETE", f"/v1/sys/auth/{mount}")
 
 
-def test_what_a_leaked_run_token_and_a_leaked_approle_token_expose(
-    bao: BaoServer, users: Users, runs: Runs
-) -> None:
+def test_what_a_leaked_run_token_and_a_leaked_approle_token_expose(bao: BaoServer, users: Users, runs: Runs) -> None:
     """The closing note's figures (run with -s to see them): tenants readable, and lifetime."""
     acme = users.tenant()
     store(bao, acme.name)
@@ -379,7 +400,9 @@ def test_what_a_leaked_run_token_and_a_leaked_approle_token_expose(
     run_tenants, run_ttl, run_most = exposure(run)
     app_tenants, app_ttl, app_most = exposure(approle)
     print(f"\nleaked run token:     reads {run_tenants} of {len(tenants)} tenants, ttl {run_ttl}s, at most {run_most}s")
-    print(f"leaked AppRole token: reads {app_tenants} of {len(tenants)} tenants, ttl {app_ttl}s, at most {app_most}s (then a new login with the secret_id, valid 30 days)")
+    print(
+        f"leaked AppRole token: reads {app_tenants} of {len(tenants)} tenants, ttl {app_ttl}s, at most {app_most}s (then a new login with the secret_id, valid 30 days)"
+    )
     assert run_tenants == 1 and app_tenants == len(tenants) > 1
     assert run_most <= hub_auth.TTL_DEFAULT < app_ttl
 
@@ -394,7 +417,9 @@ def test_the_readme_run_token_example_runs(
     key_file = tmp_path / "hub-run.key.pem"
     assert isinstance(runs.key, rsa.RSAPrivateKey)
     key_file.write_bytes(
-        runs.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        runs.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     monkeypatch.setenv("HUB_RUN_KEY", str(key_file))
     monkeypatch.setenv("VAULT_ADDR", bao.addr)
@@ -406,7 +431,9 @@ def test_the_readme_run_token_example_runs(
     assert run_jwt.LIFETIME == 60 and decode(scope["jwt"])["exp"] - decode(scope["jwt"])["iat"] == 60  # "lives 60 s"
 
 
-def test_a_run_token_resolves_for_its_referrer_in_its_tenant_only(app: Any, bao: BaoServer, users: Users, runs: Runs) -> None:
+def test_a_run_token_resolves_for_its_referrer_in_its_tenant_only(
+    app: Any, bao: BaoServer, users: Users, runs: Runs
+) -> None:
     """References (issue 25) with a run token: the referrer's last_resolved_time is recorded and an
     undeclared key warned of, in the token's tenant; it can neither declare nor touch another's."""
     acme, beta = users.tenant(), users.tenant()
@@ -420,14 +447,21 @@ def test_a_run_token_resolves_for_its_referrer_in_its_tenant_only(app: Any, bao:
         assert app.test_client().put(url, json=declared, headers={"Authorization": f"Bearer {hub}"}).status_code == 200
     token = runs.token(acme.name)
     body = {
-        "parameters": [{"name": "p", "type": "SECRET", "value": "K"}, {"name": "x", "type": "SECRET", "value": "EXTRA"}],
+        "parameters": [
+            {"name": "p", "type": "SECRET", "value": "K"},
+            {"name": "x", "type": "SECRET", "value": "EXTRA"},
+        ],
         "referrer": {"kind": "action", "id": "send-invoice"},
     }
-    reply = app.test_client().post(f"/api/v1/tenants/{acme.name}/resolve", json=body, headers={"Authorization": f"Bearer {token}"})
+    reply = app.test_client().post(
+        f"/api/v1/tenants/{acme.name}/resolve", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
     reply.close()  # the referrer's resolve is recorded once the answer is sent
     watch_resolve_answer(reply)
     assert reply.status_code == 200
-    assert reply.get_json()["warnings"] == [{"code": "undeclared", "key": "EXTRA", "kind": "action", "id": "send-invoice"}]
+    assert reply.get_json()["warnings"] == [
+        {"code": "undeclared", "key": "EXTRA", "kind": "action", "id": "send-invoice"}
+    ]
     record = f"/v1/secret/metadata/references/{acme.name}/@action,send-invoice"
     assert this_hour(bao.api("GET", record).json()["data"]["custom_metadata"]["last_resolved_time"])
     other = f"/v1/secret/metadata/references/{beta.name}/@action,send-invoice"
@@ -436,6 +470,8 @@ def test_a_run_token_resolves_for_its_referrer_in_its_tenant_only(app: Any, bao:
     caps = bao.api("POST", "/v1/sys/capabilities-self", token, json={"paths": [record[4:], other[4:]]}).json()
     assert caps[record[4:]] == ["patch"] and caps[other[4:]] == ["deny"]
     refused = app.test_client().put(
-        f"/api/v1/tenants/{acme.name}/references/action/new", json=declared, headers={"Authorization": f"Bearer {token}"}
+        f"/api/v1/tenants/{acme.name}/references/action/new",
+        json=declared,
+        headers={"Authorization": f"Bearer {token}"},
     )
     assert refused.status_code == 403

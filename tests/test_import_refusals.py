@@ -15,9 +15,7 @@ from tests.conftest import BaoServer, Tenant, planted
 
 
 def do_import(client: Any, tenant: str, content: str, fmt: str, **body: Any) -> Any:
-    return client.post(
-        f"/api/v1/tenants/{tenant}/secrets/import", json={"format": fmt, "content": content, **body}
-    )
+    return client.post(f"/api/v1/tenants/{tenant}/secrets/import", json={"format": fmt, "content": content, **body})
 
 
 def stored_keys(bao: BaoServer, tenant: str) -> list[str]:

@@ -51,7 +51,9 @@ def _imports(path: Path) -> set[str]:
 def graph() -> dict[str, set[str]]:
     """app's modules and the app modules each imports (not its own packages: `app` itself imports
     nothing at run time, and a package is already being imported when its modules are)."""
-    return {name: {m for m in _imports(path) if m in MODULES and not _within(name, m)} for name, path in MODULES.items()}
+    return {
+        name: {m for m in _imports(path) if m in MODULES and not _within(name, m)} for name, path in MODULES.items()
+    }
 
 
 def _within(module: str, package: str) -> bool:

@@ -28,7 +28,9 @@ def open_members(page: Page) -> Page:
 
 
 def member_row(page: Page, user: str) -> Any:
-    return page.locator("#member-rows tr").filter(has=page.get_by_role("rowheader", name=re.compile(f"^{re.escape(user)}")))
+    return page.locator("#member-rows tr").filter(
+        has=page.get_by_role("rowheader", name=re.compile(f"^{re.escape(user)}"))
+    )
 
 
 def admin_account(users: Any) -> tuple[str, str]:
@@ -53,9 +55,9 @@ def test_admin_grants_and_the_member_signs_in_to_the_tenant(
     page.get_by_role("textbox", name="User name").fill(newcomer)
     page.get_by_role("combobox", name="Permission", exact=True).select_option("write")
     page.get_by_role("button", name="Grant", exact=True).click()
-    expect(page.get_by_role("status").filter(has_text=f"{newcomer} may now read and write {tenant.name}")).to_contain_text(
-        "takes effect on their next request"
-    )
+    expect(
+        page.get_by_role("status").filter(has_text=f"{newcomer} may now read and write {tenant.name}")
+    ).to_contain_text("takes effect on their next request")
     expect(page.get_by_role("combobox", name=f"Permission of {newcomer}")).to_have_value("write")
 
     # A typo grants nobody: the page says so at the field.
@@ -132,7 +134,9 @@ def test_readers_and_writers_see_who_has_access_read_only(ui: Watched, users: An
     expect(member_row(page, tenant.writer)).to_contain_text("Write")
     expect(member_row(page, tenant.reader)).to_contain_text("(you)")
     expect(page.get_by_role("combobox", name=re.compile("^Permission of"))).to_have_count(0)
-    expect(page.get_by_role("button", name=re.compile("^(Revoke|Grant|Create account|Disable|Enable)"))).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("^(Revoke|Grant|Create account|Disable|Enable)"))).to_have_count(
+        0
+    )
     expect(page.get_by_role("textbox", name="User name")).to_have_count(0)
     expect(page.get_by_role("columnheader")).to_have_count(2)  # Member, Permission
 

@@ -159,7 +159,10 @@ def test_gunicorn_workers_add_up_and_every_line_is_json(bao: BaoServer, tmp_path
     metrics_dir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_", "NEXO_"))}
     env.update(
-        VAULT_ADDR=bao.addr, SECRET_KEY="m" * 48, NEXO_ENV="production", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        VAULT_ADDR=bao.addr,
+        SECRET_KEY="m" * 48,
+        NEXO_ENV="production",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
         NEXO_METRICS_PORT=str(metrics_port := free_port()),
     )
     log = tmp_path / "serve.log"

@@ -87,9 +87,7 @@ def test_tenant_create_drops_members_of_groups_made_in_advance(
     assert readers["member_entity_ids"] == [entity]
 
 
-def test_the_api_says_how_many_members_it_removed(
-    bao: BaoServer, app: Any, admin: tuple[str, str, str, str]
-) -> None:
+def test_the_api_says_how_many_members_it_removed(bao: BaoServer, app: Any, admin: tuple[str, str, str, str]) -> None:
     _, _, token, entity = admin
     future = "f" + uuid.uuid4().hex[:10]
     assert write_group(bao, token, access.group_name(future, "write"), {"member_entity_ids": [entity]}) < 300

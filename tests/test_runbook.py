@@ -101,7 +101,19 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         resolved.close()  # as a server does once the answer is sent: the use is recorded then
         assert resolved.status_code == 200 and resolved.get_json()["parameters"][0]["value"] == value
         yield Deployed(
-            node, root, vault, app, tenant, writer, reader, admin, auditor, password, value, hub_token, hub_accessor,
+            node,
+            root,
+            vault,
+            app,
+            tenant,
+            writer,
+            reader,
+            admin,
+            auditor,
+            password,
+            value,
+            hub_token,
+            hub_accessor,
             resolved.headers["X-Request-Id"],
         )
     finally:
@@ -232,9 +244,9 @@ def test_a_resolved_value_is_in_the_audit_log_only_as_its_hash(deployed: Deploye
     text = deployed.audit_log.read_text()
     assert deployed.value not in text
     assert deployed.hub_token not in text and deployed.root not in text and deployed.password not in text
-    hashed = deployed.node.sys(
-        "POST", "sys/audit-hash/file", deployed.root, json={"input": deployed.value}
-    ).json()["data"]["hash"]
+    hashed = deployed.node.sys("POST", "sys/audit-hash/file", deployed.root, json={"input": deployed.value}).json()[
+        "data"
+    ]["hash"]
     assert hashed.startswith("hmac-sha256:")
     resolve_reads = [
         e

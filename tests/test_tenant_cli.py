@@ -235,11 +235,42 @@ def test_an_inventory_export_given_to_import_is_named_as_such(
     tenant: Tenant, users: Users, service_url: str, tmp_path: Path
 ) -> None:
     writer = users.token(tenant.writer, tenant.password)
-    assert run("set", "A_KEY", "-t", tenant.name, url=service_url, token=writer, home=tmp_path, stdin=planted("cli-inv")).returncode == 0
+    assert (
+        run(
+            "set", "A_KEY", "-t", tenant.name, url=service_url, token=writer, home=tmp_path, stdin=planted("cli-inv")
+        ).returncode
+        == 0
+    )
     for fmt in ("json", "csv"):
         out = tmp_path / f"inventory.{fmt}"
-        assert run("export", "-t", tenant.name, "--format", fmt, "-o", str(out), url=service_url, token=writer, home=tmp_path).returncode == 0
-        given = run("import", str(out), "-t", tenant.name, "--format", "json" if fmt == "json" else "dotenv", url=service_url, token=writer, home=tmp_path)
+        assert (
+            run(
+                "export",
+                "-t",
+                tenant.name,
+                "--format",
+                fmt,
+                "-o",
+                str(out),
+                url=service_url,
+                token=writer,
+                home=tmp_path,
+            ).returncode
+            == 0
+        )
+        given = run(
+            "import",
+            str(out),
+            "-t",
+            tenant.name,
+            "--format",
+            "json" if fmt == "json" else "dotenv",
+            url=service_url,
+            token=writer,
+            home=tmp_path,
+        )
         assert given.returncode == 1
-        assert given.stderr.startswith("Error: This is an inventory export (Download), which lists keys and descriptions but holds no values"), given.stderr
+        assert given.stderr.startswith(
+            "Error: This is an inventory export (Download), which lists keys and descriptions but holds no values"
+        ), given.stderr
         assert len(given.stderr.strip().splitlines()) == 1, given.stderr  # one sentence

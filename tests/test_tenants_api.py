@@ -80,7 +80,10 @@ def test_readers_and_writers_see_who_else_has_access_read_only(
     bao: BaoServer, users: Users, login: Any, admin: tuple[str, str]
 ) -> None:
     tenant, elsewhere = users.tenant(), users.tenant()
-    expected = sorted([{"user": tenant.writer, "permission": "write"}, {"user": tenant.reader, "permission": "read"}], key=lambda m: m["user"])
+    expected = sorted(
+        [{"user": tenant.writer, "permission": "write"}, {"user": tenant.reader, "permission": "read"}],
+        key=lambda m: m["user"],
+    )
     for who in (tenant.reader, tenant.writer):
         client = login(who, tenant.password)
         reply = client.get(f"/api/v1/tenants/{tenant.name}/members")
@@ -206,13 +209,19 @@ def test_a_non_admin_is_refused_every_admin_call(bao: BaoServer, users: Users, l
         assert client.post("/api/v1/users", json={"username": name}).status_code == 403
         assert client.post(f"/api/v1/users/{tenant.reader}/disable").status_code == 403
         assert client.post(f"/api/v1/users/{tenant.reader}/enable").status_code == 403
-        assert client.put(f"/api/v1/tenants/{tenant.name}/members/{stranger}", json={"permission": "read"}).status_code == 403
+        assert (
+            client.put(f"/api/v1/tenants/{tenant.name}/members/{stranger}", json={"permission": "read"}).status_code
+            == 403
+        )
         assert client.delete(f"/api/v1/tenants/{tenant.name}/members/{tenant.reader}").status_code == 403
         assert client.put(f"/api/v1/tenants/{tenant.name}").status_code == 403
         # Their own tenants only, even though the tenant list is open to them.
         assert [i["name"] for i in _all_tenants(client, 1000)] == [tenant.name]
     assert bao.api("GET", f"/v1/auth/userpass/users/{name}").status_code == 404
-    assert {m.user for m in access.roster(bao.vault, bao.root_token, tenant.name).members} == {tenant.writer, tenant.reader}
+    assert {m.user for m in access.roster(bao.vault, bao.root_token, tenant.name).members} == {
+        tenant.writer,
+        tenant.reader,
+    }
 
 
 def test_an_admin_who_is_a_member_still_manages_that_tenant(bao: BaoServer, users: Users, login: Any) -> None:

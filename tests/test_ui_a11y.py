@@ -206,10 +206,16 @@ def test_references_panel_and_typed_confirm_have_no_violations(
         assert client.post(SEARCH_PATH.format(tenant.name), json=body).status_code == 201
     creds = access.hub_credentials(bao.vault, bao.root_token)
     hub = bao.vault.auth.login_approle(creds.role_id, creds.secret_id)["client_token"]
-    for kind, id_, name in (("action", "send-invoice", "Send invoice"), ("event-type", "order.created", "order.created")):
+    for kind, id_, name in (
+        ("action", "send-invoice", "Send invoice"),
+        ("event-type", "order.created", "order.created"),
+    ):
         reply = client.http.put(
             f"/api/v1/tenants/{tenant.name}/references/{kind}/{id_}",
-            json={"name": name, "parameters": [{"name": "db_password", "type": "SECRET", "value": "DATABASE_PASSWORD"}]},
+            json={
+                "name": name,
+                "parameters": [{"name": "db_password", "type": "SECRET", "value": "DATABASE_PASSWORD"}],
+            },
             headers={"Authorization": f"Bearer {hub}"},
         )
         assert reply.status_code == 200

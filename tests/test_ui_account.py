@@ -44,7 +44,9 @@ def test_a_user_changes_their_password_from_the_account_menu(
     expect(page.locator("#passwd-dialog")).to_have_count(0)  # gone from the page with what was typed
     assert_no_values(ui, suite)  # neither password in the page, its inputs, storage or URLs
     fresh = app.test_client()
-    stale = fresh.post("/api/v1/session", json={"username": name, "password": old}, environ_base={"REMOTE_ADDR": "10.9.7.4"})
+    stale = fresh.post(
+        "/api/v1/session", json={"username": name, "password": old}, environ_base={"REMOTE_ADDR": "10.9.7.4"}
+    )
     assert stale.status_code == 401
     assert fresh.post("/api/v1/session", json={"username": name, "password": new}).status_code == 200
 

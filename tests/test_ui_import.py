@@ -215,7 +215,9 @@ def test_an_inventory_export_given_to_import_is_named_as_such(
     """The Download menu's files hold no values: Import says so in one sentence, for JSON and CSV."""
     writer = login(tenant.writer, tenant.password)
     writer.post(f"/api/v1/tenants/{tenant.name}/secrets", json={"key": "A_KEY", "value": planted("ui-inv")})
-    exported = {fmt: writer.get(f"/api/v1/tenants/{tenant.name}/secrets/export?format={fmt}").data for fmt in ("json", "csv")}
+    exported = {
+        fmt: writer.get(f"/api/v1/tenants/{tenant.name}/secrets/export?format={fmt}").data for fmt in ("json", "csv")
+    }
     page = sign_in(ui, tenant.writer, tenant.password)
     for fmt, content in exported.items():
         dialog = import_dialog(page)
@@ -223,16 +225,24 @@ def test_an_inventory_export_given_to_import_is_named_as_such(
             files=[{"name": f"{tenant.name}-secrets.{fmt}", "mimeType": "text/plain", "buffer": content}]
         )
         alert = dialog.locator("#import-error")
-        expect(alert).to_have_text(re.compile(r"^This is an inventory export \(Download\), which lists keys and descriptions but holds no values"))
+        expect(alert).to_have_text(
+            re.compile(
+                r"^This is an inventory export \(Download\), which lists keys and descriptions but holds no values"
+            )
+        )
         expect(alert.locator("li")).to_have_count(0)  # one sentence, no list of field errors
         expect(dialog.get_by_role("button", name="Import", exact=True)).to_be_disabled()
         page.keyboard.press("Escape")
-    assert writer.get(f"/api/v1/tenants/{tenant.name}/secrets").get_json()["items"][0]["version"] == 1  # nothing written
+    assert (
+        writer.get(f"/api/v1/tenants/{tenant.name}/secrets").get_json()["items"][0]["version"] == 1
+    )  # nothing written
 
     # A JSON list with a bad item: the item's number and the field, in words.
     dialog = import_dialog(page)
     content = json.dumps([{"key": "OK", "value": planted("ui-inv")}, {"key": "NO_VALUE", "description": "x"}])
-    dialog.locator("#import-file").set_input_files(files=[{"name": "list.json", "mimeType": "application/json", "buffer": content.encode()}])
+    dialog.locator("#import-file").set_input_files(
+        files=[{"name": "list.json", "mimeType": "application/json", "buffer": content.encode()}]
+    )
     expect(dialog.locator("#import-error li")).to_have_text(["item 2: value: required, and missing"])
     page.keyboard.press("Escape")
     assert_no_values(ui, suite)

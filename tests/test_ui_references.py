@@ -102,7 +102,9 @@ def test_used_by_column_panel_and_the_typed_key_confirm(
     expect(confirm.locator("#confirm-usage")).to_be_hidden()
     delete = confirm.get_by_role("button", name="Delete anyway")
     delete.click()  # refused until typed: nothing is sent
-    expect(confirm.locator("#confirm-typed-error")).to_have_text("Type DATABASE_PASSWORD to delete it anyway, or Cancel.")
+    expect(confirm.locator("#confirm-typed-error")).to_have_text(
+        "Type DATABASE_PASSWORD to delete it anyway, or Cancel."
+    )
     typed.fill("DATABASE_PASSWOR")
     delete.click()
     expect(confirm.locator("#confirm-typed-error")).to_have_text("That is not DATABASE_PASSWORD.")

@@ -102,8 +102,12 @@ def test_every_width_keeps_every_control_in_reach(
             assert box and box["width"] >= min(180, width - 100), box
         # ...and a 128-character key squeezes no description: two lines at most (the clamp).
         for i in range(3):
-            lines = row(page, long_key(i)).locator(".desc").evaluate(
-                "e => Math.round(e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight))"
+            lines = (
+                row(page, long_key(i))
+                .locator(".desc")
+                .evaluate(
+                    "e => Math.round(e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight))"
+                )
             )
             assert lines <= 2, lines
 

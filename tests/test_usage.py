@@ -281,17 +281,20 @@ def test_resolve_counters_carry_the_tenant_only(
     assert resolve(app, user_token, "nosuch-tenant", ["K"]).status_code == 403
     assert resolve(app, user_token, tenant.name, ["K"]).status_code == 403
     after = samples(app)
-    assert value(after, "nexo_resolves_total", tenant=tenant.name) - value(
-        before, "nexo_resolves_total", tenant=tenant.name
-    ) == 2
-    assert value(after, "nexo_unresolved_keys_total", tenant=tenant.name) - value(
-        before, "nexo_unresolved_keys_total", tenant=tenant.name
-    ) == 2
+    assert (
+        value(after, "nexo_resolves_total", tenant=tenant.name)
+        - value(before, "nexo_resolves_total", tenant=tenant.name)
+        == 2
+    )
+    assert (
+        value(after, "nexo_unresolved_keys_total", tenant=tenant.name)
+        - value(before, "nexo_unresolved_keys_total", tenant=tenant.name)
+        == 2
+    )
     for name, labels in after:
         if name.startswith(("nexo_resolves", "nexo_unresolved_keys")):
             assert {k for k, _ in labels} == {"tenant"}
             assert dict(labels)["tenant"] != "nosuch-tenant"
-
 
 
 def test_tenant_labels_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -333,7 +336,9 @@ def test_under_gunicorn_each_worker_writes_a_key_at_most_once_an_hour(
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_", "NEXO_"))}
-    env.update(VAULT_ADDR=bao.addr, SECRET_KEY="u" * 48, NEXO_ENV="production", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+    env.update(
+        VAULT_ADDR=bao.addr, SECRET_KEY="u" * 48, NEXO_ENV="production", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)
+    )
     env["NEXO_METRICS_PORT"] = str(metrics_port := free_port())
     proc, base = start_serve(env, tmp_path / "serve.log", workers=2)
     try:

@@ -1,13 +1,13 @@
 """The Nexomatic Hub's and sink modules' client for Nexomatic Secrets (urllib3 only).
 
-    hub = SecretsClient("https://secrets.example", vault_addr="https://vault.example",
-                        role_id=..., secret_id=...)
-    hub.log_filter.attach()             # mask resolved values in every handler of the root logger
-    params = hub.resolve("acme", [{"name": "db", "type": "SECRET", "value": "DB_PASSWORD"}])
-    delivery = hub.resolve("acme", params_spec, wrap_ttl="2m")   # hand delivery.as_dict() to a sink
-    # in the sink: its own configuration says which parameters are SECRET and of which key
-    sink = SecretsClient(vault_addr="https://vault.example")
-    params = sink.unwrap(delivered, tenant="acme", expect={"db": "DB_PASSWORD"})
+hub = SecretsClient("https://secrets.example", vault_addr="https://vault.example",
+                    role_id=..., secret_id=...)
+hub.log_filter.attach()             # mask resolved values in every handler of the root logger
+params = hub.resolve("acme", [{"name": "db", "type": "SECRET", "value": "DB_PASSWORD"}])
+delivery = hub.resolve("acme", params_spec, wrap_ttl="2m")   # hand delivery.as_dict() to a sink
+# in the sink: its own configuration says which parameters are SECRET and of which key
+sink = SecretsClient(vault_addr="https://vault.example")
+params = sink.unwrap(delivered, tenant="acme", expect={"db": "DB_PASSWORD"})
 """
 
 from __future__ import annotations

@@ -48,7 +48,9 @@ class Cost:
     vault_ms: list[float] = field(default_factory=list)
 
     def ratio(self) -> float:
-        return statistics.median(s / v if v else float("inf") for s, v in zip(self.service_ms, self.vault_ms, strict=True))
+        return statistics.median(
+            s / v if v else float("inf") for s, v in zip(self.service_ms, self.vault_ms, strict=True)
+        )
 
 
 def cost(call: Callable[[], Any], calls: int, service: list[int], vault: int) -> tuple[float, float]:
@@ -112,7 +114,9 @@ def table(costs: list[Cost], load: dict[str, dict[str, float]]) -> str:
     head = f"{'CPU per call (ms)':<28} {'model':<8} {'service':>8} {'OpenBao':>8} {'ratio':>6}"
     lines = [head, "-" * len(head)]
     for c in costs:
-        target = f"  <= {CPU_TARGET:g} {'met' if c.ratio() <= CPU_TARGET else 'MISSED'}" if c.call == "resolve 1 key" else ""
+        target = (
+            f"  <= {CPU_TARGET:g} {'met' if c.ratio() <= CPU_TARGET else 'MISSED'}" if c.call == "resolve 1 key" else ""
+        )
         lines.append(
             f"{c.call:<28} {c.model:<8} {statistics.median(c.service_ms):>8.2f} {statistics.median(c.vault_ms):>8.2f}"
             f" {c.ratio():>6.2f}{target}"
@@ -122,5 +126,7 @@ def table(costs: list[Cost], load: dict[str, dict[str, float]]) -> str:
         lines.append(
             f"{'':<28} {model:<8} {figures['p50_8_ms']:>6.1f}ms {figures['p50_200_ms']:>7.1f}ms {figures['rate_200']:>13.0f}"
         )
-    lines.append("CPU: user+system from /proc of the service's gunicorn workers and of OpenBao, per call; medians of rounds")
+    lines.append(
+        "CPU: user+system from /proc of the service's gunicorn workers and of OpenBao, per call; medians of rounds"
+    )
     return "\n".join(lines)

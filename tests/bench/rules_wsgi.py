@@ -62,7 +62,9 @@ if "login" in _WITHOUT:
     auth.require_user = _bearer_only
     auth.check_csrf = lambda: None
     app.after_request_funcs[None] = [
-        f for f in app.after_request_funcs[None] if getattr(f, "__self__", None) is not app.login_manager  # type: ignore[attr-defined]
+        f
+        for f in app.after_request_funcs[None]
+        if getattr(f, "__self__", None) is not app.login_manager  # type: ignore[attr-defined]
     ]
 if "session" in _WITHOUT:
     app.session_interface = _NoCookieNoSession()
