@@ -100,7 +100,11 @@ _UNAUTHENTICATED: dict[str, dict[str, Any]] = {
         "tags": ["ops"],
         "security": [],
         "responses": {
-            "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}
+            "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}},
+            "404": {
+                "description": "Asked on any other listener (or no NEXO_METRICS_PORT set): /metrics is not public",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}},
+            },
         },
     },
     "/api/openapi.json": {
