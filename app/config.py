@@ -77,6 +77,11 @@ def _bounded(env: Mapping[str, str], name: str, default: int, low: int, high: in
 
 def check(config: Mapping[str, Any]) -> None:
     """Refuse settings that would make a production service unsafe."""
+    secrets_at = "/".join(p for p in str(config.get("KV_PREFIX", "tenants")).split("/") if p)
+    references_at = "/".join(p for p in str(config.get("REFERENCES_PREFIX", "references")).split("/") if p)
+    if any(a == b or a.startswith(b + "/") for a, b in ((secrets_at, references_at), (references_at, secrets_at))):
+        # The Hub writes references: inside (or around) the tenants' folders it could write secrets' data.
+        raise ConfigError("NEXO_REFERENCES_PREFIX must lie beside NEXO_KV_PREFIX, neither inside the other")
     if config["NEXO_ENV"] in SAFE_ENVS:
         return
     key = config.get("SECRET_KEY") or ""

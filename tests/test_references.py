@@ -462,3 +462,12 @@ def test_the_openapi_document_has_the_unused_filter_and_the_exports_referrers(ap
     assert item["referrers"]["type"] == "array"
     referrer = doc["components"]["schemas"]["ReferrerRef"]["properties"]
     assert set(referrer) == {"kind", "id", "name"}
+
+
+@pytest.mark.parametrize(("kv", "refs"), [("tenants", "tenants"), ("tenants", "tenants/refs"), ("a/b", "a")])
+def test_references_must_lie_beside_the_tenants_folders(kv: str, refs: str) -> None:
+    from app import config
+
+    with pytest.raises(config.ConfigError, match="NEXO_REFERENCES_PREFIX"):
+        config.check({"NEXO_ENV": "test", "KV_PREFIX": kv, "REFERENCES_PREFIX": refs})
+    config.check({"NEXO_ENV": "test", "KV_PREFIX": kv, "REFERENCES_PREFIX": "elsewhere"})
