@@ -91,13 +91,9 @@ def _clients(factory: Callable[[], Callable[[], Any]], threads: int, seconds: fl
         queue.put(f"{type(exc).__name__}: {exc}")
 
 
-def concurrent(factory: Callable[[], Callable[[], Any]], clients: int, seconds: float) -> tuple[float, float]:
-    """(p50 ms, calls per second) with `clients` concurrent clients, spread over a few processes."""
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    processes = min(clients, 8)
-    shares = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
-    workers = [context.Process(target=_clients, args=(factory, n, seconds, queue)) for n in shares]
+def gather(workers: list[Any], queue: Any, seconds: float) -> list[Any]:
+    """Start the client processes and collect each one's result; a client's failure (a string)
+    fails the run."""
     for worker in workers:
         worker.start()
     results = [queue.get(timeout=seconds + 120) for _ in workers]
@@ -106,6 +102,17 @@ def concurrent(factory: Callable[[], Callable[[], Any]], clients: int, seconds: 
     failed = [r for r in results if isinstance(r, str)]
     if failed:
         raise RuntimeError("a benchmark client failed: " + failed[0])
+    return results
+
+
+def concurrent(factory: Callable[[], Callable[[], Any]], clients: int, seconds: float) -> tuple[float, float]:
+    """(p50 ms, calls per second) with `clients` concurrent clients, spread over a few processes."""
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    processes = min(clients, 8)
+    shares = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
+    workers = [context.Process(target=_clients, args=(factory, n, seconds, queue)) for n in shares]
+    results = gather(workers, queue, seconds)
     latencies = [x for r in results for x in r]
     return statistics.median(latencies) * 1000, len(latencies) / seconds
 

@@ -36,24 +36,9 @@ import requests
 
 from app import access
 from app.vault import Vault
+from tests.bench.cpu import cpu_seconds
+from tests.bench.run import _session as session
 from tests.bench.run import key_name, populate, start_bao, start_server, stop, workers_of
-
-_CLOCK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes (and their threads), from /proc."""
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return total / _CLOCK
-
-
-def session(token: str) -> requests.Session:
-    s = requests.Session()
-    s.headers["Authorization"] = f"Bearer {token}"
-    return s
 
 
 def measure(

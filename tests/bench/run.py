@@ -554,15 +554,7 @@ def throughput(factory: Factory, clients: int, seconds: float) -> float:
     queue = context.Queue()
     start_at = time.time() + 0.5 + 0.1 * clients
     workers = [context.Process(target=_worker, args=(factory, start_at, seconds, queue)) for _ in range(clients)]
-    for worker in workers:
-        worker.start()
-    results = [queue.get(timeout=seconds + 120) for _ in workers]
-    for worker in workers:
-        worker.join()
-    failed = [r for r in results if isinstance(r, str)]
-    if failed:
-        raise RuntimeError("a benchmark client failed: " + failed[0])
-    return sum(int(r) for r in results) / seconds
+    return sum(int(r) for r in cpu.gather(workers, queue, seconds)) / seconds
 
 
 def pct(values: list[float], q: float) -> float:
