@@ -52,3 +52,19 @@ def this_hour(recorded: Any) -> bool:
 def days(n: float) -> str:
     """A time n days from now, as the service stores times."""
     return usage.format_time(datetime.now(UTC) + timedelta(days=n))
+
+
+def session_token(client: Any) -> str:
+    """The Vault token sealed in a signed-in test client's session cookie (decrypted with the server's key)."""
+    from flask import current_app
+
+    from app import auth
+
+    http = getattr(client, "http", client)
+    with http.application.test_request_context():
+        sealed = current_app.session_interface.get_signing_serializer(current_app).loads(  # type: ignore[attr-defined]
+            http.get_cookie("nexo_session").value
+        )["_user_id"]
+        opened = auth.unseal(sealed)
+    assert opened is not None
+    return str(opened[0])

@@ -7,6 +7,7 @@ from typing import Any
 
 from app import create_app
 from tests.conftest import BaoServer, Tenant, Users, planted, production_app
+from tests.helpers import session_token
 
 
 def test_login_sets_safe_cookie_and_hides_token(app: Any, tenant: Tenant, users: Users) -> None:
@@ -19,7 +20,7 @@ def test_login_sets_safe_cookie_and_hides_token(app: Any, tenant: Tenant, users:
     cookie = reply.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     # Anyone can decode a Flask session cookie; the Vault token inside is encrypted.
-    token = _session_token(client)
+    token = session_token(client)
     with app.test_request_context():
         contents = app.session_interface.get_signing_serializer(app).loads(client.get_cookie("nexo_session").value)
     assert token not in json.dumps(contents) and token not in cookie
@@ -145,26 +146,10 @@ def test_logout_revokes_token(bao: BaoServer, app: Any, tenant: Tenant, login: A
 def test_revoked_token_gives_401(bao: BaoServer, tenant: Tenant, login: Any, users: Users) -> None:
     client = login(tenant.writer, tenant.password)
     # An operator revokes the session's token in Vault, out of band.
-    token = _session_token(client)
+    token = session_token(client)
     assert bao.api("POST", "/v1/auth/token/revoke", json={"token": token}).status_code == 204
     assert client.get(f"/api/v1/tenants/{tenant.name}/secrets").status_code == 401
     assert client.get("/api/v1/session").status_code == 401
-
-
-def _session_token(client: Any) -> str:
-    """The Vault token inside a test client's session (decrypted with the server's key)."""
-    from flask import current_app
-
-    from app import auth
-
-    http = getattr(client, "http", client)
-    with http.application.test_request_context():
-        sealed = current_app.session_interface.get_signing_serializer(current_app).loads(  # type: ignore[attr-defined]
-            http.get_cookie("nexo_session").value
-        )["_user_id"]
-        opened = auth.unseal(sealed)
-    assert opened is not None
-    return opened[0]
 
 
 def test_bearer_token(app: Any, tenant: Tenant, users: Users) -> None:

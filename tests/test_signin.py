@@ -19,6 +19,7 @@ import requests
 
 from app import access, auth, create_app
 from tests.conftest import BaoServer, Tenant, Users, bao_binary, free_port, planted
+from tests.helpers import session_token
 
 _LISTENER = """
 listener "tcp" {{
@@ -176,26 +177,13 @@ def test_bootstrap_turns_the_user_lockout_off(bao: BaoServer, app: Any, users: U
 # -- sessions end -------------------------------------------------------------------------
 
 
-def _token_of(client: Any) -> str:
-    http = getattr(client, "http", client)
-    with http.application.test_request_context():
-        from flask import current_app
-
-        sealed = current_app.session_interface.get_signing_serializer(current_app).loads(  # type: ignore[attr-defined]
-            http.get_cookie("nexo_session").value
-        )["_user_id"]
-        opened = auth.unseal(sealed)
-    assert opened is not None
-    return opened[0]
-
-
 def _alive(bao: BaoServer, token: str) -> bool:
     return bao.api("POST", "/v1/auth/token/lookup", json={"token": token}).status_code == 200
 
 
 def test_the_session_token_lives_as_long_as_the_session(bao: BaoServer, app: Any, tenant: Tenant, login: Any) -> None:
     client = login(tenant.writer, tenant.password)
-    data = bao.api("POST", "/v1/auth/token/lookup", json={"token": _token_of(client)}).json()["data"]
+    data = bao.api("POST", "/v1/auth/token/lookup", json={"token": session_token(client)}).json()["data"]
     hours = app.config["SESSION_HOURS"]
     assert 0 < data["ttl"] <= hours * 3600 and data["explicit_max_ttl"] in (0, hours * 3600)
     tune = bao.api("GET", "/v1/sys/auth/userpass/tune").json()
@@ -206,15 +194,15 @@ def test_signing_in_again_revokes_the_browsers_previous_token(
     bao: BaoServer, app: Any, tenant: Tenant, login: Any
 ) -> None:
     client = login(tenant.writer, tenant.password)
-    first = _token_of(client)
+    first = session_token(client)
     again = client.post("/api/v1/session", json={"username": tenant.writer, "password": tenant.password})
     assert again.status_code == 200
     client.csrf = again.get_json()["csrf_token"]
-    second = _token_of(client)
+    second = session_token(client)
     assert second != first and not _alive(bao, first) and _alive(bao, second)
     # Another browser of the same user keeps its own session.
     other = login(tenant.writer, tenant.password)
-    assert _alive(bao, second) and _alive(bao, _token_of(other))
+    assert _alive(bao, second) and _alive(bao, session_token(other))
     assert client.delete("/api/v1/session").status_code == 204
     assert not _alive(bao, second)
 
@@ -225,7 +213,7 @@ def test_an_expired_token_ends_the_session(bao: BaoServer, app: Any) -> None:
     assert bao.api("POST", f"/v1/auth/userpass/users/{name}", json=body).status_code == 204
     client = app.test_client()
     assert client.post("/api/v1/session", json={"username": name, "password": password}).status_code == 200
-    token = _token_of(client)
+    token = session_token(client)
     assert client.get("/api/v1/session").status_code == 200
     while _alive(bao, token):  # Vault ends the token; no assertion on how long that takes
         time.sleep(0.5)
