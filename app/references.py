@@ -178,27 +178,17 @@ def listing(
     vault: Vault, token: str, tenant: str, key: str | None, after: str | None, limit: int
 ) -> tuple[list[Referrer], str | None]:
     """A page of referrers (of `key`, or all), in (kind, id) order; `next` is 'kind,id'."""
-    if key is None:
-        start = referrer_name(*after.split(_SEP, 1)) if after else _REFERRER
-        found: list[tuple[str, str]] = []
-        for entry in _walk(vault, token, tenant, start):
-            if not entry.startswith(_REFERRER):
-                break
-            kind, _, id_ = entry[1:].partition(_SEP)
-            found.append((kind, id_))
-            if len(found) > limit:
-                break
-    else:
-        prefix = key + _SEP
-        start = prefix + after if after else prefix
-        found = []
-        for entry in _walk(vault, token, tenant, start):
-            split = _split(entry)
-            if split is None or split[0] != key:
-                break
-            found.append((split[1], split[2]))
-            if len(found) > limit:
-                break
+    # Either run of the folder: the referrers' entries ('@kind,id') or one key's ('key,kind,id').
+    prefix = _REFERRER if key is None else key + _SEP
+    start = prefix + after if after else prefix
+    found: list[tuple[str, str]] = []
+    for entry in _walk(vault, token, tenant, start):
+        if not entry.startswith(prefix) or (key is not None and _split(entry) is None):
+            break
+        kind, _, id_ = entry[len(prefix) :].partition(_SEP)
+        found.append((kind, id_))
+        if len(found) > limit:
+            break
     more = len(found) > limit
     found = found[:limit]
     read = vault.readers("references", _READERS)
