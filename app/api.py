@@ -500,7 +500,7 @@ def _referred(
     kind, id_ = referrer["kind"], referrer["id"]
     try:
         found = references.resolved(vault, token, tenant, kind, id_, keys)
-        due, when = recorder.due(tenant, {references.referrer_name(kind, id_): {}})
+        due, when = recorder.due(tenant, [references.referrer_name(kind, id_)])
     except (errors.ServiceError, vault_errors.VaultError) as exc:  # the resolve has its values: never refused
         log.warning("could not check the referrer of a resolve in tenant %s (%s)", tenant, type(exc).__name__)
         return
@@ -527,7 +527,7 @@ def _record_use(
 ) -> None:
     """Have last_used_time written with the Hub's token once the answer has been sent."""
     try:
-        due, when = recorder.due(tenant, customs)
+        due, when = recorder.due(tenant, customs.keys())
     except Exception as exc:  # recording a use must never fail the resolve
         log.warning("could not record a use in tenant %s (%s)", tenant, type(exc).__name__)
         return

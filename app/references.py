@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from app import errors, names, rules, usage
+from app import errors, names, rules, shape, usage
 from app.vault import Vault
 from app.vault import errors as vault_errors
 
@@ -200,13 +200,7 @@ def listing(
 
 def _walk(vault: Vault, token: str, tenant: str, start: str) -> Iterable[str]:
     """The folder's entry names after `start`, in order, one LIST of _PAGE at a time."""
-    after = start
-    while True:
-        page = vault.refs.list_keys(token, tenant, after=after, limit=_PAGE)
-        yield from page
-        if len(page) < _PAGE:
-            return
-        after = page[-1]
+    return vault.refs.walk(token, tenant, start, _PAGE)
 
 
 def counts(vault: Vault, token: str, tenant: str, keys: Sequence[str]) -> dict[str, int]:
@@ -281,6 +275,8 @@ def _state(vault: Vault, token: str, tenant: str, key: str) -> str:
         return "missing"  # metadata without any version
     if meta.current.deleted:
         return "deleted"
+    if shape.malformed(vault, token, tenant, meta):
+        return "malformed"  # resolve refuses it (app/resolve.py): the run would fail
     custom = meta.custom
     if usage.expired(custom):
         return "expired"

@@ -9,13 +9,12 @@ Vault CLI shows the same way); its metadata and older versions stay until it is 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app import errors, names, references, usage
+from app import errors, names, references, shape, usage
 from app.vault import Vault
 from app.vault import errors as vault_errors
 from app.vault.kv import Metadata
@@ -92,10 +91,9 @@ class Version:
 _RESTORE_CLAIM = timedelta(seconds=30)
 # custom_metadata entry of a re-create's claim, cleared when it is done.
 _RECREATED_BY = "recreated_by"
-# custom_metadata entry naming who wrote a version (KV v2 versions have no author field).
-_VERSION_BY = re.compile(r"^version_([0-9]+)_by$")
 # custom_metadata entry with the time of the last change made through the service: Vault's own
-# metadata updated_time also moves when the Hub's use is recorded, which is no change.
+# metadata updated_time also moved when the Hub's use was recorded there (before last use moved
+# beside the references), which is no change.
 _UPDATED = "updated_time"
 
 
@@ -104,10 +102,6 @@ class _Keep:
 
 
 KEEP: Any = _Keep()
-
-
-def _version_by(version: int) -> str:
-    return f"version_{version}_by"
 
 
 def item_from_metadata(meta: Metadata, recovery_days: int | None = None) -> Item:
@@ -243,12 +237,15 @@ def list_secrets(
     expiring within that many days or expired. With unused_days, only keys that no referrer
     names and the Hub has not resolved for that many days (never resolved counts)."""
     named = references.named(vault, caller.token, tenant, after) if unused_days is not None else None
+    used = usage.walker(vault, caller.token, tenant, after) if unused_days is not None else None
     used_since = datetime.now(UTC) - timedelta(days=unused_days or 0)
 
     def keep(meta: Metadata) -> Item | None:
         if meta.current.deleted != deleted:
             return None
         item = item_from_metadata(meta, recovery_days)
+        if used is not None:  # the Unused filter reads every scanned key's last use as it goes
+            item = replace(item, last_used_time=usage.newest(item.last_used_time, used(item.key)))
         if not _matches(item, q):
             return None
         if expiring_within_days is not None and not usage.expiring_within(
@@ -262,9 +259,18 @@ def list_secrets(
         return _marked(vault, caller.token, tenant, meta, item)
 
     try:
-        return _fill(vault, caller.token, tenant, after, limit, keep)
+        items, next_key = _fill(vault, caller.token, tenant, after, limit, keep)
     except vault_errors.Denied:
         raise _no_access(tenant) from None
+    return (items if used is not None else _with_last_use(vault, caller.token, tenant, items)), next_key
+
+
+def _with_last_use(vault: Vault, token: str, tenant: str, items: list[Item]) -> list[Item]:
+    """Items with the Hub's last use of each (app/usage.py: one LIST for a page)."""
+    found = usage.last_used(vault, token, tenant, [item.key for item in items])
+    if not found:
+        return items
+    return [replace(item, last_used_time=usage.newest(item.last_used_time, found.get(item.key))) for item in items]
 
 
 def _used_since(item: Item, since: datetime) -> bool:
@@ -273,18 +279,9 @@ def _used_since(item: Item, since: datetime) -> bool:
 
 
 def _marked(vault: Vault, token: str, tenant: str, meta: Metadata, item: Item, *, check: bool = False) -> Item:
-    """The item with `malformed` set when its data is not the one shape, learnt from KV v2
-    subkeys (the structure, never a value). A listing checks only the live keys whose current
-    version the service did not write (no version_<n>_by): the service writes the one shape
-    only, and one call per listed key would double a listing's Vault calls. With `check`,
-    every live key is checked (one item, its history)."""
-    current = meta.current
-    if not current.holds_value or (not check and _version_by(current.version) in meta.custom):
-        return item
-    try:
-        return replace(item, malformed=not vault.kv.holds_one_value(token, tenant, meta.key))
-    except (vault_errors.NotFound, vault_errors.Denied):  # deleted meanwhile; a policy from before subkeys
-        return item
+    """The item with `malformed` set when its data is not the one shape (app/shape.py); with
+    `check`, whoever wrote the current version (one item, its history)."""
+    return replace(item, malformed=True) if shape.malformed(vault, token, tenant, meta, every=check) else item
 
 
 def _past_window(item: Item) -> bool:
@@ -295,16 +292,24 @@ def _past_window(item: Item) -> bool:
 def _purge_quietly(vault: Vault, token: str, tenant: str, key: str) -> bool:
     """Purge a deleted key past its window with the caller's token; False if they may not."""
     try:
-        vault.kv.delete_all(token, tenant, key)
+        _gone(vault, token, tenant, key)
     except (vault_errors.Denied, vault_errors.NotFound):
         return False
     return True
 
 
+def _gone(vault: Vault, token: str, tenant: str, key: str) -> None:
+    """Delete a key for good: its metadata and every version, then its last use (a key made
+    again under that name starts unused)."""
+    vault.kv.delete_all(token, tenant, key)
+    usage.forget(vault, token, tenant, key)
+
+
 def get(vault: Vault, caller: Caller, tenant: str, key: str) -> Item:
     """One live secret without its value (a deleted one is 404: see `restore`)."""
     meta = _live_metadata(vault, caller, tenant, key)
-    return _marked(vault, caller.token, tenant, meta, item_from_metadata(meta), check=True)
+    item = _marked(vault, caller.token, tenant, meta, item_from_metadata(meta), check=True)
+    return _with_last_use(vault, caller.token, tenant, [item])[0]
 
 
 def _live_metadata(vault: Vault, caller: Caller, tenant: str, key: str) -> Metadata:
@@ -363,7 +368,7 @@ def create(
         return _changed(vault, caller, tenant, key)
     except vault_errors.Denied:
         raise _no_write(tenant) from None
-    custom[_version_by(version)] = who
+    custom[shape.version_by(version)] = who
     custom[_UPDATED] = _now()
     if expires_at:
         custom[usage.EXPIRES_AT] = expires_at
@@ -468,7 +473,8 @@ def _recreate(
         "updated_by": who,
         "description": description or None,
         usage.EXPIRES_AT: expires_at or None,
-        # A new secret: nothing of the deleted one's use (its versions stay in the history).
+        # A new secret: nothing of the deleted one's use (its versions stay in the history); a
+        # use recorded before last use moved out of the metadata is cleared here, a newer one below.
         usage.LAST_USED: None,
         _UPDATED: _now(),
         "deleted_by": None,
@@ -477,6 +483,7 @@ def _recreate(
         **_version_entries(vault, meta, written, who),
     }
     vault.kv.patch_metadata(caller.token, tenant, key, custom, max_versions=True)
+    usage.forget(vault, caller.token, tenant, key)
     return True
 
 
@@ -504,9 +511,9 @@ def _version_entries(vault: Vault, meta: Metadata, written: int, who: str) -> di
     """custom_metadata changes for a new version: who wrote it, and the entries of versions that
     Vault no longer keeps removed (custom_metadata holds at most 64 entries)."""
     keep = max(meta.max_versions, vault.kv.max_versions)
-    entries: dict[str, str | None] = {_version_by(written): who}
+    entries: dict[str, str | None] = {shape.version_by(written): who}
     for name in meta.custom:
-        match = _VERSION_BY.match(name)
+        match = shape.VERSION_BY.match(name)
         if match and int(match.group(1)) <= written - keep:
             entries[name] = None
     return entries
@@ -521,7 +528,7 @@ def delete(vault: Vault, caller: Caller, tenant: str, key: str, *, recovery_days
     version = meta.current.version
     try:
         if version == 0:  # metadata without any version (made with the Vault CLI): nothing to restore
-            vault.kv.delete_all(caller.token, tenant, key)
+            _gone(vault, caller.token, tenant, key)
             return None
         # Pinned to the version just read: a version written meanwhile stays live.
         vault.kv.delete_versions(caller.token, tenant, key, [version])
@@ -536,7 +543,7 @@ def delete_permanently(vault: Vault, caller: Caller, tenant: str, key: str) -> N
     """Delete a live or deleted secret for good: its metadata and every version."""
     _metadata(vault, caller, tenant, key)
     try:
-        vault.kv.delete_all(caller.token, tenant, key)
+        _gone(vault, caller.token, tenant, key)
     except vault_errors.Denied:
         raise _no_write(tenant) from None
 
@@ -579,7 +586,7 @@ def versions(vault: Vault, caller: Caller, tenant: str, key: str) -> tuple[list[
         Version(
             version=v.number,
             created_time=v.created_time,
-            created_by=meta.custom.get(_version_by(v.number), ""),
+            created_by=meta.custom.get(shape.version_by(v.number), ""),
             deleted=v.deleted,
             deletion_time=v.deletion_time,
             destroyed=v.destroyed,
@@ -613,7 +620,7 @@ def purge(
                 if item.deleted_time is None or not _past_window(item):
                     continue
                 if not dry_run:
-                    vault.kv.delete_all(token, tenant, item.key)
+                    _gone(vault, token, tenant, item.key)
                 yield tenant, item.key, item.deleted_time
             if not more or after is None:
                 break

@@ -42,8 +42,8 @@ DELETED = [  # (key, description, created by, deleted by): shown under Recently 
     ("SENDGRID_API_KEY", "Replaced by the SMTP relay", "jonas", "maria"),
 ]
 ROTATIONS = [("SMTP_API_KEY", "jonas"), ("SMTP_API_KEY", "maria")]  # new values: the history has three versions
-# Last used (hours ago; demo data written straight into the metadata, as the Hub's resolve does
-# hourly) and expiry (days from now): the table shows the column and the badges.
+# Last used (hours ago; demo data written straight beside the references, as the Hub's resolve
+# does hourly) and expiry (days from now): the table shows the column and the badges.
 LAST_USED = {
     "DATABASE_PASSWORD": 1,
     "DATADOG_API_KEY": 0,
@@ -111,7 +111,7 @@ def main(out: Path) -> None:
         now = datetime.now(UTC)
         for key, hours in LAST_USED.items():
             when = usage.hour(now - timedelta(hours=hours))
-            bao.vault.kv.patch_metadata(bao.root_token, "acme", key, {usage.LAST_USED: when})
+            usage.record(bao.vault, bao.root_token, "acme", key, when)
         for key, days in EXPIRES.items():
             when = usage.format_time(now + timedelta(days=days))
             bao.vault.kv.patch_metadata(bao.root_token, "acme", key, {usage.EXPIRES_AT: when})

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from nexo_secrets_client import NotAuthorized, SecretsClient
 
-from app import access, errors, hub_auth, run_jwt
+from app import access, errors, hub_auth, run_jwt, usage
 from app.vault import errors as vault_errors
 from tests.conftest import BaoServer, Users, planted, watch_resolve_answer
 from tests.helpers import cli, samples, this_hour, value
@@ -136,16 +136,21 @@ def test_a_run_token_reads_its_tenant_only_through_the_service_and_direct(
         == 1
     )
     assert value(after, "nexo_resolves_total", tenant=beta.name) == 0
-    # Last use is recorded with the run token, in its own tenant.
-    meta = bao.api("GET", f"/v1/secret/metadata/tenants/{acme.name}/K").json()["data"]
-    assert this_hour(meta["custom_metadata"]["last_used_time"])
+    # Last use is recorded with the run token, in its own tenant, beside its references; the
+    # secrets' own metadata it can no longer change, in any tenant.
+    used = bao.api("LIST", f"/v1/secret/metadata/references/{acme.name}/~used/").json()["data"]["keys"]
+    assert len(used) == 1 and used[0].startswith("K,") and this_hour(used[0].removeprefix("K,"))
+    assert bao.api("LIST", f"/v1/secret/metadata/references/{beta.name}/~used/").status_code == 404
     assert "last_used_time" not in (
-        bao.api("GET", f"/v1/secret/metadata/tenants/{beta.name}/K").json()["data"]["custom_metadata"] or {}
+        bao.api("GET", f"/v1/secret/metadata/tenants/{acme.name}/K").json()["data"]["custom_metadata"] or {}
     )
-    # Nor may it patch another tenant's metadata (the last-use grant is per tenant too).
-    bao.vault.kv.patch_metadata(token, acme.name, "K", {"last_used_time": meta["custom_metadata"]["last_used_time"]})
+    usage.record(bao.vault, token, acme.name, "K", "2026-01-01T00:00:00Z")  # an older hour: removed again
+    assert bao.api("LIST", f"/v1/secret/metadata/references/{acme.name}/~used/").json()["data"]["keys"] == used
     with pytest.raises(vault_errors.Denied):
-        bao.vault.kv.patch_metadata(token, beta.name, "K", {"last_used_time": "2026-01-01T00:00:00Z"})
+        usage.record(bao.vault, token, beta.name, "K", "2026-01-01T00:00:00Z")
+    for tenant in (acme.name, beta.name):
+        with pytest.raises(vault_errors.Denied):
+            bao.vault.kv.patch_metadata(token, tenant, "K", {"description": "forged"})
 
 
 def test_the_client_logs_in_with_a_run_jwt_and_resolves_plain_and_wrapped(

@@ -66,8 +66,10 @@ def test_fallback_page_reads_only_the_metadata_it_shows(app: Any, tenant: Tenant
 
 
 def test_first_page_is_one_detailed_list(app: Any, tenant: Tenant, login: Any) -> None:
-    """A page is one LIST of OpenBao's detailed metadata, limit + 1 (to know there is more), and
-    one plain LIST of the tenant's references from the page's first key (the counts)."""
+    """A page is one LIST of OpenBao's detailed metadata, limit + 1 (to know there is more), one
+    plain LIST of the tenant's last-use entries from the page's first key, and one of its
+    references (the counts). Last use has a folder of its own so the Hub's run tokens may write
+    there and not among the references (vault-policies/nexo-hub-run.hcl)."""
     client = login(tenant.writer, tenant.password)
     url = f"/api/v1/tenants/{tenant.name}/secrets"
     for i in range(3):
@@ -77,6 +79,7 @@ def test_first_page_is_one_detailed_list(app: Any, tenant: Tenant, login: Any) -
     assert [i["key"] for i in page["items"]] == ["K0", "K1"] and page["next"] == "K1"
     assert calls == [
         ("LIST", f"/v1/secret/detailed-metadata/tenants/{tenant.name}/"),
+        ("LIST", f"/v1/secret/metadata/references/{tenant.name}/~used/"),
         ("LIST", f"/v1/secret/metadata/references/{tenant.name}/"),
     ]
 

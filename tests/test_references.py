@@ -64,6 +64,8 @@ def test_the_hub_declares_and_members_see_who_uses_each_key(
     for key, extra in (("DB", {}), ("OLD", {}), ("SOON", {"expires_at": days(3)}), ("GONE", {"expires_at": days(-1)})):
         assert writer.post(url, json={"key": key, "value": planted(key), **extra}).status_code == 201
     writer.delete(f"{url}/OLD")
+    # Written around the service in another shape: resolve refuses it, so a check says so.
+    bao.api("POST", f"/v1/secret/data/tenants/{tenant.name}/ODD", json={"data": {"password": planted()}})
 
     reply = declare(
         app,
@@ -78,17 +80,19 @@ def test_the_hub_declares_and_members_see_who_uses_each_key(
         secret("soon", "SOON"),
         secret("gone", "GONE"),
         secret("later", "LATER"),
+        secret("odd", "ODD"),
     )
     assert reply.status_code == 200, reply.get_json()
     body = reply.get_json()
     assert (body["kind"], body["id"], body["name"]) == ("action", "send-invoice", "Send invoice")
-    assert body["keys"] == ["DB", "GONE", "LATER", "OLD", "SOON"]  # STRING parameters are not kept
+    assert body["keys"] == ["DB", "GONE", "LATER", "ODD", "OLD", "SOON"]  # STRING parameters are not kept
     assert {c["name"]: c["status"] for c in body["check"]} == {
         "db_password": "ok",
         "old": "deleted",
         "soon": "expiring",
         "gone": "expired",
         "later": "missing",
+        "odd": "malformed",
     }
     assert (
         declare(
@@ -98,7 +102,7 @@ def test_the_hub_declares_and_members_see_who_uses_each_key(
     )
 
     # Readers see the counts in the table and the referrers of a key, with parameter names.
-    assert counts(reader, tenant.name) == {"DB": 2, "GONE": 1, "SOON": 1}
+    assert counts(reader, tenant.name) == {"DB": 2, "GONE": 1, "ODD": 1, "SOON": 1}
     of_db = reader.get(f"/api/v1/tenants/{tenant.name}/references", query_string={"key": "DB"}).get_json()
     assert [(i["kind"], i["id"], i["name"], i["parameters"]) for i in of_db["items"]] == [
         ("action", "send-invoice", "Send invoice", ["db_password"]),
@@ -115,7 +119,7 @@ def test_the_hub_declares_and_members_see_who_uses_each_key(
     assert writer.get(f"{url}/LATER").get_json()["references"] == 1
     # Vault's tenant folder holds exactly the tenant's keys; references live beside it.
     keys = bao.api("LIST", f"/v1/secret/metadata/tenants/{tenant.name}/").json()["data"]["keys"]
-    assert sorted(keys) == ["DB", "GONE", "LATER", "OLD", "SOON"]
+    assert sorted(keys) == ["DB", "GONE", "LATER", "ODD", "OLD", "SOON"]
     assert "@action,send-invoice" in stored(bao, tenant.name)
 
 
@@ -377,7 +381,10 @@ def test_unused_lists_keys_no_referrer_names_and_the_hub_has_not_resolved_lately
         assert writer.post(url, json={"key": key, "value": planted("unused")}).status_code == 201
         if ago is not None:
             when = usage.hour(datetime.now(UTC) - timedelta(days=ago))
-            bao.vault.kv.patch_metadata(bao.root_token, tenant.name, key, {usage.LAST_USED: when})
+            if key == "FRESH":  # recorded before last use moved out of the metadata: honoured too
+                bao.vault.kv.patch_metadata(bao.root_token, tenant.name, key, {usage.LAST_USED: when})
+            else:
+                usage.record(bao.vault, hub_token, tenant.name, key, when)
     declare(app, hub_token, tenant.name, "action", "a1", "Send invoice", secret("db", "DB"))
     declare(app, hub_token, tenant.name, "event-type", "e1", "order.created", secret("db", "DB"))
 

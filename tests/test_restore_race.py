@@ -1,5 +1,6 @@
 """A restore and a re-create of the same deleted key at once: exactly one succeeds, the other is
-409, and Vault holds what the winner made; a re-created key starts with no last use. Threads
+409, and Vault holds what the winner made; a re-created key starts with no last use (nor does
+one deleted for good and made again). Threads
 against a real OpenBao server (issue 23)."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from app import usage
 from tests.conftest import BaoServer, Tenant, planted
 
 ROUNDS = 20
@@ -71,15 +73,24 @@ def test_a_recreated_key_starts_with_no_last_use(bao: BaoServer, tenant: Tenant,
     writer = login(tenant.writer, tenant.password)
     url = f"/api/v1/tenants/{tenant.name}/secrets"
     assert writer.post(url, json={"key": "USED", "value": planted()}).status_code == 201
-    # The Hub recorded a use of the first secret (as usage.Recorder does, with a Hub-capable token).
+    # The Hub recorded a use of the first secret (as usage.Recorder does, with a Hub-capable
+    # token), and one before last use moved out of the metadata (an upgraded deployment).
+    usage.record(bao.vault, bao.root_token, tenant.name, "USED", "2026-01-01T11:00:00Z")
     bao.vault.kv.patch_metadata(bao.root_token, tenant.name, "USED", {"last_used_time": "2026-01-01T10:00:00Z"})
-    assert writer.get(f"{url}/USED").get_json()["last_used_time"] == "2026-01-01T10:00:00Z"
+    assert writer.get(f"{url}/USED").get_json()["last_used_time"] == "2026-01-01T11:00:00Z"  # the newer
+    # A soft delete keeps it (a restore brings the same secret back).
     assert writer.delete(f"{url}/USED").status_code == 204
+    assert usage.last_used(bao.vault, bao.root_token, tenant.name, ["USED"]) == {"USED": "2026-01-01T11:00:00Z"}
     again = writer.post(url, json={"key": "USED", "value": planted()})
     assert again.status_code == 201, again.get_json()
     assert again.get_json()["last_used_time"] is None and again.get_json()["version"] == 2
     _, _, custom = current(bao, tenant.name, "USED")
     assert "last_used_time" not in custom and "recreated_by" not in custom
+    assert usage.last_used(bao.vault, bao.root_token, tenant.name, ["USED"]) == {}  # the writer removed it
     # Its version history stays: version 1 (deleted) is listed under the new one.
     history = writer.get(f"{url}/USED/versions").get_json()["items"]
     assert [(v["version"], v["deleted"]) for v in history] == [(2, False), (1, True)]
+    # A key deleted for good takes its last use with it: made again, it starts unused.
+    usage.record(bao.vault, bao.root_token, tenant.name, "USED", "2026-01-01T12:00:00Z")
+    assert writer.delete(f"{url}/USED?permanent=true").status_code == 204
+    assert usage.last_used(bao.vault, bao.root_token, tenant.name, ["USED"]) == {}

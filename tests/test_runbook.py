@@ -93,10 +93,19 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         creds = access.hub_credentials(vault, root)
         hub_login = vault.auth.login_approle(creds.role_id, creds.secret_id)
         hub_token, hub_accessor = str(hub_login["client_token"]), str(hub_login["accessor"])
+        hub = {"Authorization": f"Bearer {hub_token}"}
+        parameters = [{"name": "db_password", "type": "SECRET", "value": KEY}]
+        # The Hub declares the Action that names the key, for the runbook's references questions.
+        declared = app.test_client().put(
+            f"/api/v1/tenants/{tenant}/references/action/send-invoice",
+            json={"name": "Send invoice", "parameters": parameters},
+            headers=hub,
+        )
+        assert declared.status_code == 200, declared.get_json()
         resolved = app.test_client().post(
             f"/api/v1/tenants/{tenant}/resolve",
-            json={"parameters": [{"name": "db_password", "type": "SECRET", "value": KEY}]},
-            headers={"Authorization": f"Bearer {hub_token}"},
+            json={"parameters": parameters, "referrer": {"kind": "action", "id": "send-invoice"}},
+            headers=hub,
         )
         resolved.close()  # as a server does once the answer is sent: the use is recorded then
         assert resolved.status_code == 200 and resolved.get_json()["parameters"][0]["value"] == value
@@ -175,7 +184,7 @@ def run_runbook(deployed: Deployed, tmp: Path) -> list[tuple[str, int, str]]:
 
 def test_every_runbook_command_answers_its_question_and_no_value_is_shown(deployed: Deployed, tmp_path: Path) -> None:
     ran = run_runbook(deployed, tmp_path)
-    assert len(ran) >= 18
+    assert len(ran) >= 21
     results = {command: (code, output) for command, code, output in ran}
 
     def answer(fragment: str) -> str:
@@ -199,9 +208,18 @@ def test_every_runbook_command_answers_its_question_and_no_value_is_shown(deploy
     assert f"created_by:{deployed.writer}" in metadata and "description:Primary database" in metadata
     assert re.search(r"current_version\s+1", metadata) and "Version 1" in metadata
     assert f"version_1_by:{deployed.writer}" in metadata
-    # Last used (the Hub's resolve above, to the hour) and expiry; OLD_KEY is deleted but listed.
-    used = answer("last_used_time").splitlines()
-    assert re.fullmatch(rf"{KEY} 20[0-9-]{{8}}T[0-9]{{2}}:00:00Z -", used[0]) and used[1] == "OLD_KEY never -", used
+    # Expiry (none set); OLD_KEY is deleted but listed.
+    assert answer('get("expires_at", "-")').splitlines() == [f"{KEY} -", "OLD_KEY -"]
+    # Last used: the Hub's resolve above, to the hour, beside the references; OLD_KEY never.
+    used = answer("references/$TENANT/~used").split()
+    assert used[:2] == ["Keys", "----"] and len(used) == 3, used
+    assert re.fullmatch(rf"{KEY},20[0-9-]{{8}}T[0-9]{{2}}:00:00Z", used[2]), used
+    # References: the key's entry of the Action, and the Action with its last resolve (that hour).
+    named = [line.split("\t") for line in answer('not k.startswith("@")').splitlines()]
+    assert named == [[KEY, "action", "send-invoice", "Send invoice", "db_password"]], named
+    [referrer] = [line.split("\t") for line in answer('if k.startswith("@")').splitlines()]
+    assert referrer[:3] == ["action", "send-invoice", "Send invoice"] and referrer[3].startswith("20"), referrer
+    assert referrer[4] == used[2].split(",", 1)[1], referrer
     deleted = answer("deletion_time").splitlines()
     assert len(deleted) == 1 and deleted[0].startswith("OLD_KEY 20") and deleted[0].endswith(f" {deployed.writer}")
     readers = answer("-readers")
@@ -228,7 +246,12 @@ def test_every_runbook_command_answers_its_question_and_no_value_is_shown(deploy
     assert all(u[3] == "approle" for u in calls)
     # The Hub token, followed by its accessor: exactly what it did (its resolve and its use record).
     done = [u.split("\t") for u in answer('--arg a "$ACCESSOR"').splitlines()]
-    assert [f"secret/data/tenants/{tenant}/{KEY}"] == list({u[2] for u in done if u[1] == "read" and "/data/" in u[2]})
+    values = {u[2] for u in done if u[1] == "read" and u[2].startswith("secret/data/tenants/")}
+    assert values == {f"secret/data/tenants/{tenant}/{KEY}"}, done
+    # Its references work and its use record, beside the tenant's folder; never the secrets' metadata.
+    assert f"secret/data/references/{tenant}/@action,send-invoice" in {u[2] for u in done if u[1] == "read"}
+    assert any(u[2].startswith(f"secret/metadata/references/{tenant}/~used/{KEY},") for u in done), done
+    assert not [u for u in done if u[2].startswith("secret/metadata/tenants/") and u[1] != "read"], done
     assert all(u[2] != f"secret/data/tenants/{tenant}/OLD_KEY" for u in done)
     assert not [line for line in deployed.audit_log.read_text().splitlines() if "sys/audit-hash" in line]
     assert "file_path=logs/audit.log" in answer("bao audit list -detailed")

@@ -151,9 +151,9 @@ def test_expiring_names_what_breaks_and_the_unused_filter(
     for key in ("IN_USE", "OLD_USE", "NEVER_USED"):
         add(client, tenant.name, key, planted("ui-refs"))
     now = datetime.now(UTC)
-    bao.vault.kv.patch_metadata(bao.root_token, tenant.name, "IN_USE", {usage.LAST_USED: usage.hour(now)})
+    usage.record(bao.vault, bao.root_token, tenant.name, "IN_USE", usage.hour(now))
     old = usage.hour(now - timedelta(days=120))
-    bao.vault.kv.patch_metadata(bao.root_token, tenant.name, "OLD_USE", {usage.LAST_USED: old})
+    usage.record(bao.vault, bao.root_token, tenant.name, "OLD_USE", old)
     hub = hub_token(bao)
     declare(app, hub, tenant.name, "action", "charge", "Charge card", key="STRIPE_KEY")
     declare(app, hub, tenant.name, "event-type", "payment.failed", "payment.failed", key="STRIPE_KEY")

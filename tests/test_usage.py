@@ -44,6 +44,12 @@ def metadata(bao: BaoServer, tenant: str, key: str) -> dict[str, Any]:
     return dict(bao.api("GET", f"/v1/secret/metadata/tenants/{tenant}/{key}").json()["data"])
 
 
+def used_entries(bao: BaoServer, tenant: str) -> list[str]:
+    """The tenant's last-use entries, `<key>,<hour>`, as `bao kv list` shows them."""
+    reply = bao.api("LIST", f"/v1/secret/metadata/references/{tenant}/~used/")
+    return list(reply.json()["data"]["keys"]) if reply.status_code == 200 else []
+
+
 def test_last_used_is_recorded_after_the_answer_once_per_hour(
     app: Any, bao: BaoServer, tenant: Tenant, login: Any, hub_token: str
 ) -> None:
@@ -53,6 +59,7 @@ def test_last_used_is_recorded_after_the_answer_once_per_hour(
     before = writer.get(f"{url}/SMTP_API_KEY").get_json()
     assert before["last_used_time"] is None and before["expires_at"] is None
     assert writer.get(url).get_json()["items"][0]["last_used_time"] is None
+    untouched = metadata(bao, tenant.name, "SMTP_API_KEY")
 
     assert resolve(app, hub_token, tenant.name, ["SMTP_API_KEY"]).status_code == 200
     item = writer.get(f"{url}/SMTP_API_KEY").get_json()
@@ -61,12 +68,18 @@ def test_last_used_is_recorded_after_the_answer_once_per_hour(
     assert item["description"] == "Mail" and item["updated_time"] == before["updated_time"]
     assert item["version"] == 1 and item["updated_by"] == tenant.writer
     assert this_hour(writer.get(url).get_json()["items"][0]["last_used_time"])
-    written = metadata(bao, tenant.name, "SMTP_API_KEY")["current_metadata_version"]
+    # It is kept beside the references, never in the secret's own metadata.
+    assert metadata(bao, tenant.name, "SMTP_API_KEY") == untouched
+    entries = used_entries(bao, tenant.name)
+    assert entries == [f"SMTP_API_KEY,{item['last_used_time']}"]
+    entry = f"/v1/secret/metadata/references/{tenant.name}/~used/{entries[0]}"
+    written = bao.api("GET", entry).json()["data"]["current_metadata_version"]
 
     # The same hour: no second write, whatever the number of resolves.
     for _ in range(3):
         assert resolve(app, hub_token, tenant.name, ["SMTP_API_KEY"]).status_code == 200
-    assert metadata(bao, tenant.name, "SMTP_API_KEY")["current_metadata_version"] == written
+    assert bao.api("GET", entry).json()["data"]["current_metadata_version"] == written
+    assert used_entries(bao, tenant.name) == entries
 
     # A description edit made after a recorded use is an ordinary edit (metadata check-and-set).
     assert writer.patch(f"{url}/SMTP_API_KEY", json={"description": "Mail (rotated)"}).status_code == 200
@@ -81,16 +94,35 @@ def test_recorder_writes_each_key_once_per_hour() -> None:
     recorder = usage.Recorder()
     now = datetime(2026, 12, 1, 10, 20, tzinfo=UTC).timestamp()
     hour = "2026-12-01T10:00:00Z"
-    assert recorder.due("t", {"A": {}, "B": {"last_used_time": hour}}, now) == (["A"], hour)
-    assert recorder.due("t", {"A": {}, "B": {}}, now + 60) == ([], hour)
-    assert recorder.due("u", {"A": {}}, now) == (["A"], hour)  # another tenant's key of the same name
-    assert recorder.due("t", {"A": {}}, now + 3600) == (["A"], "2026-12-01T11:00:00Z")
+    assert recorder.due("t", ["A", "B"], now) == (["A", "B"], hour)
+    assert recorder.due("t", ["A", "B", "C"], now + 60) == (["C"], hour)
+    assert recorder.due("u", ["A"], now) == (["A"], hour)  # another tenant's key of the same name
+    assert recorder.due("t", ["A"], now + 3600) == (["A"], "2026-12-01T11:00:00Z")
+
+
+def test_a_use_keeps_one_entry_per_key_the_newest(bao: BaoServer, tenant: Tenant, hub_token: str) -> None:
+    """A new hour's record removes the earlier hour's entry; a worker whose clock lags writes an
+    older hour after a newer one and removes its own, so one entry per key stays, the newest."""
+    for when in ("2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z", "2026-12-01T09:00:00Z"):
+        usage.record(bao.vault, hub_token, tenant.name, "K", when)
+        usage.record(bao.vault, hub_token, tenant.name, "K.2", when)  # sorts right after K's entries
+    assert used_entries(bao, tenant.name) == ["K,2026-12-01T11:00:00Z", "K.2,2026-12-01T11:00:00Z"]
+    found = usage.last_used(bao.vault, hub_token, tenant.name, ["K", "K.2", "L"])
+    assert found == {"K": "2026-12-01T11:00:00Z", "K.2": "2026-12-01T11:00:00Z"}
+    ask = usage.walker(bao.vault, hub_token, tenant.name, None)
+    assert [ask("J"), ask("K"), ask("K.1"), ask("K.2"), ask("Z")] == [
+        None,
+        "2026-12-01T11:00:00Z",
+        None,
+        "2026-12-01T11:00:00Z",
+        None,
+    ]
 
 
 def test_a_refused_usage_write_still_resolves_and_is_logged_without_value(
     app: Any, bao: BaoServer, tenant: Tenant, login: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A resolver token without the metadata patch (an older nexo-hub policy): Vault refuses the
+    """A resolver token without the last-use folder (an older nexo-hub policy): Vault refuses the
     write, the resolve is answered all the same, the log names the key and never the value."""
     writer = login(tenant.writer, tenant.password)
     value = planted("refused")
@@ -107,7 +139,7 @@ def test_a_refused_usage_write_still_resolves_and_is_logged_without_value(
     assert writer.get(f"/api/v1/tenants/{tenant.name}/secrets/K").get_json()["last_used_time"] is None
 
 
-def test_hub_policy_reads_and_patches_metadata_only(bao: BaoServer, tenant: Tenant, hub_token: str) -> None:
+def test_hub_policy_reads_metadata_and_changes_none(bao: BaoServer, tenant: Tenant, hub_token: str) -> None:
     bao.vault.kv.write_value(bao.root_token, tenant.name, "K", planted(), cas=0)
     bao.vault.kv.write_metadata(bao.root_token, tenant.name, "K", {"description": "d"})
     caps = bao.api(
@@ -122,16 +154,20 @@ def test_hub_policy_reads_and_patches_metadata_only(bao: BaoServer, tenant: Tena
                 f"secret/delete/tenants/{tenant.name}/K",
                 f"secret/destroy/tenants/{tenant.name}/K",
                 "secret/metadata/elsewhere/K",
+                f"secret/metadata/references/{tenant.name}/~used/K,2026-12-01T10:00:00Z",
             ]
         },
     ).json()
-    # read: a references check tells deleted from missing; no list, update or delete
-    assert caps[f"secret/metadata/tenants/{tenant.name}/K"] == ["patch", "read"]
-    assert caps[f"secret/metadata/tenants/{tenant.name}/"] == ["patch", "read"]  # LIST is a separate capability
+    # read: a references check tells deleted from missing; no patch (last use is kept beside the
+    # references), list, update or delete
+    assert caps[f"secret/metadata/tenants/{tenant.name}/K"] == ["read"]
+    assert caps[f"secret/metadata/tenants/{tenant.name}/"] == ["read"]  # LIST is a separate capability
     assert caps[f"secret/data/tenants/{tenant.name}/K"] == ["read"]  # no create/update/delete of data
     assert caps[f"secret/delete/tenants/{tenant.name}/K"] == ["deny"]
     assert caps[f"secret/destroy/tenants/{tenant.name}/K"] == ["deny"]
     assert caps["secret/metadata/elsewhere/K"] == ["deny"]
+    used = caps[f"secret/metadata/references/{tenant.name}/~used/K,2026-12-01T10:00:00Z"]
+    assert {"create", "update", "delete", "list"} <= set(used)
 
     meta_path = f"/v1/secret/metadata/tenants/{tenant.name}/K"
 
@@ -139,8 +175,9 @@ def test_hub_policy_reads_and_patches_metadata_only(bao: BaoServer, tenant: Tena
         headers = {"X-Vault-Token": hub_token, "Content-Type": "application/merge-patch+json"}
         return requests.patch(bao.addr + meta_path, data=body, headers=headers, timeout=10).status_code
 
-    assert patch('{"custom_metadata": {"last_used_time": "2026-12-01T10:00:00Z"}}') == 204
-    # allowed_parameters: only custom_metadata; versions kept and automatic deletion stay the writers'.
+    # It can change no description, expiry or author, nor anything else of the metadata.
+    assert patch('{"custom_metadata": {"last_used_time": "2026-12-01T10:00:00Z"}}') == 403
+    assert patch('{"custom_metadata": {"description": "forged"}}') == 403
     assert patch('{"max_versions": 1}') == 403
     assert patch('{"custom_metadata": {"x": "y"}, "delete_version_after": "1s"}') == 403
     assert patch('{"cas_required": true}') == 403
@@ -153,6 +190,7 @@ def test_hub_policy_reads_and_patches_metadata_only(bao: BaoServer, tenant: Tena
     assert bao.api("POST", data, hub_token, json={"data": {"value": "x"}}).status_code == 403
     assert bao.api("DELETE", data, hub_token).status_code == 403
     assert metadata(bao, tenant.name, "K")["max_versions"] == 10
+    assert metadata(bao, tenant.name, "K")["custom_metadata"] == {"description": "d"}
 
 
 def test_expiry_is_set_marked_filtered_and_cleared(app: Any, tenant: Tenant, login: Any) -> None:
@@ -319,7 +357,7 @@ def test_a_broken_recorder_never_fails_the_resolve(
     def unreachable(*args: Any, **kwargs: Any) -> None:
         raise ConnectionError("vault went away")
 
-    monkeypatch.setattr(app.extensions["nexo_vault"].kv, "patch_metadata", unreachable)
+    monkeypatch.setattr(app.extensions["nexo_vault"].used, "write_metadata", unreachable)
     assert resolve(app, hub_token, tenant.name, ["K"]).status_code == 200
     assert writer.get(f"/api/v1/tenants/{tenant.name}/secrets/K").get_json()["last_used_time"] is None
 
@@ -352,8 +390,11 @@ def test_under_gunicorn_each_worker_writes_a_key_at_most_once_an_hour(
     finally:
         stop(proc)
     meta = metadata(bao, tenant.name, "K")
-    assert this_hour(meta["custom_metadata"]["last_used_time"]) and meta["custom_metadata"]["description"] == "d"
-    assert 1 <= meta["current_metadata_version"] - before <= 2  # one per worker at most (one, if it saw the other's)
+    assert meta["custom_metadata"] == {"description": "d"} and meta["current_metadata_version"] == before
+    [entry] = used_entries(bao, tenant.name)
+    assert entry.startswith("K,") and this_hour(entry.removeprefix("K,"))
+    written = bao.api("GET", f"/v1/secret/metadata/references/{tenant.name}/~used/{entry}").json()["data"]
+    assert 1 <= written["current_metadata_version"] <= 2  # one write per worker at most
     found = {
         (s.name, frozenset(s.labels.items())): s.value for f in text_string_to_metric_families(text) for s in f.samples
     }

@@ -12,12 +12,11 @@ path "{{mount}}/data/{{prefix}}/{{identity.entity.aliases.{{jwt_accessor}}.name}
 path "{{mount}}/subkeys/{{prefix}}/{{identity.entity.aliases.{{jwt_accessor}}.name}}/*" {
   capabilities = ["read"]
 }
-# Last used, as for nexo-hub (vault-policies/nexo-hub.hcl): custom_metadata only.
-path "{{mount}}/metadata/{{prefix}}/{{identity.entity.aliases.{{jwt_accessor}}.name}}/*" {
-  capabilities = ["patch"]
-  allowed_parameters = {
-    "custom_metadata" = []
-  }
+# Last used, as for nexo-hub (app/usage.py): the entries `<key>,<hour>` of this tenant's
+# `~used` folder beside its references: made, listed and the older hour's removed. Nothing of
+# the secrets' own metadata.
+path "{{mount}}/metadata/{{references}}/{{identity.entity.aliases.{{jwt_accessor}}.name}}/~used/*" {
+  capabilities = ["create", "update", "list", "delete"]
 }
 # References (issue 25): a resolve that names its referrer reads what that referrer declared
 # and records when it ran (custom_metadata only), for this tenant alone; declaring stays the

@@ -1,6 +1,6 @@
 # nexo-hub: the Hub's resolver (AppRole nexo-hub). The only policy that can read a secret value.
-# It reads the data of tenant secrets, reads their metadata (a check's deleted or expiring state)
-# and patches their custom_metadata (last used, below), and keeps the references (at the end);
+# It reads the data of tenant secrets and their metadata (a check's deleted or expiring state),
+# and keeps the references and the last use of each key (at the end);
 # nothing else: no list of a tenant's keys, no data write, no delete, no other path of {{mount}}/
 # and no other mount. A wrapped resolve has Vault wrap these reads.
 path "{{mount}}/data/{{prefix}}/*" {
@@ -12,21 +12,16 @@ path "{{mount}}/data/{{prefix}}/*" {
 path "{{mount}}/subkeys/{{prefix}}/*" {
   capabilities = ["read"]
 }
-# Last used: after a resolve the service records the hour in the key's custom_metadata
-# (last_used_time) with this token. Vault cannot limit which custom_metadata entries a patch
-# touches, so this token could also change or remove a description or an expiry; it cannot list,
-# change max_versions/cas_required/delete_version_after (allowed_parameters), delete, or write
-# data. The trade-off is in the README (Last used and expiry). `read`: a check (references) tells
-# a deleted key from a missing one and sees its expiry; metadata holds no value.
+# `read` only: a check (references) tells a deleted key from a missing one and sees its expiry;
+# metadata holds no value. No patch: last use is kept beside the references (below), so this
+# token cannot change a description, an expiry or who wrote a version.
 path "{{mount}}/metadata/{{prefix}}/*" {
-  capabilities = ["read", "patch"]
-  allowed_parameters = {
-    "custom_metadata" = []
-  }
+  capabilities = ["read"]
 }
 
 # References (issue 25): the Hub declares which Actions and Event Types name which keys, and
-# records when it last resolved for each, beside the tenants' secret folders (never in them).
+# records when it last resolved for each and when it last resolved each key (the folder
+# <tenant>/~used, app/usage.py), beside the tenants' secret folders (never in them).
 path "{{mount}}/data/{{references}}/*" {
   capabilities = ["create", "read", "update", "delete"]
 }

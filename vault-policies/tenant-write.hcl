@@ -64,3 +64,8 @@ path "{{mount}}/detailed-metadata/{{references}}/{{tenant}}/" {
 path "{{mount}}/data/{{references}}/{{tenant}}/*" {
   capabilities = ["read"]
 }
+# Last use (app/usage.py): a key deleted for good or made anew drops its last use, as the
+# writer who may delete the key may forget when it was used; nothing else of the folder.
+path "{{mount}}/metadata/{{references}}/{{tenant}}/~used/*" {
+  capabilities = ["read", "list", "delete"]
+}

@@ -21,6 +21,11 @@ from app.vault.transport import Transport, operation, path
 __all__ = ["Vault", "TokenInfo", "Transport", "from_settings", "init_app", "operation", "path"]
 
 
+# The folder of last-use entries inside a tenant's references: '~' sorts after every character
+# a key may start with, so the folder comes last when the references are listed.
+USED_FOLDER = "~used"
+
+
 class Vault:
     """Vault's APIs as the product uses them, on one transport."""
 
@@ -42,6 +47,9 @@ class Vault:
         # References (which Actions and Event Types name which keys): beside the tenants' folders,
         # never in them; one version each is enough (app/references.py).
         self.refs = KV(self.transport, mount, references_prefix, 1)
+        # Last use (app/usage.py): when the Hub last resolved each key, in a folder of the
+        # tenant's references, so the Hub's token never writes the secrets' own metadata.
+        self.used = KV(self.transport, mount, references_prefix, 1, folder=USED_FOLDER)
         self.identity = Identity(self.transport)
         self.auth = Auth(self.transport, userpass_mount, approle_mount)
         self.sys = Sys(self.transport)

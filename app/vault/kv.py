@@ -6,7 +6,7 @@ here only. One rule says when a version is deleted (`_deleted_time`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -123,15 +123,17 @@ def _metadata(key: str, data: Mapping[str, Any], now: datetime) -> Metadata:
 class KV:
     """The KV v2 calls the product makes; every one takes the caller's token."""
 
-    def __init__(self, transport: Transport, mount: str, prefix: str, max_versions: int = 10) -> None:
+    def __init__(self, transport: Transport, mount: str, prefix: str, max_versions: int = 10, folder: str = "") -> None:
         self.t = transport
         self.mount = mount
         self.prefix = tuple(p for p in prefix.split("/") if p)
+        # A folder inside each tenant's (the references' `~used`): `tenant` names <prefix>/<tenant>/<folder>.
+        self.folder = tuple(p for p in folder.split("/") if p)
         self.max_versions = max_versions  # set on every secret the service creates
         self.detailed: bool | None = None  # None: not known yet whether Vault has detailed-metadata
 
     def _path(self, kind: str, tenant: str, key: str | None = None) -> str:
-        return path(self.mount, kind, *self.prefix, tenant, *([] if key is None else [key]))
+        return path(self.mount, kind, *self.prefix, tenant, *self.folder, *([] if key is None else [key]))
 
     def data_path(self, tenant: str, key: str) -> str:
         """The data path of a key as policies name it (no /v1/, not quoted): for capabilities."""
@@ -169,6 +171,16 @@ class KV:
             # HashiCorp Vault ignores after/limit: page here so callers see one behaviour.
             keys = [k for k in keys if k > after]
         return keys[:limit] if limit else keys
+
+    def walk(self, token: str, tenant: str, start: str, page: int = 1000) -> Iterator[str]:
+        """The folder's entry names after `start`, in order, one LIST of `page` at a time."""
+        after = start
+        while True:
+            keys = self.list_keys(token, tenant, after=after, limit=page)
+            yield from keys
+            if len(keys) < page:
+                return
+            after = keys[-1]
 
     def read_metadata(self, token: str, tenant: str, key: str) -> Metadata:
         """A key's metadata (versions, times, custom_metadata); NotFound if absent."""
