@@ -74,24 +74,34 @@ def test_the_front_door_file_passes_nginx_t(tmp_path: Path) -> None:
     assert "test is successful" in checked.stderr
 
 
-def _post(url: str, size: int) -> requests.Response:
-    return requests.post(url, data=b"{" + b" " * size + b"}", headers={"Content-Type": "application/json"}, timeout=30)
+CAP = 256 * 1024  # app/factory.py MAX_CONTENT_LENGTH, nginx's client_max_body_size
 
 
+def _post(url: str, size: int, chunked: bool = False) -> requests.Response:
+    """A JSON body of `size` + 2 bytes, with a Content-Length or (`chunked`) in 64 KiB chunks."""
+    body = b"{" + b" " * size + b"}"
+    data: Any = (body[i : i + 65536] for i in range(0, len(body), 65536)) if chunked else body
+    return requests.post(url, data=data, headers={"Content-Type": "application/json"}, timeout=30)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_a_body_over_the_cap_gets_a_readable_413_directly_and_through_nginx(
-    served: tuple[str, dict[str, str]], behind_nginx: front_door.Nginx
+    served: tuple[str, dict[str, str]], behind_nginx: front_door.Nginx, chunked: bool
 ) -> None:
     base, _ = served
+    url = "/api/v1/tenants/demo/secrets/import"
     for where in (base, behind_nginx.base):
-        reply = _post(where + "/api/v1/tenants/demo/secrets/import", 500_000)  # the 500 KB import of the finding
+        reply = _post(where + url, 500_000, chunked)  # the 500 KB import of the finding
         assert reply.status_code == 413, (where, reply.text)
         assert set(reply.json()) >= SHAPE and reply.json()["code"] == 413
         assert reply.json()["message"] == "The request body is too large"
+        assert reply.headers["Content-Type"] == "application/json"
         # The connection was drained, not reset: the next request on a new one is answered.
         assert requests.get(where + "/healthz", timeout=5).status_code == 200
-    # Just under the cap nginx passes it on and the service itself judges it (not a 413).
-    under = _post(behind_nginx.base + "/api/v1/tenants/demo/secrets/import", 256 * 1024 - 2)
-    assert under.status_code in (401, 422) and set(under.json()) >= SHAPE
+        # At the cap exactly, nginx passes it on and the service itself judges it (not a 413).
+        at_cap = _post(where + url, CAP - 2, chunked)
+        assert at_cap.status_code in (401, 422) and set(at_cap.json()) >= SHAPE, (where, at_cap.text)
+    assert "buffered to a temporary file" not in behind_nginx.log()  # bodies stay in memory
 
 
 def test_nginx_forwards_the_client_address_and_answers_in_the_error_shape(
