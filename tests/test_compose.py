@@ -174,6 +174,16 @@ def test_compose_puts_the_front_door_before_the_service() -> None:
             f"{REPO / 'deploy' / 'nginx' / 'nexo.conf.template'}:/etc/nginx/templates/nexo.conf.template:ro" in mounts
         )
         assert door["environment"]["NEXO_UPSTREAM"] == "nexo-app:8080"
+        limits = {
+            k: v
+            for k, v in door["environment"].items()
+            if k in ("NEXO_CONN_LIMIT", "NEXO_RATE_LIMIT", "NEXO_RATE_BURST")
+        }
+        assert limits == {
+            "NEXO_CONN_LIMIT": "64",
+            "NEXO_RATE_LIMIT": "100r/s",
+            "NEXO_RATE_BURST": "200",
+        }  # README's figures
         apps = {n: s for n, s in config["services"].items() if n.startswith("nexo-secrets")}
         for app in apps.values():
             assert "ports" not in app  # nothing of the service is published

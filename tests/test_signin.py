@@ -7,7 +7,6 @@ bootstrap's sign-in quota); the suite's shared server for the rest.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import time
@@ -20,7 +19,7 @@ import requests
 
 from app import access, auth, create_app
 from tests.conftest import SEEN, BaoServer, Tenant, Users, planted
-from tests.helpers import session_token
+from tests.helpers import request_from, session_token
 from tests.vault_nodes import Node, run_init
 
 
@@ -135,15 +134,11 @@ def test_the_quota_path_form_that_applies(guarded: BaoServer) -> None:
 
 def _login_from(server: BaoServer, source: str, forwarded: str | None) -> tuple[int, str]:
     """A userpass login straight to OpenBao from the local address `source`, naming `forwarded`."""
-    host, port = server.addr.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
     headers = {"Content-Type": "application/json", **({"X-Forwarded-For": forwarded} if forwarded else {})}
-    try:
-        connection.request("POST", "/v1/auth/userpass/login/nobody", body=b'{"password": "x"}', headers=headers)
-        reply = connection.getresponse()
-        return reply.status, reply.read().decode()
-    finally:
-        connection.close()
+    status, _, text = request_from(
+        source, server.addr, "POST", "/v1/auth/userpass/login/nobody", b'{"password": "x"}', headers
+    )
+    return status, text
 
 
 def test_only_the_trusted_address_may_name_a_budget(guarded: BaoServer) -> None:
