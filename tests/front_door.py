@@ -53,7 +53,7 @@ def compose_settings() -> dict[str, str]:
     return {name: str(value) for name, value in environment.items()}
 
 
-def render(upstream: str, listen: str, certs: Path | None = None, **settings: str) -> str:
+def render(upstream: str, listen: str, certs: Path | None = None, settings: dict[str, str] | None = None) -> str:
     """The template as the official image's envsubst step fills it, with compose's settings but
     `upstream`, `listen` and `settings` (NEXO_RATE_LIMIT="1r/m", ...); with `certs`, as the
     README's TLS steps change it (the `TLS:` lines instead of the plain listen, the certificates
@@ -62,7 +62,7 @@ def render(upstream: str, listen: str, certs: Path | None = None, **settings: st
     if certs is not None:
         text = text.replace("    listen ${NEXO_LISTEN};\n", "").replace("    # TLS: ", "    ")
         text = text.replace("/etc/nginx/certs/", f"{certs}/")
-    values = compose_settings() | settings | {"NEXO_UPSTREAM": upstream, "NEXO_LISTEN": listen}
+    values = compose_settings() | (settings or {}) | {"NEXO_UPSTREAM": upstream, "NEXO_LISTEN": listen}
     for name, value in values.items():
         text = text.replace("${" + name + "}", value)
     unset = re.findall(r"\$\{NEXO_\w+\}", text)
@@ -93,11 +93,13 @@ class Nginx:
             self.process.wait(5)
 
 
-def configure(folder: Path, upstream: str, port: int, certs: Path | None = None, **settings: str) -> Path:
+def configure(
+    folder: Path, upstream: str, port: int, certs: Path | None = None, settings: dict[str, str] | None = None
+) -> Path:
     """Write the filled-in file and a main config around it; returns the main config."""
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / "nexo.conf"
-    conf.write_text(render(upstream, f"127.0.0.1:{port}", certs, **settings))
+    conf.write_text(render(upstream, f"127.0.0.1:{port}", certs, settings))
     main = folder / "nginx.conf"
     main.write_text(_MAIN.format(dir=folder, conf=conf))
     return main
@@ -111,11 +113,16 @@ def check(main: Path) -> subprocess.CompletedProcess[str]:
 
 
 def start(
-    folder: Path, upstream: str, port: int, certs: Path | None = None, verify: str | bool = True, **settings: str
+    folder: Path,
+    upstream: str,
+    port: int,
+    certs: Path | None = None,
+    verify: str | bool = True,
+    settings: dict[str, str] | None = None,
 ) -> Nginx:
     """nginx in the foreground on 127.0.0.1:port in front of upstream (host:port); TLS with `certs`;
     `settings` instead of compose's (render)."""
-    main = configure(folder, upstream, port, certs, **settings)
+    main = configure(folder, upstream, port, certs, settings)
     checked = check(main)
     if checked.returncode != 0:
         raise RuntimeError("nginx -t failed: " + checked.stderr)

@@ -203,8 +203,8 @@ def test_only_the_service_may_name_a_sign_in_budget_to_openbao() -> None:
     for files, replicas in ((BASE, 1), (HA, 2)):
         config = rendered(files)
         (ipam,) = config["networks"]["vault"]["ipam"]["config"]
-        dynamic = ipaddress.ip_network(ipam["ip_range"])
-        assert dynamic.subnet_of(ipaddress.ip_network(ipam["subnet"]))
+        dynamic = ipaddress.IPv4Network(ipam["ip_range"])
+        assert dynamic.subnet_of(ipaddress.IPv4Network(ipam["subnet"]))
         fixed = set()
         for name, service in config["services"].items():
             networks = service.get("networks") or {"default": None}

@@ -115,7 +115,7 @@ def test_nginx_forwards_the_client_address_and_answers_in_the_error_shape(
 
 def _limited(served: tuple[str, dict[str, str]], folder: Path, **settings: str) -> front_door.Nginx:
     """nginx with the template's per-address limits set low (compose's front-door variables)."""
-    return front_door.start(folder, served[0].removeprefix("http://"), free_port(), **settings)
+    return front_door.start(folder, served[0].removeprefix("http://"), free_port(), settings=settings)
 
 
 def _refused_by_nginx(status: int, headers: dict[str, str], text: str) -> None:
