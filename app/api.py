@@ -10,6 +10,7 @@ from flask import Flask, Response, after_this_request, current_app, jsonify, req
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import access, auth, bulk, converters, errors, hub_auth, observe, references, resolve, schemas, secrets, usage
 from app.vault import errors as vault_errors
@@ -57,6 +58,7 @@ def _guard() -> None:
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and has_body:
         if not request.is_json:
             raise errors.UnsupportedMediaType()
+        _within_cap()
         # Parse once through the app's JSON provider: malformed or absurdly nested JSON is a
         # 400 here, before webargs parses the same bytes.
         request.get_json()
@@ -66,6 +68,17 @@ def _guard() -> None:
         auth.check_csrf()
     if request.endpoint not in ("api.Session", "api.SessionPassword") and current_user.is_authenticated:
         auth.require_own_password(current_user)
+
+
+def _within_cap() -> None:
+    """Read the body, or answer 413 if it is over MAX_CONTENT_LENGTH. With a Content-Length werkzeug
+    does so itself; a chunked body it reads up to the cap and hands over as if that were all (then
+    a JSON error, 400): one byte more from the server's stream tells it was cut."""
+    request.get_data()  # kept: get_json and webargs read the same bytes
+    cap = request.max_content_length
+    if request.content_length is None and cap is not None and request.stream.tell() >= cap:
+        if request.input_stream.read(1):
+            raise RequestEntityTooLarge()
 
 
 def _user() -> auth.User:

@@ -73,8 +73,10 @@ def main() -> None:
 @click.option(
     "--sign-in-quota/--no-sign-in-quota",
     default=False,
+    envvar="NEXO_SIGN_IN_QUOTA",  # docker-compose's init job sets it (deploy/init.sh)
     help="Write OpenBao's rate-limit quota that bounds password guessing. Needs the listener to "
-    "trust the service's X-Forwarded-For (README, Signing in); without that it counts every sign-in together.",
+    "trust the service's X-Forwarded-For (README, Signing in); without that it counts every sign-in together. "
+    "Default: NEXO_SIGN_IN_QUOTA (true/false), else off.",
 )
 def bootstrap(sign_in_quota: bool) -> None:
     """Enable userpass and approle, ensure the KV v2 mount, write the static policies."""

@@ -8,6 +8,8 @@
 #   NEXO_INIT_DIR      where init.json (unseal keys and root token, mode 0600) is kept
 #   NEXO_KEY_SHARES / NEXO_KEY_THRESHOLD   Shamir split at init (default 1 / 1)
 #   NEXO_INIT_TIMEOUT  seconds to wait for each step (default 120)
+#   NEXO_SIGN_IN_QUOTA true: bootstrap writes the sign-in quota (`bootstrap --sign-in-quota`); only
+#                      with a listener that trusts the service's X-Forwarded-For (listener.hcl)
 #
 # Keeping the unseal keys and the root token in a volume beside the servers is what lets a
 # compose stack restart unattended; it is not a production key ceremony. In production, use an
@@ -78,5 +80,6 @@ done
 VAULT_TOKEN=$(field root_token < "$INIT")
 export VAULT_TOKEN
 # Right after unsealing a Raft cluster may answer 5xx for a moment: a few tries, not more.
+# bootstrap reads NEXO_SIGN_IN_QUOTA itself (its --sign-in-quota flag's variable).
 TIMEOUT=30 wait_for "bootstrap to succeed" nexo-secrets bootstrap
 echo "init: done"

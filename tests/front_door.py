@@ -1,13 +1,15 @@
 """Debian's nginx running the repository's own front-door file (deploy/nginx/nexo.conf.template).
 
-The file is filled in as the official image's entrypoint does (envsubst of ${NEXO_UPSTREAM} and
-${NEXO_LISTEN} only) and included in a minimal main config, as the image's nginx.conf includes
-conf.d/*.conf inside http {}; everything else is the file unchanged.
+The file is filled in as the official image's entrypoint does (envsubst of the ${NEXO_...} names
+of compose's front-door environment, with compose's values unless a test sets its own) and
+included in a minimal main config, as the image's nginx.conf includes conf.d/*.conf inside
+http {}; everything else is the file unchanged.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -15,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "deploy" / "nginx" / "nexo.conf.template"
+COMPOSE = REPO / "docker-compose.yml"
 
 _MAIN = """daemon off;
 worker_processes 1;
@@ -43,14 +47,27 @@ def nginx_binary() -> str:
     return found
 
 
-def render(upstream: str, listen: str, certs: Path | None = None) -> str:
-    """The template as the official image's envsubst step fills it; with `certs`, as the README's
-    TLS steps change it (the `TLS:` lines instead of the plain listen, the certificates from `certs`)."""
+def compose_settings() -> dict[str, str]:
+    """The front-door environment of docker-compose.yml: the production values of the template."""
+    environment = yaml.safe_load(COMPOSE.read_text())["services"]["front-door"]["environment"]
+    return {name: str(value) for name, value in environment.items()}
+
+
+def render(upstream: str, listen: str, certs: Path | None = None, settings: dict[str, str] | None = None) -> str:
+    """The template as the official image's envsubst step fills it, with compose's settings but
+    `upstream`, `listen` and `settings` (NEXO_RATE_LIMIT="1r/m", ...); with `certs`, as the
+    README's TLS steps change it (the `TLS:` lines instead of the plain listen, the certificates
+    from `certs`)."""
     text = TEMPLATE.read_text()
     if certs is not None:
         text = text.replace("    listen ${NEXO_LISTEN};\n", "").replace("    # TLS: ", "    ")
         text = text.replace("/etc/nginx/certs/", f"{certs}/")
-    return text.replace("${NEXO_UPSTREAM}", upstream).replace("${NEXO_LISTEN}", listen)
+    values = compose_settings() | (settings or {}) | {"NEXO_UPSTREAM": upstream, "NEXO_LISTEN": listen}
+    for name, value in values.items():
+        text = text.replace("${" + name + "}", value)
+    unset = re.findall(r"\$\{NEXO_\w+\}", text)
+    assert not unset, f"the template uses {unset}, which compose's front-door environment does not set"
+    return text
 
 
 @dataclass
@@ -76,11 +93,13 @@ class Nginx:
             self.process.wait(5)
 
 
-def configure(folder: Path, upstream: str, port: int, certs: Path | None = None) -> Path:
+def configure(
+    folder: Path, upstream: str, port: int, certs: Path | None = None, settings: dict[str, str] | None = None
+) -> Path:
     """Write the filled-in file and a main config around it; returns the main config."""
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / "nexo.conf"
-    conf.write_text(render(upstream, f"127.0.0.1:{port}", certs))
+    conf.write_text(render(upstream, f"127.0.0.1:{port}", certs, settings))
     main = folder / "nginx.conf"
     main.write_text(_MAIN.format(dir=folder, conf=conf))
     return main
@@ -93,9 +112,17 @@ def check(main: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def start(folder: Path, upstream: str, port: int, certs: Path | None = None, verify: str | bool = True) -> Nginx:
-    """nginx in the foreground on 127.0.0.1:port in front of upstream (host:port); TLS with `certs`."""
-    main = configure(folder, upstream, port, certs)
+def start(
+    folder: Path,
+    upstream: str,
+    port: int,
+    certs: Path | None = None,
+    verify: str | bool = True,
+    settings: dict[str, str] | None = None,
+) -> Nginx:
+    """nginx in the foreground on 127.0.0.1:port in front of upstream (host:port); TLS with `certs`;
+    `settings` instead of compose's (render)."""
+    main = configure(folder, upstream, port, certs, settings)
     checked = check(main)
     if checked.returncode != 0:
         raise RuntimeError("nginx -t failed: " + checked.stderr)

@@ -3,6 +3,7 @@ test modules import them from here, never from each other."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import subprocess
 import sys
@@ -68,3 +69,19 @@ def session_token(client: Any) -> str:
         opened = auth.unseal(sealed)
     assert opened is not None
     return str(opened[0])
+
+
+def request_from(
+    source: str, base: str, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], str]:
+    """One request to `base` (http://host:port) from the local address `source` (any of 127/8):
+    its status, headers and text. For what counts per client address (nginx's limits, OpenBao's
+    X-Forwarded-For trust)."""
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        reply = connection.getresponse()
+        return reply.status, dict(reply.getheaders()), reply.read().decode(errors="replace")
+    finally:
+        connection.close()

@@ -14,15 +14,15 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests import vault_nodes
 from tests.conftest import SEEN, bao_binary
-from tests.vault_nodes import NODE_HCL, REPO, Node
+from tests.vault_nodes import NODE_HCL, REPO, Node, run_init
 
 BASE = ["-f", "docker-compose.yml"]
 HA = [*BASE, "-f", "docker-compose.ha.yml"]
@@ -103,19 +103,6 @@ def _volumes(service: dict[str, Any]) -> list[str]:
     return found
 
 
-def run_init(node: Node, init_dir: Path) -> str:
-    """deploy/init.sh as the compose init job runs it (its PATH has bao and nexo-secrets)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-    env.update(VAULT_ADDR=node.addr, NEXO_INIT_DIR=str(init_dir), NEXO_INIT_TIMEOUT="90")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    result = subprocess.run(
-        ["sh", str(REPO / "deploy" / "init.sh")], env=env, capture_output=True, text=True, timeout=300
-    )
-    SEEN.append(("deploy/init.sh output", result.stdout + result.stderr))
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
 def test_node_config_and_init_job_give_a_working_audited_vault(tmp_path: Path) -> None:
     assert NODE_HCL == REPO / "deploy" / "openbao" / "node.hcl"
     node = Node(tmp_path / "openbao")
@@ -156,8 +143,6 @@ def test_node_config_and_init_job_give_a_working_audited_vault(tmp_path: Path) -
 def test_ha_node_config_starts_and_serves_as_a_first_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """node-ha.hcl parses and runs: the peers it would join (compose host names) do not exist here, so
     it is initialized as the cluster's first node, as openbao-1 is in docker-compose.ha.yml."""
-    from tests import vault_nodes
-
     monkeypatch.setattr(vault_nodes, "NODE_HCL", REPO / "deploy" / "openbao" / "node-ha.hcl")
     node = Node(tmp_path / "openbao-1")
     node.workdir.mkdir()
@@ -189,6 +174,16 @@ def test_compose_puts_the_front_door_before_the_service() -> None:
             f"{REPO / 'deploy' / 'nginx' / 'nexo.conf.template'}:/etc/nginx/templates/nexo.conf.template:ro" in mounts
         )
         assert door["environment"]["NEXO_UPSTREAM"] == "nexo-app:8080"
+        limits = {
+            k: v
+            for k, v in door["environment"].items()
+            if k in ("NEXO_CONN_LIMIT", "NEXO_RATE_LIMIT", "NEXO_RATE_BURST")
+        }
+        assert limits == {
+            "NEXO_CONN_LIMIT": "64",
+            "NEXO_RATE_LIMIT": "100r/s",
+            "NEXO_RATE_BURST": "200",
+        }  # README's figures
         apps = {n: s for n, s in config["services"].items() if n.startswith("nexo-secrets")}
         for app in apps.values():
             assert "ports" not in app  # nothing of the service is published
@@ -196,3 +191,34 @@ def test_compose_puts_the_front_door_before_the_service() -> None:
             assert env["NEXO_TRUSTED_PROXIES"] == "1" and env["NEXO_METRICS_PORT"] == "9102"
             assert env["NEXO_MAX_CONNECTIONS_PER_ADDRESS"] == "0"  # every connection comes from nginx
             assert "nexo-app" in app["networks"]["default"]["aliases"]
+
+
+def test_only_the_service_may_name_a_sign_in_budget_to_openbao() -> None:
+    """The listener trusts X-Forwarded-For from the service's fixed addresses on the "vault" network
+    only: the init job and the OpenBao nodes there get addresses from the ip_range, nginx (and a
+    Prometheus beside it) are not on it, and the init job writes the sign-in quota."""
+    import ipaddress
+
+    trusted = {ipaddress.ip_network(a) for a in vault_nodes.compose_trusted()}
+    for files, replicas in ((BASE, 1), (HA, 2)):
+        config = rendered(files)
+        (ipam,) = config["networks"]["vault"]["ipam"]["config"]
+        dynamic = ipaddress.IPv4Network(ipam["ip_range"])
+        assert dynamic.subnet_of(ipaddress.IPv4Network(ipam["subnet"]))
+        fixed = set()
+        for name, service in config["services"].items():
+            networks = service.get("networks") or {"default": None}
+            if name.startswith("nexo-secrets"):
+                address = ipaddress.ip_address(networks["vault"]["ipv4_address"])
+                assert address not in dynamic
+                fixed.add(ipaddress.ip_network(address))
+            elif "vault" in networks:
+                assert not (networks["vault"] or {}).get("ipv4_address"), name  # from the ip_range
+            if name.startswith("openbao-"):
+                assert set(networks) == {"vault"}  # the service reaches OpenBao from its trusted address only
+        assert "vault" not in (config["services"]["front-door"].get("networks") or {})
+        assert len(fixed) == replicas and fixed <= trusted
+        assert not any(dynamic.overlaps(t) for t in trusted)
+        assert not any(ipaddress.ip_address(ipam["gateway"]) in t for t in trusted)  # the published port's peer
+        assert config["services"]["init"]["environment"]["NEXO_SIGN_IN_QUOTA"] == "true"
+    assert len(trusted) == 2  # both replicas of docker-compose.ha.yml, nothing else

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from app import serving
-from tests import front_door, slowloris
+from tests import front_door, helpers, slowloris
 from tests.conftest import SEEN, BaoServer, free_port, planted
 from tests.procs import metrics_url, start_serve, stop
 
@@ -74,24 +74,34 @@ def test_the_front_door_file_passes_nginx_t(tmp_path: Path) -> None:
     assert "test is successful" in checked.stderr
 
 
-def _post(url: str, size: int) -> requests.Response:
-    return requests.post(url, data=b"{" + b" " * size + b"}", headers={"Content-Type": "application/json"}, timeout=30)
+CAP = 256 * 1024  # app/factory.py MAX_CONTENT_LENGTH, nginx's client_max_body_size
 
 
+def _post(url: str, size: int, chunked: bool = False) -> requests.Response:
+    """A JSON body of `size` + 2 bytes, with a Content-Length or (`chunked`) in 64 KiB chunks."""
+    body = b"{" + b" " * size + b"}"
+    data: Any = (body[i : i + 65536] for i in range(0, len(body), 65536)) if chunked else body
+    return requests.post(url, data=data, headers={"Content-Type": "application/json"}, timeout=30)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_a_body_over_the_cap_gets_a_readable_413_directly_and_through_nginx(
-    served: tuple[str, dict[str, str]], behind_nginx: front_door.Nginx
+    served: tuple[str, dict[str, str]], behind_nginx: front_door.Nginx, chunked: bool
 ) -> None:
     base, _ = served
+    url = "/api/v1/tenants/demo/secrets/import"
     for where in (base, behind_nginx.base):
-        reply = _post(where + "/api/v1/tenants/demo/secrets/import", 500_000)  # the 500 KB import of the finding
+        reply = _post(where + url, 500_000, chunked)  # the 500 KB import of the finding
         assert reply.status_code == 413, (where, reply.text)
         assert set(reply.json()) >= SHAPE and reply.json()["code"] == 413
         assert reply.json()["message"] == "The request body is too large"
+        assert reply.headers["Content-Type"] == "application/json"
         # The connection was drained, not reset: the next request on a new one is answered.
         assert requests.get(where + "/healthz", timeout=5).status_code == 200
-    # Just under the cap nginx passes it on and the service itself judges it (not a 413).
-    under = _post(behind_nginx.base + "/api/v1/tenants/demo/secrets/import", 256 * 1024 - 2)
-    assert under.status_code in (401, 422) and set(under.json()) >= SHAPE
+        # At the cap exactly, nginx passes it on and the service itself judges it (not a 413).
+        at_cap = _post(where + url, CAP - 2, chunked)
+        assert at_cap.status_code in (401, 422) and set(at_cap.json()) >= SHAPE, (where, at_cap.text)
+    assert "buffered to a temporary file" not in behind_nginx.log()  # bodies stay in memory
 
 
 def test_nginx_forwards_the_client_address_and_answers_in_the_error_shape(
@@ -101,6 +111,66 @@ def test_nginx_forwards_the_client_address_and_answers_in_the_error_shape(
     assert reply.status_code == 401 and set(reply.json()) >= SHAPE
     assert "Server" not in reply.headers or "nginx/" not in reply.headers["Server"]  # server_tokens off
     assert requests.get(behind_nginx.base + "/metrics", timeout=5).status_code == 404
+
+
+def _limited(served: tuple[str, dict[str, str]], folder: Path, **settings: str) -> front_door.Nginx:
+    """nginx with the template's per-address limits set low (compose's front-door variables)."""
+    return front_door.start(folder, served[0].removeprefix("http://"), free_port(), settings=settings)
+
+
+def _refused_by_nginx(status: int, headers: dict[str, str], text: str) -> None:
+    """nginx's own 429 (error_page @too_many): the one error shape, Retry-After, not cached."""
+    assert status == 429, text
+    assert headers["Content-Type"] == "application/json" and headers["Cache-Control"] == "no-store"
+    assert headers["Retry-After"] == "1"
+    answer = json.loads(text)
+    assert set(answer) >= SHAPE and answer["code"] == 429 and "this address" in answer["message"]
+
+
+def test_nginx_limits_requests_per_address(served: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    """limit_req at 1 request a minute plus a burst of 1: an address's third request is refused,
+    whatever the time between them (the minute cannot pass); other addresses are served."""
+    nginx = _limited(served, tmp_path / "nginx", NEXO_RATE_LIMIT="1r/m", NEXO_RATE_BURST="1")
+    try:
+        codes = [helpers.request_from("127.0.0.3", nginx.base, "GET", "/healthz")[0] for _ in range(2)]
+        assert codes == [200, 200]  # the rate's one and the burst's one
+        _refused_by_nginx(*helpers.request_from("127.0.0.3", nginx.base, "GET", "/api/v1/session"))
+        assert helpers.request_from("127.0.0.4", nginx.base, "GET", "/healthz")[0] == 200
+        assert requests.get(served[0] + "/healthz", timeout=5).status_code == 200  # the service never saw them
+        assert "limiting requests" in nginx.log()
+    finally:
+        nginx.stop()
+        SEEN.append(("nginx logs (limit_req)", nginx.log()))
+
+
+def _held(base: str, source: str) -> socket.socket:
+    """A connection from `source` inside a request: its head sent, its body not; back once nginx
+    says it reads the body (100 Continue), so the request holds one of the address's connections."""
+    host, port = base.removeprefix("http://").split(":")
+    sock = _slow(
+        host,
+        int(port),
+        source,
+        b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 64\r\nExpect: 100-continue\r\n\r\n",
+    )
+    assert sock.recv(64).startswith(b"HTTP/1.1 100 Continue")
+    return sock
+
+
+def test_nginx_limits_open_connections_per_address(served: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    nginx = _limited(served, tmp_path / "nginx", NEXO_CONN_LIMIT="2")
+    held = [_held(nginx.base, "127.0.0.5") for _ in range(2)]
+    try:
+        _refused_by_nginx(*helpers.request_from("127.0.0.5", nginx.base, "GET", "/healthz"))
+        assert helpers.request_from("127.0.0.6", nginx.base, "GET", "/healthz")[0] == 200  # other addresses
+        assert requests.get(served[0] + "/healthz", timeout=5).status_code == 200
+        assert "limiting connections" in nginx.log()
+    finally:
+        for sock in held:
+            sock.close()
+        nginx.stop()
+        SEEN.append(("nginx logs (limit_conn)", nginx.log()))
 
 
 def _certificate(folder: Path) -> Path:

@@ -1,14 +1,14 @@
 """Sign-in that cannot lock people out, sessions that end, and changing one's own password.
 
-Against real OpenBao: a server whose listener takes X-Forwarded-For from the service (as a
-deployment configures it, README "Signing in") with bootstrap's sign-in quota, for the guessing
-bound; the suite's shared server for the rest.
+Against real OpenBao: for the guessing bound, a server configured as docker-compose runs it (its
+listener takes X-Forwarded-For from the service only, README "Signing in"; the init job writes
+bootstrap's sign-in quota); the suite's shared server for the rest.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,63 +18,29 @@ import pytest
 import requests
 
 from app import access, auth, create_app
-from tests.conftest import BaoServer, Tenant, Users, bao_binary, free_port, planted
-from tests.helpers import session_token
-
-_LISTENER = """
-listener "tcp" {{
-  address = "127.0.0.1:{port}"
-  tls_disable = true
-  x_forwarded_for_authorized_addrs = "127.0.0.1/32"
-  x_forwarded_for_reject_not_present = false
-}}
-"""
+from tests.conftest import SEEN, BaoServer, Tenant, Users, planted
+from tests.helpers import request_from, session_token
+from tests.vault_nodes import Node, run_init
 
 
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
-    """OpenBao with the sign-in quota, its listener trusting the service's X-Forwarded-For."""
+    """OpenBao as docker-compose runs it: node.hcl and compose's own listener.hcl, trusting the
+    service's X-Forwarded-For (here the service connects from 127.0.0.1), set up by the init job
+    (deploy/init.sh) with the sign-in quota."""
     tmp = tmp_path_factory.mktemp("bao-quota")
-    port, dev_port = free_port(), free_port()
-    config = tmp / "listener.hcl"
-    config.write_text(_LISTENER.format(port=port))
-    log_path = tmp / "bao.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                bao_binary(),
-                "server",
-                "-dev",
-                "-dev-root-token-id=root-quota",
-                f"-dev-listen-address=127.0.0.1:{dev_port}",
-                "-dev-no-store-token",
-                f"-config={config}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    server = BaoServer(f"http://127.0.0.1:{port}", "root-quota", process, log_path)
+    node = Node(tmp / "openbao", trusted="127.0.0.1/32")
+    node.workdir.mkdir()
+    node.start()
     try:
-        _wait(server)
-        access.bootstrap(server.vault, server.root_token, sign_in_quota=True)
-        yield server
+        out = run_init(node, tmp / "init", NEXO_SIGN_IN_QUOTA="true")
+        assert f"wrote rate-limit quota {access.SIGN_IN_QUOTA}" in out
+        root = json.loads((tmp / "init" / "init.json").read_text())["root_token"]
+        assert node.process is not None
+        yield BaoServer(node.addr, root, node.process, node.workdir / "server.log")
     finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _wait(server: BaoServer) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(server.addr + "/v1/sys/health", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("bao did not start: " + Path(server.log_path).read_text()[-2000:])
+        node.stop()
+        SEEN.append(("sign-in quota server log", node.log()))
 
 
 def _app(server: BaoServer) -> Any:
@@ -113,6 +79,12 @@ def test_an_attacker_cannot_lock_out_the_users_own_browser(guarded: BaoServer) -
     # The user's own browser keeps its own budget and signs in.
     again = _sign_in(browser, name, password, "203.0.113.5")
     assert again.status_code == 200 and again.get_json()["user"] == name
+
+    # Another account's budget is its own: spent only by its own sign-ins, from the same addresses.
+    other, theirs = "bystander" + os.urandom(4).hex(), planted("pw")
+    guarded.vault.auth.write_user(guarded.root_token, other, theirs)
+    assert _sign_in(attacker, other, "guess", "198.51.100.1").status_code == 401
+    assert _sign_in(app.test_client(), other, theirs, "198.51.100.2").status_code == 200
 
 
 def test_a_device_cookie_counts_only_for_its_user_and_cannot_be_forged(guarded: BaoServer) -> None:
@@ -158,6 +130,28 @@ def test_the_quota_path_form_that_applies(guarded: BaoServer) -> None:
     assert codes("10.1.0.2") == [400, 429, 429]
     assert codes("10.1.0.3") == [400, 429, 429]  # each forwarded address its own budget
     guarded.api("DELETE", "/v1/sys/quotas/rate-limit/probe-b")
+
+
+def _login_from(server: BaoServer, source: str, forwarded: str | None) -> tuple[int, str]:
+    """A userpass login straight to OpenBao from the local address `source`, naming `forwarded`."""
+    headers = {"Content-Type": "application/json", **({"X-Forwarded-For": forwarded} if forwarded else {})}
+    status, _, text = request_from(
+        source, server.addr, "POST", "/v1/auth/userpass/login/nobody", b'{"password": "x"}', headers
+    )
+    return status, text
+
+
+def test_only_the_trusted_address_may_name_a_budget(guarded: BaoServer) -> None:
+    """compose's listener settings: a client the listener does not trust (127.0.0.2 here, the init
+    job or Prometheus in compose) is refused when it sends X-Forwarded-For, served without it; the
+    trusted address (the service) is served without the header too."""
+    status, text = _login_from(guarded, "127.0.0.2", "fd00::1")
+    assert status == 400 and "not authorized for x-forwarded-for" in text.lower(), text
+    # Without the header both are served: a plain failed login (there is no such user), not refused
+    # for a missing header (x_forwarded_for_reject_not_present = false).
+    for source in ("127.0.0.2", "127.0.0.1"):
+        status, text = _login_from(guarded, source, None)
+        assert status == 400 and "invalid username or password" in text.lower(), (source, text)
 
 
 def test_bootstrap_turns_the_user_lockout_off(bao: BaoServer, app: Any, users: Users) -> None:

@@ -1,14 +1,18 @@
 """Real OpenBao servers in server mode (not -dev), started from deploy/openbao/node.hcl.
 
-The node config is the one docker-compose uses; only the listener (ports) is written per node.
-Used by the reliability tests: stop, seal, restart and fail over a real Vault.
+The node config is the one docker-compose uses; the listener is written per node: a plain one
+with the node's ports, or docker-compose's own (deploy/openbao/listener.hcl) with only its ports
+and the addresses it trusts for X-Forwarded-For changed. deploy/init.sh, the compose init job,
+runs against a node as it does in the container. Used by the reliability and compose tests.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +20,29 @@ from typing import Any
 
 import requests
 
-from tests.conftest import bao_binary, free_port
+from tests.conftest import SEEN, bao_binary, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 NODE_HCL = REPO / "deploy" / "openbao" / "node.hcl"
+LISTENER_HCL = REPO / "deploy" / "openbao" / "listener.hcl"
+_TRUSTED = re.compile(r'(x_forwarded_for_authorized_addrs\s*=\s*)"([^"]*)"')
+
+
+def compose_trusted() -> list[str]:
+    """The addresses docker-compose's listener.hcl trusts for X-Forwarded-For."""
+    found = _TRUSTED.search(LISTENER_HCL.read_text())
+    assert found, f"{LISTENER_HCL} trusts no address for X-Forwarded-For"
+    return [part.strip() for part in found.group(2).split(",")]
+
+
+def compose_listener(port: int, cluster_port: int, trusted: str) -> str:
+    """docker-compose's listener.hcl on 127.0.0.1 with these ports, trusting `trusted` for X-Forwarded-For."""
+    text = LISTENER_HCL.read_text()
+    for old, new in (('"0.0.0.0:8200"', f'"127.0.0.1:{port}"'), ('"0.0.0.0:8201"', f'"127.0.0.1:{cluster_port}"')):
+        assert text.count(old) == 1, f"{LISTENER_HCL} no longer says {old}"
+        text = text.replace(old, new)
+    compose_trusted()
+    return _TRUSTED.sub(lambda m: f'{m.group(1)}"{trusted}"', text)
 
 
 @dataclass
@@ -30,6 +53,7 @@ class Node:
     port: int = field(default_factory=free_port)
     cluster_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    trusted: str | None = None  # set: docker-compose's listener, trusting these for X-Forwarded-For
 
     @property
     def addr(self) -> str:
@@ -38,12 +62,15 @@ class Node:
     def start(self) -> None:
         (self.workdir / "file").mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
-        (self.workdir / "listener.hcl").write_text(
-            'listener "tcp" {\n'
+        listener = (
+            compose_listener(self.port, self.cluster_port, self.trusted)
+            if self.trusted
+            else 'listener "tcp" {\n'
             f'  address = "127.0.0.1:{self.port}"\n'
             f'  cluster_address = "127.0.0.1:{self.cluster_port}"\n'
             "  tls_disable = true\n}\n"
         )
+        (self.workdir / "listener.hcl").write_text(listener)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
         env["BAO_API_ADDR"] = self.addr
         env["BAO_CLUSTER_ADDR"] = f"http://127.0.0.1:{self.cluster_port}"
@@ -128,3 +155,17 @@ def enable_kv(node: Node, token: str, mount: str = "secret") -> None:
             return
         time.sleep(0.1)
     raise RuntimeError("KV mount did not become ready")
+
+
+def run_init(node: Node, init_dir: Path, **env: str) -> str:
+    """deploy/init.sh as the compose init job runs it (its PATH has bao and nexo-secrets), with `env`
+    added to the job's environment; returns its output."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_", "NEXO_"))}
+    environ.update(VAULT_ADDR=node.addr, NEXO_INIT_DIR=str(init_dir), NEXO_INIT_TIMEOUT="90", **env)
+    environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environ.get('PATH', '')}"
+    result = subprocess.run(
+        ["sh", str(REPO / "deploy" / "init.sh")], env=environ, capture_output=True, text=True, timeout=300
+    )
+    SEEN.append(("deploy/init.sh output", result.stdout + result.stderr))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
