@@ -1,5 +1,6 @@
 """The Hub/sink client (nexo_secrets_client) over real HTTP: AppRole login and renewal, resolve,
-unwrap against the sink's own expectation, log masking, and the distribution installed alone."""
+unwrap against the sink's own expectation, log masking, references (declare, check, forget,
+resolve naming its referrer), and the distribution installed alone."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,13 +29,17 @@ from nexo_secrets_client import (
     Delivery,
     MaskingFilter,
     NotAuthorized,
+    ParameterCheck,
+    Referrer,
     SecretsClient,
+    SecretsClientError,
     Unresolved,
     UnwrapError,
 )
 
 from app import access, cli
 from tests.conftest import BaoServer, Tenant, Users, planted
+from tests.helpers import this_hour
 from tests.ui_server import serve
 from tests.vault_nodes import REPO
 
@@ -408,6 +414,223 @@ def test_sink_refuses_a_token_that_holds_no_read_and_says_so(
     assert sink.unwrap(api_token, tenant=tenant.name, key="API_KEY") == stored["API_KEY"]
     with pytest.raises(UnwrapError, match="give the key"):
         sink.unwrap(api_token, tenant=tenant.name, key="API_KEY", expect=SINK_EXPECTS)  # type: ignore[call-overload]
+
+
+# -- references: the Hub declares which keys its Actions and Event Types use ----------------
+
+
+def entries(bao: BaoServer, tenant: str) -> list[str]:
+    """The tenant's references as Vault holds them (read with the root token, beside the service)."""
+    reply = bao.api("LIST", f"/v1/secret/metadata/references/{tenant}/")
+    return sorted(reply.json()["data"]["keys"]) if reply.status_code == 200 else []
+
+
+def test_declare_check_and_forget_a_referrer(client: SecretsClient, bao: BaoServer, tenant: Tenant) -> None:
+    store(bao, tenant.name, "DB", planted("ref"))
+    host = {"name": "host", "type": "STRING", "value": "db.internal"}
+    declared = client.declare(
+        tenant.name,
+        "action",
+        "send-invoice",
+        "Send invoice",
+        [secret("db_password", "DB"), host, secret("later", "LATER")],
+    )
+    assert isinstance(declared, Referrer)
+    assert (declared.tenant, declared.kind, declared.id, declared.name) == (
+        tenant.name,
+        "action",
+        "send-invoice",
+        "Send invoice",
+    )
+    assert declared.keys == ["DB", "LATER"]  # the STRING parameter is not kept
+    assert declared.check == [ParameterCheck("db_password", "DB", "ok"), ParameterCheck("later", "LATER", "missing")]
+    assert declared.problems == [ParameterCheck("later", "LATER", "missing")]
+    assert declared.updated_time and declared.updated_time.endswith("Z")
+    stored = ["@action,send-invoice", "DB,action,send-invoice", "LATER,action,send-invoice"]
+    assert entries(bao, tenant.name) == stored
+
+    # check: the same statuses for an Action being edited, and nothing stored.
+    checked = client.check(
+        tenant.name, [secret("db_password", "DB"), host, secret("x", "NOPE"), secret("c", "../other")]
+    )
+    assert checked == [
+        ParameterCheck("db_password", "DB", "ok"),
+        ParameterCheck("x", "NOPE", "missing"),
+        ParameterCheck("c", "../other", "missing"),  # no key by the naming rule: the service finds none
+    ]
+    assert entries(bao, tenant.name) == stored
+
+    # Declaring again replaces what was declared.
+    again = client.declare(tenant.name, "action", "send-invoice", "Send invoice v2", [secret("later", "LATER")])
+    assert (again.name, again.keys, again.problems) == ("Send invoice v2", ["LATER"], again.check)
+    assert entries(bao, tenant.name) == ["@action,send-invoice", "LATER,action,send-invoice"]
+
+    assert client.forget(tenant.name, "action", "send-invoice") is None  # type: ignore[func-returns-value]
+    assert entries(bao, tenant.name) == []
+    with pytest.raises(SecretsClientError) as gone:
+        client.forget(tenant.name, "action", "send-invoice")
+    assert gone.value.status == 404 and not isinstance(gone.value, NotAuthorized)
+    assert str(gone.value) == (
+        f"forget action 'send-invoice' in tenant '{tenant.name}': it is not declared, so there is nothing to forget"
+    )
+
+
+def test_ids_a_url_would_change_reach_the_service_as_given(
+    client: SecretsClient, bao: BaoServer, tenant: Tenant
+) -> None:
+    """'.' and '..' are valid ids: sent as plain path segments, urllib3 would remove them."""
+    ids = ["..", ".", "order:created", "v1.2_x-y"]
+    for id_ in ids:
+        declared = client.declare(tenant.name, "event-type", id_, f"Event {id_}", [secret("p", "K")])
+        assert (declared.kind, declared.id) == ("event-type", id_)
+    assert entries(bao, tenant.name) == sorted([f"@event-type,{i}" for i in ids] + [f"K,event-type,{i}" for i in ids])
+    for id_ in ids:
+        client.forget(tenant.name, "event-type", id_)
+    assert entries(bao, tenant.name) == []
+
+
+def recorded_resolve(bao: BaoServer, tenant: str, kind: str, id_: str) -> str | None:
+    """The referrer's last_resolved_time, once the service has written it after its answer."""
+    deadline = time.monotonic() + 20
+    while True:
+        reply = bao.api("GET", f"/v1/secret/metadata/references/{tenant}/@{kind},{id_}")
+        found = (reply.json()["data"].get("custom_metadata") or {}).get("last_resolved_time")
+        if found or time.monotonic() > deadline:
+            return str(found) if found else None
+        time.sleep(0.05)
+
+
+def test_resolve_names_its_referrer_and_the_drift_is_logged(
+    client: SecretsClient, bao: BaoServer, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    values = {"DECLARED": planted("declared"), "EXTRA": planted("extra")}
+    for key, value in values.items():
+        store(bao, tenant.name, key, value)
+    client.declare(tenant.name, "action", "run-1", "Runner", [secret("d", "DECLARED")])
+    meta = bao.api("GET", f"/v1/secret/metadata/references/{tenant.name}/@action,run-1").json()["data"]
+    assert "last_resolved_time" not in meta["custom_metadata"]  # not resolved yet
+    parameters = [secret("d", "DECLARED"), secret("e", "EXTRA")]
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="nexo_secrets_client"):
+        resolved = client.resolve(tenant.name, parameters, referrer=("action", "run-1"))
+        assert resolved == [secret("d", values["DECLARED"]), secret("e", values["EXTRA"])]
+        delivery = client.resolve(tenant.name, parameters, wrap_ttl=30, referrer=("action", "run-1"))
+        assert isinstance(delivery, Delivery) and delivery.keys == ["DECLARED", "EXTRA"]
+        unknown = client.resolve(tenant.name, parameters[:1], referrer=("event-type", "nobody"))
+        assert unknown == [secret("d", values["DECLARED"])]  # an unknown referrer is never a refusal
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("nexo_secrets_client")]
+    undeclared = (
+        f"resolve in tenant {tenant.name}: key EXTRA was resolved for action 'run-1', which does not declare it;"
+        " declare it again"
+    )
+    assert said == [
+        ("WARNING", undeclared),  # plain and wrapped alike
+        ("WARNING", undeclared),
+        ("WARNING", f"resolve in tenant {tenant.name}: event-type 'nobody' is not declared; declare it"),
+    ]
+    assert not any(value in caplog.text for value in values.values())
+    assert this_hour(recorded_resolve(bao, tenant.name, "action", "run-1"))
+    assert entries(bao, tenant.name) == ["@action,run-1", "DECLARED,action,run-1"]  # nobody was declared by it
+
+    # The referrer's rules are the service's: it answers 422 naming the field, and nothing resolves.
+    with pytest.raises(SecretsClientError) as bad:
+        client.resolve(tenant.name, parameters, referrer=("workflow", "run-1"))
+    assert bad.value.status == 422 and "(referrer.kind)" in str(bad.value)
+    assert not any(value in str(bad.value) for value in values.values())
+    with pytest.raises(ValueError, match="referrer is"):
+        client.resolve(tenant.name, parameters, referrer=("action",))  # type: ignore[arg-type]
+
+
+def test_references_calls_log_in_again_as_resolve_does(client: SecretsClient, bao: BaoServer, tenant: Tenant) -> None:
+    store(bao, tenant.name, "K", planted("relogin"))
+    assert client.check(tenant.name, [secret("k", "K")]) == [ParameterCheck("k", "K", "ok")]
+    for call in (
+        lambda: client.declare(tenant.name, "action", "a1", "A1", [secret("k", "K")]),
+        lambda: client.check(tenant.name, [secret("k", "K")]),
+        lambda: client.forget(tenant.name, "action", "a1"),
+    ):
+        first = client._token
+        assert first is not None
+        assert bao.api("POST", "/v1/auth/token/revoke", json={"token": first}).status_code == 204
+        call()  # the service answers 401; the client logs in again once and succeeds
+        assert client._token not in (None, first)
+    assert entries(bao, tenant.name) == []
+
+
+def test_references_of_another_tenant_are_refused(
+    client: SecretsClient, service: str, bao: BaoServer, users: Users, tenant: Tenant
+) -> None:
+    other = users.tenant()
+    store(bao, tenant.name, "DB", planted("theirs"))
+    client.declare(tenant.name, "action", "mine", "Mine", [secret("p", "DB")])
+    stranger = SecretsClient(service, token=users.token(other.writer, other.password))
+    writer = SecretsClient(service, token=users.token(tenant.writer, tenant.password))
+    for caller in (stranger, writer):  # another tenant's member; the tenant's own writer (only the Hub declares)
+        with pytest.raises(NotAuthorized) as refused:
+            caller.declare(tenant.name, "action", "theirs", "Theirs", [secret("p", "DB")])
+        assert refused.value.status == 403
+        with pytest.raises(NotAuthorized) as refused:
+            caller.forget(tenant.name, "action", "mine")
+        assert refused.value.status == 403
+    for parameters in ([secret("p", "DB")], []):  # refused whatever the parameters name
+        with pytest.raises(NotAuthorized) as refused:
+            stranger.check(tenant.name, parameters)
+        assert refused.value.status == 403
+    with pytest.raises(NotAuthorized):
+        stranger.resolve(tenant.name, [secret("p", "DB")], referrer=("action", "mine"))
+    assert writer.check(tenant.name, [secret("p", "DB")]) == [ParameterCheck("p", "DB", "ok")]  # members read
+    assert stranger.check(other.name, []) == []  # the stranger's own tenant answers
+    assert entries(bao, tenant.name) == ["@action,mine", "DB,action,mine"]
+    assert entries(bao, other.name) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "said"),
+    [
+        (("workflow", "x", "X", []), 400, "Invalid referrer kind"),
+        (("action", "bad id", "X", []), 400, "Invalid referrer id"),
+        (("action", "x" * 129, "X", []), 400, "Invalid referrer id"),
+        (("action", "ok", "tab\there", []), 422, "(name)"),
+        (("action", "ok", "é" * 101, []), 422, "(name)"),
+        (("action", "ok", "X", [secret(f"p{n}", "K") for n in range(101)]), 422, "(parameters)"),
+        (("action", "ok", "X", [{"name": "p", "type": "SECRET"}]), 422, "(parameters.0.value)"),
+    ],
+)
+def test_bad_declarations_are_refused_by_the_service_and_change_nothing(
+    client: SecretsClient, bao: BaoServer, tenant: Tenant, args: tuple[Any, ...], status: int, said: str
+) -> None:
+    with pytest.raises(SecretsClientError) as refused:
+        client.declare(tenant.name, *args)
+    assert refused.value.status == status and said in str(refused.value), str(refused.value)
+    assert not isinstance(refused.value, NotAuthorized)
+    assert entries(bao, tenant.name) == []
+
+
+def test_bad_tenants_are_refused_before_any_call_and_a_long_check_by_the_service(
+    client: SecretsClient, tenant: Tenant
+) -> None:
+    # The tenant rule is the client's own (nexo_secrets_client.names): nothing is sent, so the
+    # service on the closed port 9 is never asked (that would say "could not reach").
+    offline = SecretsClient("http://127.0.0.1:9", token="never-sent")
+    for bad in ("..", ".", "Acme", "a/b", "-x", "", "x" * 64):
+        calls = (
+            lambda bad=bad: offline.declare(bad, "action", "x", "X", []),
+            lambda bad=bad: offline.check(bad, []),
+            lambda bad=bad: offline.forget(bad, "action", "x"),
+            lambda bad=bad: offline.resolve(bad, [], referrer=("action", "x")),
+        )
+        for call in calls:
+            with pytest.raises(SecretsClientError, match="not a valid tenant name") as refused:
+                call()
+            assert refused.value.status is None and "lowercase letters" in str(refused.value)
+    with pytest.raises(SecretsClientError, match="could not reach"):  # the same client, a good name: it does call
+        offline.check("acme", [])
+    with pytest.raises(SecretsClientError) as refused:
+        client.check(tenant.name, [secret(f"p{n}", "K") for n in range(101)])
+    assert refused.value.status == 422 and "(parameters)" in str(refused.value)
+    with pytest.raises(SecretsClientError, match="declare needs the service's base_url"):
+        SecretsClient(vault_addr="http://127.0.0.1:9").declare(tenant.name, "action", "x", "X", [])
 
 
 # -- the distribution on its own ------------------------------------------------------------

@@ -163,15 +163,9 @@ def run_hub_examples(dev: Dev, home: Path, value: str) -> None:
     assert creation_path == "secret/data/tenants/demo/DATABASE_PASSWORD"
     assert json.loads(brace + unwrapped) == {"value": value}
 
-    [snippet] = readme_blocks("For the Hub team", "python")
+    [snippet] = [b for b in readme_blocks("For the Hub team", "python") if "sink.unwrap(" in b]
     snippet = snippet.replace("http://127.0.0.1:8080", service)
-    env = clean_env(HOME=str(home), PYTHONPATH=str(REPO))
-    exports = re.findall(r"export (\w+)=(\S+)(?: (\w+)=(\S+))?", dev.paste)
-    for name, text, other, other_text in exports:
-        if not text.startswith("$("):
-            env[name] = text
-            if other:
-                env[other] = other_text
+    env = pasted_env(dev, home)
     python = subprocess.run([sys.executable, "-c", snippet], env=env, capture_output=True, text=True, timeout=60)
     assert python.returncode == 0, python.stderr
     assert "'value': '***'" in python.stderr and value not in python.stderr
@@ -179,6 +173,27 @@ def run_hub_examples(dev: Dev, home: Path, value: str) -> None:
     missing = snippet.replace('"DATABASE_PASSWORD"', '"NO_SUCH_KEY"')
     python = subprocess.run([sys.executable, "-c", missing], env=env, capture_output=True, text=True, timeout=60)
     assert python.returncode == 1 and "NO_SUCH_KEY" in python.stderr and "NameError" not in python.stderr
+
+
+def pasted_env(dev: Dev, home: Path) -> dict[str, str]:
+    """The environment after the banner's lines (its plain exports), for a Python snippet."""
+    env = clean_env(HOME=str(home), PYTHONPATH=str(REPO))
+    exports = re.findall(r"export (\w+)=(\S+)(?: (\w+)=(\S+))?", dev.paste)
+    for name, text, other, other_text in exports:
+        if not text.startswith("$("):
+            env[name] = text
+            if other:
+                env[other] = other_text
+    return env
+
+
+def said_in_comments(snippet: str) -> tuple[list[str], list[str]]:
+    """What a README snippet says it prints: the comment line after each print() (stdout), and
+    each comment line naming a log level (stderr, as logging.basicConfig writes it)."""
+    lines = snippet.splitlines()
+    printed = [lines[i + 1].removeprefix("# ") for i, line in enumerate(lines[:-1]) if line.startswith("print(")]
+    logged = [line.removeprefix("# ") for line in lines if re.match(r"# (DEBUG|INFO|WARNING|ERROR):", line)]
+    return printed, logged
 
 
 def at_a_terminal(script: str, typed: str, env: dict[str, str]) -> str:
@@ -364,6 +379,61 @@ def test_dev_runs_everything_and_keeps_secrets_across_restarts(tmp_path: Path) -
     service_log = (folder / "service.log").read_text()
     assert '"route": "/api/v1/tenants/<tenant>/secrets"' in service_log
     assert env["VAULT_TOKEN"] not in service_log
+
+
+@pytest.mark.system
+def test_readme_client_references_examples_run_against_dev(tmp_path: Path) -> None:
+    """The README's client examples of references (declare, check, resolve naming its referrer,
+    forget), run as written after the banner's lines; they print and log what their comments say."""
+    blocks = [b for b in readme_blocks("For the Hub team", "python") if "hub.declare(" in b]
+    assert len(blocks) == 1, blocks
+    [snippet] = blocks
+    for call in ("hub.declare(", "hub.check(", "referrer=(", "hub.forget("):
+        assert call in snippet, call
+    printed, logged = said_in_comments(snippet)
+    assert len(printed) == 3 and len(logged) == 1, (printed, logged)
+
+    folder = tmp_path / "nexo-dev"
+    dev = start(folder, clean_env(), port="0")
+    try:
+        value = planted("readme-client")
+        writer = sign_in(dev.url, *dev.accounts["writer"])
+        added = writer.post(
+            dev.url + "api/v1/tenants/demo/secrets", json={"key": "DATABASE_PASSWORD", "value": value}, timeout=10
+        )
+        assert added.status_code == 201, added.text
+        home = tmp_path / "home"
+        home.mkdir()
+        env = pasted_env(dev, home)
+        assert {"NEXO_URL", "VAULT_ADDR", "NEXO_HUB_ROLE_ID", "NEXO_HUB_SECRET_ID"} <= set(env)
+        for round_ in ("first", "again"):  # as written, twice: a declaration replaces the last one
+            ran = subprocess.run([sys.executable, "-c", snippet], env=env, capture_output=True, text=True, timeout=60)
+            SEEN.append((f"README client references example ({round_})", ran.stdout + ran.stderr))
+            assert ran.returncode == 0, ran.stderr
+            assert ran.stdout.splitlines() == printed, ran.stdout
+            warnings = [line for line in ran.stderr.splitlines() if line.startswith("WARNING:")]
+            assert warnings == logged, ran.stderr
+            assert value not in ran.stdout + ran.stderr
+        # What the service has now: the example's referrer forgotten, dev's two samples kept.
+        used = writer.get(dev.url + "api/v1/tenants/demo/references?key=DATABASE_PASSWORD", timeout=10).json()
+        assert {(i["kind"], i["id"]) for i in used["items"]} == {
+            ("action", "send-invoice"),
+            ("event-type", "order.created"),
+        }
+        every = writer.get(dev.url + "api/v1/tenants/demo/references", timeout=10).json()
+        assert "nightly-sync" not in {i["id"] for i in every["items"]}
+        # A referrer never declared: forget raises, as the example's comment says.
+        missing = snippet.replace(
+            'hub.forget("demo", "action", "nightly-sync")', 'hub.forget("demo", "action", "never")'
+        )
+        assert missing != snippet
+        ran = subprocess.run([sys.executable, "-c", missing], env=env, capture_output=True, text=True, timeout=60)
+        assert ran.returncode == 1 and "SecretsClientError" in ran.stderr and "'never'" in ran.stderr, ran.stderr
+        assert value not in ran.stdout + ran.stderr
+    finally:
+        assert dev.stop() == 0
+    assert processes_mentioning(str(folder)) == []
+    record_files(folder)
 
 
 @pytest.mark.system

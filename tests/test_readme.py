@@ -58,3 +58,13 @@ def test_examples_use_what_nexo_secrets_dev_sets_up() -> None:
         "`bao unwrap $WRAP` would", ""
     )
     assert "refuses VAULT_TOKEN" not in section("Operator commands")
+
+
+def test_the_client_section_shows_every_references_call() -> None:
+    """The quick form of tests/test_dev.py's run of it: one client block declares, checks, names
+    its referrer in a resolve and forgets, on the demo tenant, with no referrer of dev's own."""
+    blocks = re.findall(r"```python\n(.*?)```", section("For the Hub team"), re.S)
+    [references] = [b for b in blocks if "hub.declare(" in b]
+    for call in ('hub.declare("demo", ', 'hub.check("demo", ', 'referrer=("action", ', 'hub.forget("demo", '):
+        assert call in references, call
+    assert "send-invoice" not in references and "order.created" not in references  # dev's samples stay as they are

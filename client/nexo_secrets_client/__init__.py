@@ -8,6 +8,11 @@ delivery = hub.resolve("acme", params_spec, wrap_ttl="2m")   # hand delivery.as_
 # in the sink: its own configuration says which parameters are SECRET and of which key
 sink = SecretsClient(vault_addr="https://vault.example")
 params = sink.unwrap(delivered, tenant="acme", expect={"db": "DB_PASSWORD"})
+# references: the Hub declares each Action or Event Type it saves, and names it when it runs one
+declared = hub.declare("acme", "action", "send-invoice", "Send invoice", params_spec)  # .check, .problems
+params = hub.resolve("acme", params_spec, referrer=("action", "send-invoice"))
+hub.check("acme", params_spec)                      # [ParameterCheck(name, key, status)], stores nothing
+hub.forget("acme", "action", "send-invoice")        # when the Hub deletes it
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from nexo_secrets_client.client import (
     SECRET,
     Delivery,
     NotAuthorized,
+    ParameterCheck,
+    Referrer,
     SecretsClient,
     SecretsClientError,
     Unresolved,
@@ -32,6 +39,8 @@ __all__ = [
     "Delivery",
     "MaskingFilter",
     "NotAuthorized",
+    "ParameterCheck",
+    "Referrer",
     "SecretsClient",
     "SecretsClientError",
     "Unresolved",

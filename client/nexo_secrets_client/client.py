@@ -1,5 +1,6 @@
 """SecretsClient: resolve SECRET parameters for the Hub, unwrap delivered ones in a sink module
 after checking them against the sink's own expectation, and keep every value out of the logs.
+The Hub also declares which keys its Actions and Event Types reference (declare, check, forget).
 
 Needs only urllib3 and the standard library (no Flask, no hvac), so a Hub or a sink module can
 install it alone (see the package docstring for a sketch, the server's README for the whole).
@@ -83,6 +84,35 @@ class Delivery:
         return {"tenant": self.tenant, "parameters": [dict(p) for p in self.parameters]}
 
 
+@dataclass(frozen=True)
+class ParameterCheck:
+    """The state of one SECRET parameter's key, never its value: `status` is ok, missing (no
+    such key, or a value that is no key), deleted, expired, expiring (within 14 days) or malformed."""
+
+    name: str
+    key: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Referrer:
+    """An Action or an Event Type as the service now has it declared: the keys its SECRET
+    parameters name and the check of each of those parameters, in order."""
+
+    tenant: str
+    kind: str
+    id: str
+    name: str
+    keys: list[str]
+    updated_time: str | None
+    check: list[ParameterCheck]
+
+    @property
+    def problems(self) -> list[ParameterCheck]:
+        """The parameters whose key would not resolve cleanly today (status other than ok)."""
+        return [c for c in self.check if c.status != "ok"]
+
+
 # -- the client ---------------------------------------------------------------------------
 
 
@@ -150,28 +180,45 @@ class SecretsClient:
 
     @overload
     def resolve(
-        self, tenant: str, parameters: Sequence[Mapping[str, Any]], wrap_ttl: None = None
+        self,
+        tenant: str,
+        parameters: Sequence[Mapping[str, Any]],
+        wrap_ttl: None = None,
+        *,
+        referrer: tuple[str, str] | None = None,
     ) -> list[dict[str, Any]]: ...
 
     @overload
-    def resolve(self, tenant: str, parameters: Sequence[Mapping[str, Any]], wrap_ttl: int | str) -> Delivery: ...
+    def resolve(
+        self,
+        tenant: str,
+        parameters: Sequence[Mapping[str, Any]],
+        wrap_ttl: int | str,
+        *,
+        referrer: tuple[str, str] | None = None,
+    ) -> Delivery: ...
 
     def resolve(
-        self, tenant: str, parameters: Sequence[Mapping[str, Any]], wrap_ttl: int | str | None = None
+        self,
+        tenant: str,
+        parameters: Sequence[Mapping[str, Any]],
+        wrap_ttl: int | str | None = None,
+        *,
+        referrer: tuple[str, str] | None = None,
     ) -> list[dict[str, Any]] | Delivery:
         """Give SECRET parameters their values (all or nothing); with wrap_ttl, a Delivery of
-        wrapped reads for a sink module instead (no value passes through the Hub)."""
-        if not self.base_url:
-            raise SecretsClientError("resolve needs the service's base_url")
+        wrapped reads for a sink module instead (no value passes through the Hub).
+
+        `referrer`, (kind, id) of the Action or Event Type this run is for, has the service
+        record when it last resolved and warn (logged here) of keys it did not declare."""
+        what = f"resolve in tenant {tenant!r}"
         body: dict[str, Any] = {"parameters": [dict(p) for p in parameters]}
         if wrap_ttl is not None:
             body["wrap_ttl"] = wrap_ttl
-        url = f"{self.base_url}/api/v1/tenants/{quote(tenant, safe='')}/resolve"
-        status, payload = self._post_service(url, body)
-        if status == 401 and self._role_id is not None:
-            # Revoked or expired behind our back: log in again once.
-            self._forget_token()
-            status, payload = self._post_service(url, body)
+        if referrer is not None:
+            kind, id_ = _referrer_of(referrer)
+            body["referrer"] = {"kind": kind, "id": id_}
+        status, payload = self._service("POST", tenant, "resolve", body, what)
         if status == 200 and isinstance(payload, dict):
             _log_warnings(tenant, payload)
             if wrap_ttl is not None:
@@ -180,7 +227,7 @@ class SecretsClient:
             self._remember(resolved)
             log.debug("resolved %d parameters for tenant %s", len(resolved), tenant)
             return resolved
-        raise _failure(f"resolve in tenant {tenant!r}", tenant, status, payload)
+        raise _failure(what, tenant, status, payload)
 
     def _delivery(self, tenant: str, payload: dict[str, Any]) -> Delivery:
         """The wrapped answer as a Delivery, refused unless every SECRET parameter carries a
@@ -205,9 +252,70 @@ class SecretsClient:
             ttls.append(int(wrap.get("ttl") or 0))
         return Delivery(tenant=tenant, parameters=parameters, ttl=min(ttls, default=0))
 
-    def _post_service(self, url: str, body: dict[str, Any]) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {self._current_token()}", "Content-Type": "application/json"}
-        return self._request("POST", url, headers, body, "the secrets service")
+    # -- references (the Hub): which Actions and Event Types use which keys -----------------
+
+    def declare(self, tenant: str, kind: str, id: str, name: str, parameters: Sequence[Mapping[str, Any]]) -> Referrer:
+        """Declare an Action's (kind "action") or Event Type's ("event-type") parameters, in
+        resolve's shape, each time the Hub saves one: only SECRET ones are kept, and this
+        replaces what it declared before. Answers the referrer with the check of each SECRET
+        parameter (a missing or expiring key is no refusal: see `Referrer.problems`)."""
+        what = f"declare {str(kind)[:20]} {str(id)[:128]!r} in tenant {tenant!r}"
+        body = {"name": name, "parameters": [dict(p) for p in parameters]}
+        status, payload = self._service("PUT", tenant, _referrer_path(kind, id), body, what)
+        if status == 200 and isinstance(payload, dict):
+            keys = payload.get("keys")
+            return Referrer(
+                tenant=tenant,
+                kind=str(payload.get("kind", kind)),
+                id=str(payload.get("id", id)),
+                name=str(payload.get("name", name)),
+                keys=[str(k) for k in keys] if isinstance(keys, list) else [],
+                updated_time=_text_or_none(payload.get("updated_time")),
+                check=_checks_of(what, payload),
+            )
+        raise _failure(what, tenant, status, payload)
+
+    def forget(self, tenant: str, kind: str, id: str) -> None:
+        """Forget a referrer the Hub deleted (and every key's entry of it). A referrer that is
+        not declared raises SecretsClientError with status 404."""
+        what = f"forget {str(kind)[:20]} {str(id)[:128]!r} in tenant {tenant!r}"
+        status, payload = self._service("DELETE", tenant, _referrer_path(kind, id), None, what)
+        if status == 204:
+            return
+        if status == 404:
+            raise SecretsClientError(f"{what}: it is not declared, so there is nothing to forget", 404)
+        raise _failure(what, tenant, status, payload)
+
+    def check(self, tenant: str, parameters: Sequence[Mapping[str, Any]]) -> list[ParameterCheck]:
+        """The state of each SECRET parameter's key (in resolve's shape; others are left out),
+        stored nowhere: for the Hub's editor while a user edits an Action."""
+        what = f"check in tenant {tenant!r}"
+        body = {"parameters": [dict(p) for p in parameters]}
+        status, payload = self._service("POST", tenant, "check", body, what)
+        if status == 200 and isinstance(payload, dict):
+            return _checks_of(what, payload)
+        raise _failure(what, tenant, status, payload)
+
+    # -- the service's calls ----------------------------------------------------------------
+
+    def _service(self, method: str, tenant: str, path: str, body: Any, what: str) -> tuple[int, Any]:
+        """One call to /api/v1/tenants/<tenant>/<path> with the current token; on a 401 with
+        AppRole (revoked or expired behind our back), log in again and send it once more."""
+        if not self.base_url:
+            raise SecretsClientError(f"{what.split(' ', 1)[0]} needs the service's base_url")
+        if not names.is_tenant(tenant):
+            # Checked here: '..' would be collapsed on the way into another path of the service.
+            raise SecretsClientError(f"not a valid tenant name {str(tenant)[:80]!r}: {names.TENANT_RULE}")
+        url = f"{self.base_url}/api/v1/tenants/{tenant}/{path}"
+        status, payload = self._send_service(method, url, body)
+        if status == 401 and self._role_id is not None:
+            self._forget_token()
+            status, payload = self._send_service(method, url, body)
+        return status, payload
+
+    def _send_service(self, method: str, url: str, body: Any) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self._current_token()}"}
+        return self._request(method, url, headers, body, "the secrets service")
 
     # -- unwrap (sink modules) ------------------------------------------------------------
 
@@ -416,17 +524,65 @@ class SecretsClient:
 
 
 def _log_warnings(tenant: str, payload: Mapping[str, Any]) -> None:
-    """Log each expired key the service named (it still resolved): the key, never a value."""
+    """Log each warning the service gave (it still resolved): keys, parameters and referrers,
+    never a value. expired: renew the key; undeclared, unknown_referrer: declare the referrer."""
     found = payload.get("warnings")
     for warning in found if isinstance(found, list) else []:
-        if isinstance(warning, dict) and warning.get("code") == "expired":
+        if not isinstance(warning, dict):
+            continue
+        code = warning.get("code")
+        key = str(warning.get("key"))[:128]
+        referrer = f"{str(warning.get('kind'))[:20]} {str(warning.get('id'))[:128]!r}"
+        if code == "expired":
             log.warning(
                 "resolve in tenant %s: key %s (parameter %s) expired at %s; it still resolves, renew it",
                 tenant,
-                str(warning.get("key"))[:128],
+                key,
                 str(warning.get("name"))[:256],
                 str(warning.get("expires_at"))[:40],
             )
+        elif code == "undeclared":
+            log.warning(
+                "resolve in tenant %s: key %s was resolved for %s, which does not declare it; declare it again",
+                tenant,
+                key,
+                referrer,
+            )
+        elif code == "unknown_referrer":
+            log.warning("resolve in tenant %s: %s is not declared; declare it", tenant, referrer)
+
+
+def _referrer_of(referrer: Any) -> tuple[str, str]:
+    """(kind, id) as given; their rules are the service's, which answers 422 naming them."""
+    if not isinstance(referrer, tuple) or len(referrer) != 2 or not all(isinstance(p, str) for p in referrer):
+        raise ValueError('referrer is (kind, id), e.g. ("action", "send-invoice")')
+    return referrer[0], referrer[1]
+
+
+def _referrer_path(kind: str, id_: str) -> str:
+    return f"references/{_segment(kind)}/{_segment(id_)}"
+
+
+def _segment(text: str) -> str:
+    """One path segment, as the service must see it: '/' and the rest encoded, and '.' or '..'
+    (valid ids) encoded too, which urllib3 would otherwise remove as dot segments."""
+    quoted = quote(str(text), safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
+
+
+def _checks_of(what: str, payload: Mapping[str, Any]) -> list[ParameterCheck]:
+    found = payload.get("check")
+    if not isinstance(found, list):
+        raise SecretsClientError(f"{what}: the answer holds no check")
+    return [
+        ParameterCheck(str(c.get("name")), str(c.get("key")), str(c.get("status")))
+        for c in found
+        if isinstance(c, dict)
+    ]
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _is_secret(parameter: Mapping[str, Any]) -> bool:
