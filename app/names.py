@@ -1,6 +1,6 @@
 """The naming rules for tenants, keys and users, checked before any Vault path is built.
 
-Tenant and key rules are the client's (nexo_secrets_client.names, one copy for the server, the
+Tenant, key and referrer rules are the client's (nexo_secrets_client.names, one copy for the server, the
 Hub and the sinks); this module adds the user rule and the checks that answer 400.
 """
 
@@ -12,6 +12,12 @@ from nexo_secrets_client.names import (
     KEY_PATTERN,
     KEY_RE,
     KEY_RULE,
+    REFERRER_ID_PATTERN,
+    REFERRER_ID_RE,
+    REFERRER_ID_RULE,
+    REFERRER_KIND_RE,
+    REFERRER_KIND_RULE,
+    REFERRER_KINDS,
     TENANT_PATTERN,
     TENANT_RE,
     TENANT_RULE,
@@ -25,6 +31,12 @@ __all__ = [
     "KEY_PATTERN",
     "KEY_RE",
     "KEY_RULE",
+    "REFERRER_ID_PATTERN",
+    "REFERRER_ID_RE",
+    "REFERRER_ID_RULE",
+    "REFERRER_KINDS",
+    "REFERRER_KIND_RE",
+    "REFERRER_KIND_RULE",
     "TENANT_PATTERN",
     "TENANT_RE",
     "TENANT_RULE",

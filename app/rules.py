@@ -13,6 +13,12 @@ from app.names import (
     KEY_PATTERN,
     KEY_RE,
     KEY_RULE,
+    REFERRER_ID_PATTERN,
+    REFERRER_ID_RE,
+    REFERRER_ID_RULE,
+    REFERRER_KIND_RE,
+    REFERRER_KIND_RULE,
+    REFERRER_KINDS,
     TENANT_PATTERN,
     TENANT_RE,
     TENANT_RULE,
@@ -24,6 +30,8 @@ from app.names import (
 
 __all__ = [
     "KEY_PATTERN", "KEY_RE", "KEY_RULE", "TENANT_PATTERN", "TENANT_RE", "TENANT_RULE",
+    "REFERRER_ID_PATTERN", "REFERRER_ID_RE", "REFERRER_ID_RULE", "REFERRER_KINDS", "REFERRER_KIND_RE",
+    "REFERRER_KIND_RULE",
     "USER_PATTERN", "USER_RE", "USER_RULE", "documented",
 ]  # fmt: skip
 
@@ -153,12 +161,6 @@ ON_CONFLICT = ("skip", "overwrite", "fail")
 
 # -- references (which Actions and Event Types name which keys) --------------------------------
 
-REFERRER_KINDS = ("action", "event-type")
-REFERRER_KIND_RE = re.compile(r"^(?:action|event-type)\Z")
-REFERRER_KIND_RULE = "One of: action, event-type."
-REFERRER_ID_PATTERN = r"[A-Za-z0-9._:-]{1,128}"
-REFERRER_ID_RE = re.compile(rf"^{REFERRER_ID_PATTERN}\Z")
-REFERRER_ID_RULE = "1-128 letters, digits, '.', '_', ':' or '-'"
 REFERRER_NAME_MAX_BYTES = 200
 MAX_REFERRER_PARAMETERS = 100
 EXPIRING_SOON_DAYS = 14  # a check says `expiring` this close to the expiry

@@ -531,7 +531,8 @@ def test_resolve_names_its_referrer_and_the_drift_is_logged(
     ]
     assert not any(value in caplog.text for value in values.values())
     assert this_hour(recorded_resolve(bao, tenant.name, "action", "run-1"))
-    assert entries(bao, tenant.name) == ["@action,run-1", "DECLARED,action,run-1"]  # nobody was declared by it
+    # Nobody was declared by it; the keys' last use is in the folder `~used` beside them.
+    assert entries(bao, tenant.name) == ["@action,run-1", "DECLARED,action,run-1", "~used/"]
 
     # The referrer's rules are the service's: it answers 422 naming the field, and nothing resolves.
     with pytest.raises(SecretsClientError) as bad:
@@ -588,9 +589,6 @@ def test_references_of_another_tenant_are_refused(
 @pytest.mark.parametrize(
     ("args", "status", "said"),
     [
-        (("workflow", "x", "X", []), 400, "Invalid referrer kind"),
-        (("action", "bad id", "X", []), 400, "Invalid referrer id"),
-        (("action", "x" * 129, "X", []), 400, "Invalid referrer id"),
         (("action", "ok", "tab\there", []), 422, "(name)"),
         (("action", "ok", "é" * 101, []), 422, "(name)"),
         (("action", "ok", "X", [secret(f"p{n}", "K") for n in range(101)]), 422, "(parameters)"),
@@ -607,7 +605,7 @@ def test_bad_declarations_are_refused_by_the_service_and_change_nothing(
     assert entries(bao, tenant.name) == []
 
 
-def test_bad_tenants_are_refused_before_any_call_and_a_long_check_by_the_service(
+def test_bad_tenants_and_referrers_are_refused_before_any_call_and_a_long_check_by_the_service(
     client: SecretsClient, tenant: Tenant
 ) -> None:
     # The tenant rule is the client's own (nexo_secrets_client.names): nothing is sent, so the
@@ -629,6 +627,21 @@ def test_bad_tenants_are_refused_before_any_call_and_a_long_check_by_the_service
     with pytest.raises(SecretsClientError) as refused:
         client.check(tenant.name, [secret(f"p{n}", "K") for n in range(101)])
     assert refused.value.status == 422 and "(parameters)" in str(refused.value)
+    # The referrer rule is the client's own too: a '/' or an empty id would be another path (404).
+    for kind, id_ in (
+        ("workflow", "x"),
+        ("action", "bad id"),
+        ("action", "x" * 129),
+        ("action", "a/b"),
+        ("action", ""),
+    ):
+        for call in (
+            lambda kind=kind, id_=id_: offline.declare("acme", kind, id_, "X", []),
+            lambda kind=kind, id_=id_: offline.forget("acme", kind, id_),
+        ):
+            with pytest.raises(SecretsClientError, match="not a valid referrer") as refused:
+                call()
+            assert refused.value.status is None and "action or event-type" in str(refused.value)
     with pytest.raises(SecretsClientError, match="declare needs the service's base_url"):
         SecretsClient(vault_addr="http://127.0.0.1:9").declare(tenant.name, "action", "x", "X", [])
 

@@ -560,6 +560,13 @@ def _referrer_of(referrer: Any) -> tuple[str, str]:
 
 
 def _referrer_path(kind: str, id_: str) -> str:
+    """The service path of a referrer; its kind and id are checked by the service's own rules
+    first, so a '/' or an empty id is a clear error rather than another path (404)."""
+    if not names.is_referrer(kind, id_):
+        raise SecretsClientError(
+            f"not a valid referrer {str(kind)[:20]!r}/{str(id_)[:128]!r}: the kind is "
+            f"{' or '.join(names.REFERRER_KINDS)}, the id {names.REFERRER_ID_RULE}"
+        )
     return f"references/{_segment(kind)}/{_segment(id_)}"
 
 
