@@ -209,19 +209,10 @@ def counts(vault: Vault, token: str, tenant: str, keys: Sequence[str]) -> dict[s
     A key's entries sort right after the key itself and before any longer key (',' sorts before
     every character a key may hold), so the entries of the page's keys are those after its first
     key up to its last one's."""
-    if not keys:
-        return {}
     found = dict.fromkeys(keys, 0)
-    last = max(keys)
-    for entry in _walk(vault, token, tenant, min(keys)):
-        split = _split(entry)
-        if split is None:
-            continue
-        if split[0] > last:
-            break
-        if split[0] in found:
-            found[split[0]] += 1
-    return found
+    for key, _ in vault.refs.entries_of(token, tenant, keys, _split):
+        found[key] += 1
+    return found if keys else {}
 
 
 def of_key(vault: Vault, token: str, tenant: str, key: str) -> tuple[int, list[dict[str, Any]]]:

@@ -195,19 +195,10 @@ def newest(*times: str | None) -> str | None:
 def last_used(vault: Vault, token: str, tenant: str, keys: Sequence[str]) -> dict[str, str]:
     """The last use of each of `keys` (a page) that has one: one plain LIST of the folder from the
     first key to past the last one's entries. A token whose policies predate the folder gets {}."""
-    if not keys:
-        return {}
-    wanted, last = set(keys), max(keys)
     found: dict[str, str] = {}
     try:
-        for entry in vault.used.walk(token, tenant, min(keys)):
-            split = _split(entry)
-            if split is None:
-                continue
-            if split[0] > last:
-                break
-            if split[0] in wanted:
-                found[split[0]] = newest(found.get(split[0]), split[1]) or split[1]
+        for key, (_, when) in vault.used.entries_of(token, tenant, keys, _split):
+            found[key] = newest(found.get(key), when) or when
     except Denied:
         log.warning("no last use for tenant %s: its policies predate it (run tenant create again)", tenant)
         return {}

@@ -6,13 +6,15 @@ here only. One rule says when a version is deleted (`_deleted_time`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from app.vault import errors
 from app.vault.transport import Transport, path
+
+T = TypeVar("T", bound=tuple[str, ...])
 
 ACCOUNTS = "nexo-accounts"
 
@@ -181,6 +183,24 @@ class KV:
             if len(keys) < page:
                 return
             after = keys[-1]
+
+    def entries_of(
+        self, token: str, tenant: str, keys: Sequence[str], split: Callable[[str], T | None]
+    ) -> Iterator[tuple[str, T]]:
+        """(key, parsed) for the folder's entries `<key>,...` of `keys` (a page), from the first key
+        to past the last one's: `split` parses an entry into (key, rest) or None (not one of them).
+        An entry of a key sorts right after it (',' sorts before every character a key may hold)."""
+        if not keys:
+            return
+        wanted, last = set(keys), max(keys)
+        for entry in self.walk(token, tenant, min(keys)):
+            parsed = split(entry)
+            if parsed is None:
+                continue
+            if parsed[0] > last:
+                return
+            if parsed[0] in wanted:
+                yield parsed[0], parsed
 
     def read_metadata(self, token: str, tenant: str, key: str) -> Metadata:
         """A key's metadata (versions, times, custom_metadata); NotFound if absent."""
