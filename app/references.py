@@ -212,7 +212,7 @@ def counts(vault: Vault, token: str, tenant: str, keys: Sequence[str]) -> dict[s
     found = dict.fromkeys(keys, 0)
     for key, _ in vault.refs.entries_of(token, tenant, keys, _split):
         found[key] += 1
-    return found if keys else {}
+    return found
 
 
 def of_key(vault: Vault, token: str, tenant: str, key: str) -> tuple[int, list[dict[str, Any]]]:
